@@ -1,0 +1,76 @@
+"""Pilot: run the pilot of an AI feature and decide its launch against a production checklist."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+
+from pilot.config import Config, config_from_environment
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: Config | None = None) -> Flask:
+    """Build the application: extensions, blueprints, error handlers, CLI commands."""
+    app = Flask(
+        __name__,
+        template_folder=str(BASE_DIR / "templates"),
+        static_folder="static",
+    )
+    app.config.from_object(config or config_from_environment())
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    register_template_helpers(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind the unbound extension objects of pilot.extensions to this app."""
+    from pilot import models  # noqa: F401  (registers every table on the metadata)
+    from pilot.extensions import csrf, db, limiter, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message_category = "info"
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        return db.session.get(models.User, int(user_id))
+
+
+def register_blueprints(app: Flask) -> None:
+    """Each capability is a blueprint in its own sub-package."""
+    from pilot.auth.views import bp as auth_bp
+    from pilot.enrollment.views import bp as enrollment_bp
+    from pilot.ops.views import bp as ops_bp
+    from pilot.pilots.views import bp as pilots_bp
+
+    for blueprint in (auth_bp, pilots_bp, enrollment_bp, ops_bp):
+        app.register_blueprint(blueprint)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    """JSON errors for the API, friendly pages for people."""
+    from pilot.errors import register
+
+    register(app)
+
+
+def register_commands(app: Flask) -> None:
+    """`flask --app wsgi pilot …`."""
+    from pilot.cli import pilot_cli
+
+    app.cli.add_command(pilot_cli)
+
+
+def register_template_helpers(app: Flask) -> None:
+    """Filters and globals shared by every template."""
+    from pilot.templating import register
+
+    register(app)

@@ -1,0 +1,124 @@
+"""`flask --app wsgi pilot …`: the command line of design.md. Errors go to stderr with exit 1."""
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from pilot.auth.services import AccountError, create_user, find_user_by_email
+from pilot.enrollment.services import EnrollmentError, invite
+from pilot.extensions import db
+from pilot.pilots import services as pilot_services
+from pilot.pilots.settings import SETTINGS, SettingError, current_settings
+
+pilot_cli = AppGroup("pilot", help="Manage pilots, users and reports.")
+
+
+def fail(message: str) -> None:
+    db.session.rollback()
+    raise click.ClickException(message)
+
+
+def _get_pilot(slug: str):
+    try:
+        return pilot_services.get_pilot(db.session, slug)
+    except pilot_services.PilotError as error:
+        fail(str(error))
+
+
+@pilot_cli.command("create-user")
+@click.argument("email")
+@click.option("--password", required=True, help="At least 8 characters.")
+@click.option("--name", default="", help="Display name.")
+@click.option("--admin", is_flag=True, help="Global administrator: creates pilots and users, sees everything.")
+def create_user_command(email: str, password: str, name: str, admin: bool) -> None:
+    """Create a user account."""
+    try:
+        user = create_user(db.session, email, password, name=name, is_admin=admin)
+    except AccountError as error:
+        fail(str(error))
+    db.session.commit()
+    click.echo(f"Created {'admin ' if admin else ''}user {user.email}")
+
+
+@pilot_cli.command("create")
+@click.argument("slug")
+@click.option("--name", required=True, help="The pilot's display name.")
+@click.option("--lead", "lead_email", required=True, help="Email of an existing user who leads the pilot.")
+def create_pilot_command(slug: str, name: str, lead_email: str) -> None:
+    """Create a pilot led by an existing user."""
+    lead = find_user_by_email(db.session, lead_email)
+    if lead is None:
+        fail(f"No user with email {lead_email}: run `pilot create-user` first.")
+    try:
+        pilot = pilot_services.create_pilot(db.session, slug, name, lead)
+    except pilot_services.PilotError as error:
+        fail(str(error))
+    db.session.commit()
+    click.echo(f"Created pilot {pilot.slug} led by {lead.email}")
+
+
+@pilot_cli.command("enroll")
+@click.argument("slug")
+@click.option("--external-id", required=True, help="The user id your AI feature reports as `user`.")
+@click.option("--email", default=None, help="Links an existing account with this email.")
+@click.option("--role", type=click.Choice(["participant", "reviewer", "lead"]), default="participant")
+def enroll_command(slug: str, external_id: str, email: str | None, role: str) -> None:
+    """Add a member and print the invite URL."""
+    pilot = _get_pilot(slug)
+    try:
+        new_invite = invite(db.session, pilot, external_id=external_id, email=email, role=role)
+    except EnrollmentError as error:
+        fail(str(error))
+    db.session.commit()
+    click.echo(f"Enrolled {external_id} as {role} in {pilot.slug}")
+    click.echo(new_invite.url(current_app.config.get("PUBLIC_URL", "http://127.0.0.1:5000")))
+
+
+@pilot_cli.command("api-key")
+@click.argument("slug")
+@click.option("--name", default="", help="A label for the key.")
+def api_key_command(slug: str, name: str) -> None:
+    """Mint an ingestion key; the key is printed alone on the last line."""
+    pilot = _get_pilot(slug)
+    key, secret = pilot_services.mint_api_key(db.session, pilot, None, name=name)
+    db.session.commit()
+    click.echo(f"API key {key.prefix}… for {pilot.slug} (shown once, stored hashed):")
+    click.echo(secret)
+
+
+@pilot_cli.command("settings")
+@click.argument("slug")
+@click.argument("assignments", nargs=-1)
+def settings_command(slug: str, assignments: tuple[str, ...]) -> None:
+    """Show settings, or change them with KEY=VALUE arguments."""
+    pilot = _get_pilot(slug)
+    changes = {}
+    for assignment in assignments:
+        name, sep, value = assignment.partition("=")
+        if not sep:
+            fail(f"'{assignment}' is not KEY=VALUE (known keys: {', '.join(SETTINGS)})")
+        changes[name.strip()] = value
+    try:
+        changed = pilot_services.update_settings(db.session, pilot, changes, actor=None)
+    except SettingError as error:
+        fail(str(error))
+    db.session.commit()
+    for name, value in current_settings(pilot).items():
+        marker = " (changed)" if name in changed else ""
+        click.echo(f"{name}={'' if value is None else value}{marker}")
+
+
+@pilot_cli.command("demo")
+@click.option("--seed", default=7, help="Random seed, for a reproducible demo.")
+@click.option("--if-empty", is_flag=True, help="Do nothing when the database already has a pilot.")
+def demo_command(seed: int, if_empty: bool) -> None:
+    """Load a realistic demo pilot (30 participants, ~5,000 interactions over 14 days)."""
+    from pilot.demo import load_demo, database_is_empty
+
+    if if_empty and not database_is_empty(db.session):
+        click.echo("The database has pilots already; demo not loaded.")
+        return
+    summary = load_demo(db.session, seed=seed)
+    db.session.commit()
+    click.echo(summary)

@@ -1,0 +1,94 @@
+"""Configuration classes, read from the environment once at start-up."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = Path(os.environ.get("PILOT_INSTANCE_PATH", BASE_DIR / "instance"))
+
+
+def _persistent_secret_key() -> str:
+    """Generate a secret key once and keep it in instance/, so sessions survive restarts."""
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    key_file = INSTANCE_DIR / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_hex(32))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+def _database_url() -> str:
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        # Heroku-style URLs name the old driver; psycopg 3 is the one installed.
+        if url.startswith("postgres://"):
+            url = "postgresql://" + url[len("postgres://"):]
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        return url
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{INSTANCE_DIR / 'pilot.db'}"
+
+
+class Config:
+    """Defaults for development; every value can be overridden from the environment."""
+
+    ENV_NAME = "development"
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    WTF_CSRF_TIME_LIMIT = None  # token lives as long as the session
+    MAX_CONTENT_LENGTH = 10 * 1024 * 1024  # 10 MB; the API answers 413 above it
+    INVITE_TTL_DAYS = 7
+    UPLOAD_MAX_BYTES = 5 * 1024 * 1024
+    RATELIMIT_HEADERS_ENABLED = True
+    API_RATE_LIMIT = os.environ.get("PILOT_API_RATE_LIMIT", "600 per minute")
+    PUBLIC_URL = os.environ.get("PILOT_PUBLIC_URL", "http://127.0.0.1:5000")
+
+    def __init__(self) -> None:
+        self.SQLALCHEMY_DATABASE_URI = _database_url()
+        self.SECRET_KEY = os.environ.get("SECRET_KEY") or _persistent_secret_key()
+        self.RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL") or "memory://"
+        self.UPLOAD_DIR = str(INSTANCE_DIR / "uploads")
+
+
+class ProductionConfig(Config):
+    """Production: the secret key must come from the environment, cookies only over HTTPS."""
+
+    ENV_NAME = "production"
+    SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
+
+    def __init__(self) -> None:
+        if not os.environ.get("SECRET_KEY"):
+            raise RuntimeError("SECRET_KEY must be set when PILOT_ENV=production")
+        super().__init__()
+
+
+class TestConfig(Config):
+    __test__ = False  # not a pytest test class
+
+    """Tests: a throwaway database and a fixed key; CSRF stays on unless a test turns it off."""
+
+    ENV_NAME = "test"
+    TESTING = True
+    API_RATE_LIMIT = "100000 per minute"
+    PASSWORD_HASH_METHOD = "scrypt:1024:8:1"  # same algorithm, cheaper work factor: fast tests
+    WTF_CSRF_ENABLED = False  # the csrf_on fixture turns it on for the tests that check it
+
+    def __init__(self, database_url: str | None = None) -> None:
+        self.SQLALCHEMY_DATABASE_URI = database_url or "sqlite://"
+        self.SECRET_KEY = "test-secret-key"
+        self.RATELIMIT_STORAGE_URI = "memory://"
+        self.UPLOAD_DIR = str(INSTANCE_DIR / "test-uploads")
+
+
+def config_from_environment() -> Config:
+    """Pick the configuration class named by PILOT_ENV."""
+    if os.environ.get("PILOT_ENV") == "production":
+        return ProductionConfig()
+    return Config()

@@ -1,0 +1,120 @@
+"""Roster, invites, CSV import and invite acceptance."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask_login import current_user, login_user
+
+from pilot.access import pilot_role_required
+from pilot.enrollment import services
+from pilot.enrollment.forms import AcceptInviteForm, CsvImportForm, InviteForm, MemberStatusForm
+from pilot.extensions import db
+
+bp = Blueprint("enrollment", __name__)
+
+CSV_MAX_BYTES = 1024 * 1024
+
+
+def _render_roster(**extra):
+    rows = services.roster(db.session, g.pilot)
+    return render_template(
+        "enrollment/roster.html", pilot=g.pilot, rows=rows, invite_form=InviteForm(), csv_form=CsvImportForm(),
+        status_form=MemberStatusForm(), enrolled=services.counted_participants(db.session, g.pilot),
+        can_manage=_can_manage(), **extra,
+    )
+
+
+def _can_manage() -> bool:
+    return current_user.is_admin or (g.membership is not None and g.membership.role == "lead")
+
+
+@bp.route("/pilots/<slug>/participants")
+@pilot_role_required("reviewer")
+def roster(slug: str):
+    return _render_roster()
+
+
+@bp.route("/pilots/<slug>/participants/invite", methods=["POST"])
+@pilot_role_required("lead")
+def invite(slug: str):
+    form = InviteForm()
+    if not form.validate_on_submit():
+        for field, errors in form.errors.items():
+            flash(f"{field}: {'; '.join(errors)}", "error")
+        return redirect(url_for("enrollment.roster", slug=slug))
+    try:
+        new_invite = services.invite(db.session, g.pilot, external_id=form.external_id.data or None,
+                                     email=form.email.data or None, role=form.role.data, actor=current_user)
+    except services.EnrollmentError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        return redirect(url_for("enrollment.roster", slug=slug))
+    db.session.commit()
+    return _render_roster(new_invites=[new_invite], base_url=request.host_url)
+
+
+@bp.route("/pilots/<slug>/participants/import", methods=["POST"])
+@pilot_role_required("lead")
+def import_csv(slug: str):
+    form = CsvImportForm()
+    if not form.validate_on_submit():
+        flash("Choose a CSV file to import.", "error")
+        return redirect(url_for("enrollment.roster", slug=slug))
+    raw = form.file.data.read(CSV_MAX_BYTES + 1)
+    if len(raw) > CSV_MAX_BYTES:
+        flash("The CSV file is larger than 1 MB.", "error")
+        return redirect(url_for("enrollment.roster", slug=slug))
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        flash("The CSV file is not UTF-8 text.", "error")
+        return redirect(url_for("enrollment.roster", slug=slug))
+    result = services.import_csv(db.session, g.pilot, text, actor=current_user)
+    db.session.commit()
+    flash(f"Invited {len(result.invites)}; {len(result.errors)} row(s) rejected.",
+          "success" if not result.errors else "warning")
+    return _render_roster(new_invites=result.invites, import_errors=result.errors, base_url=request.host_url)
+
+
+@bp.route("/pilots/<slug>/participants/<int:membership_id>/status", methods=["POST"])
+@pilot_role_required("lead")
+def set_status(slug: str, membership_id: int):
+    form = MemberStatusForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        services.set_member_status(db.session, g.pilot, membership_id, form.status.data, actor=current_user)
+    except services.EnrollmentError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+    else:
+        db.session.commit()
+        flash("Member updated.", "success")
+    return redirect(url_for("enrollment.roster", slug=slug))
+
+
+@bp.route("/invite/<token>", methods=["GET", "POST"])
+def accept_invite(token: str):
+    try:
+        membership = services.find_invite(db.session, token)
+    except services.EnrollmentError as error:
+        return render_template("enrollment/invite_invalid.html", message=str(error)), 410
+    form = AcceptInviteForm()
+    if request.method == "GET" and membership.email:
+        form.email.data = membership.email
+    needs_account = not current_user.is_authenticated
+    if form.validate_on_submit():
+        try:
+            accepted = services.accept_invite(
+                db.session, token, consent=form.consent.data,
+                current_user=current_user if current_user.is_authenticated else None,
+                name=form.name.data, email=form.email.data, password=form.password.data,
+            )
+        except services.EnrollmentError as error:
+            db.session.rollback()
+            flash(str(error), "error")
+        else:
+            db.session.commit()
+            login_user(accepted.user)
+            flash(f"Welcome to the {accepted.pilot.name} pilot!", "success")
+            return redirect(url_for("pilots.landing", slug=accepted.pilot.slug))
+    return render_template("enrollment/accept.html", membership=membership, form=form, needs_account=needs_account)

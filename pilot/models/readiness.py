@@ -1,0 +1,81 @@
+"""The launch decision: checklist attestations, signed report snapshots and alerts."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Optional
+
+import sqlalchemy as sa
+from sqlalchemy import orm as so
+
+from pilot.extensions import db
+from pilot.models.base import utcnow
+
+CHECK_STATUSES = ("pass", "warn", "fail", "unknown")
+VERDICTS = ("go", "no-go", "incomplete")
+
+
+class ChecklistAttestation(db.Model):
+    """A lead's word on one checklist item. Append-only: the newest row per key is in force."""
+
+    __tablename__ = "checklist_attestation"
+    __table_args__ = (sa.Index("ix_checklist_attestation_pilot_key", "pilot_id", "key"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    pilot_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("pilot.id", ondelete="CASCADE"))
+    key: so.Mapped[str] = so.mapped_column(sa.String(64))
+    status: so.Mapped[str] = so.mapped_column(sa.String(8))
+    note: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    link: so.Mapped[str] = so.mapped_column(sa.String(500), default="")
+    exempt_until: so.Mapped[Optional[date]]
+    attested_by_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("user.id"))
+    attested_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+
+    attested_by: so.Mapped[Optional["User"]] = so.relationship()  # noqa: F821
+
+
+class ReadinessReport(db.Model):
+    """An immutable snapshot of the readiness report; only the sign-off fields are set later."""
+
+    __tablename__ = "readiness_report"
+    __table_args__ = (sa.UniqueConstraint("pilot_id", "number"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    pilot_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("pilot.id", ondelete="CASCADE"))
+    number: so.Mapped[int]
+    payload: so.Mapped[dict[str, Any]] = so.mapped_column(sa.JSON)
+    verdict: so.Mapped[str] = so.mapped_column(sa.String(16))
+    created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+    created_by_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("user.id"))
+    signed_by_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("user.id"))
+    signed_at: so.Mapped[Optional[datetime]]
+    sign_note: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+
+    created_by: so.Mapped[Optional["User"]] = so.relationship(foreign_keys=[created_by_id])  # noqa: F821
+    signed_by: so.Mapped[Optional["User"]] = so.relationship(foreign_keys=[signed_by_id])  # noqa: F821
+
+
+class AlertRule(db.Model):
+    """A threshold on a pilot metric (error rate, p95 latency, daily cost…)."""
+
+    __tablename__ = "alert_rule"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    pilot_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("pilot.id", ondelete="CASCADE"), index=True)
+    metric: so.Mapped[str] = so.mapped_column(sa.String(64))
+    threshold: so.Mapped[float] = so.mapped_column(sa.Float(precision=53))
+    window_hours: so.Mapped[int] = so.mapped_column(default=24)
+    enabled: so.Mapped[bool] = so.mapped_column(default=True)
+    created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+
+
+class AlertEvent(db.Model):
+    """One time an alert rule fired."""
+
+    __tablename__ = "alert_event"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    pilot_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("pilot.id", ondelete="CASCADE"), index=True)
+    rule_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("alert_rule.id", ondelete="CASCADE"))
+    value: so.Mapped[float] = so.mapped_column(sa.Float(precision=53))
+    message: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    triggered_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)

@@ -1,0 +1,22 @@
+from flask_wtf import FlaskForm
+from wtforms import EmailField, HiddenField, StringField
+from wtforms.validators import DataRequired, Email, Length, Regexp
+
+
+class CsrfOnlyForm(FlaskForm):
+    """For forms whose fields come from a table (settings) or that are a single button."""
+
+
+class NewPilotForm(FlaskForm):
+    slug = StringField("Slug", validators=[DataRequired(), Length(min=3, max=64),
+                                           Regexp(r"^[a-z0-9][a-z0-9-]*[a-z0-9]$", message="Lowercase letters, digits and dashes.")])
+    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    lead_email = EmailField("Lead's email", validators=[DataRequired(), Email(check_deliverability=False)])
+
+
+class StatusForm(FlaskForm):
+    status = HiddenField(validators=[DataRequired()])
+
+
+class ApiKeyForm(FlaskForm):
+    name = StringField("Key name", validators=[Length(max=100)])

@@ -1,0 +1,125 @@
+"""Fixtures: one app and schema per test run (built by the Alembic migrations), emptied after
+each test; clients logged in per role. TEST_DATABASE_URL selects PostgreSQL, else SQLite."""
+from __future__ import annotations
+
+import os
+from typing import Callable
+
+import pytest
+import sqlalchemy as sa
+from flask import g, has_app_context
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+
+from pilot import create_app
+from pilot.config import TestConfig
+from pilot.extensions import db as _db
+from pilot.models import ModelPrice, User
+from pilot.models.interactions import DEFAULT_PRICES
+from tests.factories import World, make_world
+
+
+def _database_url(tmp_path_factory) -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return url.replace("postgresql://", "postgresql+psycopg://", 1) if url.startswith("postgresql://") else url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    return _database_url(tmp_path_factory)
+
+
+class FreshRequestClient(FlaskClient):
+    """The tests hold an app context open (to use db.session), and Flask reuses it for each
+    request, so `g` (and Flask-Login's cached user in it) would leak from one request into
+    the next. Empty it before every request, as a real server's fresh context would be."""
+
+    def open(self, *args, **kwargs):
+        if has_app_context():
+            for name in list(vars(g)):
+                delattr(g, name)
+        return super().open(*args, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def app(database_url):
+    app = create_app(TestConfig(database_url))
+    app.test_client_class = FreshRequestClient
+    with app.app_context():
+        _db.drop_all()
+        _db.session.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
+        _db.session.commit()
+        upgrade()
+    yield app
+    with app.app_context():
+        _db.session.remove()
+        _db.drop_all()
+        _db.session.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
+        _db.session.commit()
+
+
+def _empty_database() -> None:
+    """Delete every row, then put back the default price table that migration 0001 seeds."""
+    _db.session.rollback()
+    tables = [t.name for t in reversed(_db.metadata.sorted_tables)]
+    if _db.engine.dialect.name == "postgresql":
+        _db.session.execute(sa.text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+    else:
+        for table in tables:
+            _db.session.execute(sa.text(f'DELETE FROM "{table}"'))
+    for model, (input_price, output_price) in DEFAULT_PRICES.items():
+        _db.session.add(ModelPrice(model=model, input_per_mtok=input_price, output_per_mtok=output_price))
+    _db.session.commit()
+
+
+@pytest.fixture()
+def db(app):
+    """The database session, inside an app context, emptied after the test."""
+    with app.app_context():
+        yield _db
+        _empty_database()
+        _db.session.remove()
+
+
+@pytest.fixture()
+def client(app, db):
+    return app.test_client()
+
+
+@pytest.fixture()
+def runner(app, db):
+    return app.test_cli_runner()
+
+
+@pytest.fixture()
+def csrf_on(app):
+    """Turn CSRF protection on for one test (it is off in the other tests for brevity)."""
+    app.config["WTF_CSRF_ENABLED"] = True
+    yield
+    app.config["WTF_CSRF_ENABLED"] = False
+
+
+@pytest.fixture()
+def world(db) -> World:
+    return make_world()
+
+
+def login(client, user: User) -> None:
+    """Log a test client in as `user` without going through the form."""
+    with client.session_transaction() as session:
+        session["_user_id"] = str(user.id)
+        session["_fresh"] = True
+
+
+@pytest.fixture()
+def client_as(app, world) -> Callable[[str], object]:
+    """client_as("lead") → a test client logged in as that member of the world."""
+
+    def make(who: str):
+        new_client = app.test_client()
+        login(new_client, getattr(world, who))
+        return new_client
+
+    return make
