@@ -75,6 +75,7 @@ class Options:
     port_base: int
     workdir: Path
     store_timeout: float
+    sqlite_journal: str  # "" keeps SQLite's default (DELETE); "wal" switches both SQLite files to WAL
 
 
 def log(message: str) -> None:
@@ -215,7 +216,7 @@ def measure_otlp(name: str, database_kind: str, endpoint: str, headers: dict[str
 def run_bare(bodies: list[bytes], count: int, options: Options) -> Row:
     database = SqliteDatabase(options.workdir / "bare" / "bare.db")
     database.create()
-    env = dict(os.environ, BARE_DB=str(database.path))
+    env = dict(os.environ, BARE_DB=str(database.path), BARE_JOURNAL=options.sqlite_journal)
     server = gunicorn("bare_app:app", options.port_base + 2, env, options.workdir / "bare.log", cwd=BENCH_DIR)
     with server:
         post_bodies(server.url, "/ingest", [json.dumps({"interactions": [{"id": "warm-up"}]}).encode()], {})
@@ -237,6 +238,8 @@ def run_pilot(kind: str, bodies: list[bytes], count: int, client_records: list[d
         env = pilot_environment(database, options.workdir / f"pilot-{kind}")
         log(f"Pilot on {kind}: migrating and creating the pilot and its key")
         key = set_up_pilot(env)
+        if kind == "sqlite" and options.sqlite_journal:
+            database.set_journal_mode(options.sqlite_journal)
         auth = {"Authorization": f"Bearer {key}"}
         with gunicorn("wsgi:app", options.port_base + (0 if kind == "sqlite" else 1), env,
                       options.workdir / f"pilot-{kind}.log") as server:
@@ -367,6 +370,8 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="2,000 records, for a smoke run")
     parser.add_argument("--port-base", type=int, default=5200, help="Pilot on +0/+1, bare on +2, Phoenix on +91/+92")
     parser.add_argument("--phoenix-venv", type=Path, default=Path("/tmp/phoenix-venv"))
+    parser.add_argument("--sqlite-journal", choices=("", "wal"), default="",
+                        help="journal mode of the SQLite files (Pilot's and the bare endpoint's); default SQLite's own")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows as JSON here")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, SQLite files)")
     return parser.parse_args(argv)
@@ -376,7 +381,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_arguments(argv)
     count = args.count or (2_000 if args.quick else 20_000)
     workdir = Path(tempfile.mkdtemp(prefix="pilot-bench-"))
-    options = Options(count, args.batch, args.senders, args.port_base, workdir, store_timeout=max(120.0, count / 50))
+    options = Options(count, args.batch, args.senders, args.port_base, workdir, store_timeout=max(120.0, count / 50),
+                      sqlite_journal=args.sqlite_journal)
     load_before = machine_load()
     started = time.monotonic()
     log(f"work directory {workdir}; {load_before}")
