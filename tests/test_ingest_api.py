@@ -611,3 +611,41 @@ def test_rate_limit_per_key_answers_429_with_retry_after(client, db, world, api_
     _, fresh = mint_api_key(db.session, world.pilot, world.lead)
     db.session.commit()
     assert post(client, good("other-key"), fresh).status_code == 200  # the budget is per key
+
+
+# --- a busy SQLite -------------------------------------------------------------------------------
+
+def _locked():
+    import sqlite3
+
+    return sa.exc.OperationalError("INSERT …", {}, sqlite3.OperationalError("database is locked"))
+
+
+def test_a_locked_database_is_retried(client, db, api_key, monkeypatch):
+    from pilot.ingest import views
+
+    real, calls = views.ingest_items, []
+
+    def flaky(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise _locked()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(views, "ingest_items", flaky)
+    response = post(client, good("after-retry"), api_key)
+    assert response.status_code == 200 and response.get_json()["ids"] == ["after-retry"]
+    assert len(calls) == 2 and len(rows(db)) == 1
+
+
+def test_a_database_that_stays_locked_is_503_with_retry_after(client, db, api_key, monkeypatch):
+    from pilot.ingest import views
+
+    def always_locked(*args, **kwargs):
+        raise _locked()
+
+    monkeypatch.setattr(views, "ingest_items", always_locked)
+    response = post(client, good(), api_key)
+    assert response.status_code == 503
+    assert int(response.headers["Retry-After"]) >= 1 and "retry" in response.get_json()["error"]
+    assert rows(db) == []

@@ -1,4 +1,5 @@
-"""Ingestion endpoints (design.md "HTTP API"): interactions, OTLP traces, feedback, OpenAPI.
+"""Ingestion endpoints (design.md "HTTP API"): interactions, OTLP traces, feedback, OpenAPI;
+and the lead's price-table page.
 
 Each API view is thin: rate limit (per key), key check, body checks (pilot.ingest.body), one
 service call, one commit, then the answer. A 200 is only sent after the commit.
@@ -9,15 +10,17 @@ import time
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, abort, current_app, g, jsonify, request
+from flask import Blueprint, Response, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_limiter.util import get_remote_address
+from flask_login import current_user
 
-from pilot.access import api_key_required, hash_api_key, touch_api_key
+from pilot.access import api_key_required, hash_api_key, pilot_role_required, touch_api_key
 from pilot.extensions import csrf, db, limiter
-from pilot.ingest import otlp
-from pilot.ingest.body import parse_json, read_body, require_content_type
-from pilot.ingest.metrics import OTLP_SPANS_IGNORED, count_batch
 from pilot.feedback.services import FeedbackError
+from pilot.ingest import otlp, prices
+from pilot.ingest.body import parse_json, read_body, require_content_type
+from pilot.ingest.forms import PriceForm, RemovePriceForm
+from pilot.ingest.metrics import OTLP_SPANS_IGNORED, count_batch
 from pilot.ingest.services import MAX_BATCH_ITEMS, IngestResult, UnknownInteraction, feedback_from_api, ingest_items
 
 bp = Blueprint("ingest", __name__)
@@ -173,3 +176,44 @@ def openapi_document():
 
 for _view in (post_interactions, post_traces, post_feedback, openapi_document):
     csrf.exempt(_view)
+
+
+@bp.route("/pilots/<slug>/prices", methods=["GET", "POST"])
+@pilot_role_required("lead")
+def prices_page(slug: str):
+    """The pilot's price table: add dated rows; they re-price the stored interactions they affect."""
+    form = PriceForm()
+    error = None
+    if form.validate_on_submit():
+        try:
+            row, repriced = prices.add_price(
+                db.session, g.pilot, model=form.model.data, input_per_mtok=form.input_per_mtok.data,
+                output_per_mtok=form.output_per_mtok.data, cached_input_per_mtok=form.cached_input_per_mtok.data,
+                effective_from=form.effective_from.data, actor=current_user)
+        except prices.PriceError as problem:
+            db.session.rollback()
+            error = str(problem)
+        else:
+            db.session.commit()
+            flash(f"Added a price for {row.model}; re-priced {repriced:,} stored interaction(s).", "success")
+            return redirect(url_for("ingest.prices_page", slug=slug))
+    elif form.errors:
+        error = "Your form expired or was not sent from this site. Reload the page and try again."
+    own, defaults = prices.price_rows(db.session, g.pilot)
+    return render_template("ingest/prices.html", pilot=g.pilot, form=form, error=error, own=own, defaults=defaults,
+                           unpriced=prices.unpriced_models(db.session, g.pilot), remove_form=RemovePriceForm()), \
+        400 if error else 200
+
+
+@bp.post("/pilots/<slug>/prices/<int:price_id>/remove")
+@pilot_role_required("lead")
+def remove_price(slug: str, price_id: int):
+    if not RemovePriceForm().validate_on_submit():
+        abort(400, description="Your form expired. Reload the page and try again.")
+    try:
+        repriced = prices.remove_price(db.session, g.pilot, price_id, current_user)
+    except prices.PriceError:
+        abort(404, description="No such price row in this pilot.")
+    db.session.commit()
+    flash(f"Price removed; re-priced {repriced:,} stored interaction(s).", "success")
+    return redirect(url_for("ingest.prices_page", slug=slug))
