@@ -65,7 +65,7 @@ def log_many(client: PilotClient, count: int, **fields) -> list[str]:
 
 
 def test_flush_delivers_every_interaction_once_with_the_fields_given(server, make_client):
-    client = make_client(server.url, batch_size=40)
+    client = make_client(server.url, batch_size=40, flush_interval=60)  # full batches, then flush() sends the rest
     ids = log_many(client, 100, input_tokens=12, output_tokens=3, latency_ms=850.5, metadata={"feature": "faq"})
 
     assert client.flush(5)
@@ -77,6 +77,17 @@ def test_flush_delivers_every_interaction_once_with_the_fields_given(server, mak
     assert [len(r.ids) for r in server.interaction_requests()] == [40, 40, 20]
     assert server.requests[0].headers["Authorization"] == f"Bearer {KEY}"
     assert client.stats.sent == 100 and client.stats.queued == 0 and client.stats.lost == 0
+
+
+def test_a_busy_host_sends_full_batches_only(server, make_client):
+    client = make_client(server.url, batch_size=50, flush_interval=60)
+    for _ in range(20):  # logging in bursts, with the worker free to send between them
+        log_many(client, 37)
+        time.sleep(0.01)
+    assert client.flush(10)
+
+    sizes = [len(r.ids) for r in server.interaction_requests()]
+    assert sum(sizes) == 740 and sizes[:-1] == [50] * (len(sizes) - 1)
 
 
 def test_a_partial_batch_leaves_after_flush_interval_without_a_flush(server, make_client):

@@ -213,6 +213,7 @@ class PilotClient:
                 if not self._pending():
                     return True
                 self._ensure_worker()
+                self._flush_requested = True
                 self._wake.set()
                 while self._pending():
                     remaining = deadline - time.monotonic()
@@ -272,6 +273,7 @@ class PilotClient:
         self._stop = threading.Event()
         self._queue: deque[tuple[str, dict[str, Any]]] = deque()
         self._in_flight = 0
+        self._flush_requested = False
         self._thread: threading.Thread | None = None
         self._closed = False
         self._counts = {name: 0 for name in _COUNTERS}
@@ -344,10 +346,12 @@ class PilotClient:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self._wake.wait(self._flush_interval)
+            # Woken early: a batch is full, or flush()/close() asked. Woken by the timer: send
+            # whatever is there. A partial batch otherwise waits, so busy hosts send full ones.
+            woken_early = self._wake.wait(self._flush_interval)
             self._wake.clear()
             while not self._stop.is_set():
-                taken = self._take()
+                taken = self._take(partial_ok=not woken_early or self._flush_requested)
                 if taken is None:
                     break
                 kind, payloads = taken
@@ -364,10 +368,13 @@ class PilotClient:
                         self._in_flight = 0
                         self._cond.notify_all()
 
-    def _take(self) -> tuple[str, list[dict[str, Any]]] | None:
+    def _take(self, partial_ok: bool = True) -> tuple[str, list[dict[str, Any]]] | None:
         """The next batch: one feedback, or up to batch_size consecutive interactions."""
         with self._lock:
             if not self._queue:
+                self._flush_requested = False
+                return None
+            if not partial_ok and len(self._queue) < self._batch_size:
                 return None
             kind = self._queue[0][0]
             if kind == "feedback":
