@@ -685,7 +685,11 @@ def test_the_decorator_and_async_with_work_for_coroutines(server, make_client):
             call.output = "a2"
         return first, call
 
-    first, call = asyncio.run(main())
+    outcome: dict = {}  # a thread of its own: Playwright's browser tests leave a loop running in this one
+    runner = threading.Thread(target=lambda: outcome.update(value=asyncio.run(main())))
+    runner.start()
+    runner.join(timeout=30)
+    first, call = outcome["value"]
     assert first == "async q1"
     assert client.flush(5)
     outputs = {item["output"]: item for item in server.stored.values()}
