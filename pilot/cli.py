@@ -122,3 +122,19 @@ def demo_command(seed: int, if_empty: bool) -> None:
     summary = load_demo(db.session, seed=seed)
     db.session.commit()
     click.echo(summary)
+
+
+@pilot_cli.command("reflag")
+@click.argument("slug")
+def reflag_command(slug: str) -> None:
+    """Re-run the flag rules over a pilot's interactions with its current settings.
+
+    Adds missing flags, drops untouched open flags whose rule no longer fires, and never
+    changes a flag someone reviewed. Running it twice changes nothing the second time.
+    """
+    from pilot.flagging.services import run_reflag
+
+    pilot = _get_pilot(slug)
+    result = run_reflag(db.session, pilot, actor=None)
+    db.session.commit()
+    click.echo(result.summary())
