@@ -272,8 +272,13 @@ def _cluster(interaction_ids: list[int], by_interaction: dict[int, dict[str, Any
             open_count += status == "open"
             confirmed += status == "confirmed"
     items = [by_interaction[i] for i in interaction_ids]
-    examples = []
-    for item in items[:4]:
+    examples, seen_inputs = [], set()
+    for item in items:
+        if len(examples) == 4:
+            break
+        if item["input"] in seen_inputs:
+            continue
+        seen_inputs.add(item["input"])
         flag_id = max(item["flags"], key=lambda f: severity_rank(f[2]))[0]
         examples.append({"flag_id": flag_id, "input": item["input"], "output": item["output"], "error": item["error"],
                          "reasons": sorted({reason for _, reason, _, _ in item["flags"]})})
