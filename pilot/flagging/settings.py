@@ -171,7 +171,7 @@ def _parse_format(text: str) -> str:
 
 
 def _parse_regex(text: str) -> str:
-    pattern = text.strip()
+    pattern = text.strip("\r\n")  # spaces are part of a pattern; only line breaks are dropped
     if len(pattern) > MAX_REGEX_CHARS:
         raise RuleSettingError("output_regex", f"must be at most {MAX_REGEX_CHARS} characters")
     try:

@@ -7,6 +7,7 @@ import binascii
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
+from wtforms.fields import SelectChoice
 
 from pilot.access import api_pilot_access, pilot_role_required
 from pilot.extensions import db
@@ -63,8 +64,8 @@ def detail(slug: str, flag_id: int):
     decision_form = DecisionForm(category=REASONS[flag.reason].category if flag.reason in REASONS else "other",
                                  severity=flag.severity)
     assign_form = AssignForm(assignee=str(flag.assignee_id or ""))
-    assign_form.assignee.choices = [("", "nobody")] + [
-        (str(user.id), user.name or user.email) for user in services.team_members(db.session, g.pilot)
+    assign_form.assignee.choices = [SelectChoice("", "nobody")] + [
+        SelectChoice(str(user.id), user.name or user.email) for user in services.team_members(db.session, g.pilot)
     ]
     return render_template(
         "review/detail.html", pilot=g.pilot, flag=flag, interaction=interaction, filters=filters,
