@@ -58,6 +58,7 @@ class BatchContext:
     over_limit: dict[int, str] = field(default_factory=dict)
     negative_feedback: dict[int, str] = field(default_factory=dict)
     unanticipated: dict[int, str] = field(default_factory=dict)
+    _price_span: dict[str, tuple[bool, bool]] = field(default_factory=dict)
 
     @property
     def settings(self) -> RuleSettings:
@@ -75,12 +76,26 @@ class BatchContext:
     def enrolled_ids(self) -> set[str]:
         return self.facts.enrolled_ids
 
+    def has_price(self, model: str, at: datetime) -> bool:
+        """PriceTable.price_at, remembered per model for the common case of undated prices."""
+        known = self._price_span.get(model)
+        if known is None:
+            known = (self.prices.price_at(model, datetime.min) is not None,
+                     self.prices.price_at(model, datetime.max) is not None)
+            self._price_span[model] = known
+        priced_always, priced_ever = known
+        if priced_always or not priced_ever:
+            return priced_always
+        return self.prices.price_at(model, at) is not None
+
     @classmethod
-    def for_batch(cls, session: so.Session, facts: PilotFacts, interactions: list) -> "BatchContext":
+    def for_batch(cls, session: so.Session, facts: PilotFacts, interactions: list,
+                  with_feedback: bool = True) -> "BatchContext":
+        """Freshly ingested interactions cannot have feedback yet: ingestion skips that query."""
         return cls(
             facts=facts,
             over_limit=over_daily_limit(session, facts, interactions),
-            negative_feedback=negative_feedback_details(session, [ix.id for ix in interactions]),
+            negative_feedback=negative_feedback_details(session, [ix.id for ix in interactions]) if with_feedback else {},
             unanticipated=unanticipated_details(facts, interactions),
         )
 
@@ -179,10 +194,14 @@ def unanticipated_details(facts: PilotFacts, interactions: list) -> dict[int, st
     if facts.matcher is None:
         return {}
     candidates = [ix for ix in interactions if (ix.input_text or "").strip()]
-    similarities, best = facts.matcher.best_matches([ix.input_text for ix in candidates])
+    # Real users repeat themselves: score each distinct input once.
+    distinct = list(dict.fromkeys(ix.input_text for ix in candidates))
+    scores, closest = facts.matcher.best_matches(distinct)
+    by_text = {text: (score, index) for text, score, index in zip(distinct, scores, closest)}
     threshold = facts.settings.unanticipated_threshold
     found: dict[int, str] = {}
-    for ix, similarity, index in zip(candidates, similarities, best):
+    for ix in candidates:
+        similarity, index = by_text[ix.input_text]
         if similarity < threshold:
             closest = facts.scenario_texts[int(index)]
             closest = closest if len(closest) <= 80 else closest[:79] + "…"

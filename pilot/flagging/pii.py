@@ -20,6 +20,7 @@ from stdnum import luhn
 
 MAX_SCAN_CHARS = 100_000  # a 1 MB paste is scanned in its first 100k characters
 
+MAYBE_PII = re.compile(r"[\d@]")
 EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}\b")
 CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
 IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{1,4}){3,9}\b")
@@ -44,6 +45,8 @@ class PiiMatch:
 def find_pii(text: str) -> list[PiiMatch]:
     """Every piece of personal data found, in text order; numbers inside an email don't count twice."""
     text = text[:MAX_SCAN_CHARS]
+    if not MAYBE_PII.search(text):  # most inputs have neither a digit nor an @: nothing to check
+        return []
     found: list[PiiMatch] = []
     taken: list[tuple[int, int]] = []
     for finder in (_emails, _ibans, _cards, _phones):

@@ -8,8 +8,9 @@ for the whole batch in a few queries.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable, Protocol
+from typing import Callable, Iterable, Protocol
 
 from pilot.flagging import pii
 from pilot.flagging.context import BatchContext
@@ -35,6 +36,33 @@ class InteractionLike(Protocol):
 
 
 Rule = Callable[[InteractionLike, BatchContext], "str | None"]
+
+
+@dataclass(slots=True)
+class InteractionView:
+    """The fields the rules read, copied once from an ORM object or row: the rules read them
+    dozens of times per interaction, and plain attributes are much cheaper than ORM ones."""
+
+    id: int
+    event_id: str
+    external_user_id: str | None
+    occurred_at: datetime
+    model: str | None
+    input_text: str
+    output_text: str
+    latency_ms: float | None
+    status: str
+    error_message: str | None
+    cost_usd: float | None
+    cost_source: str
+
+
+def views(interactions: Iterable[InteractionLike]) -> list[InteractionView]:
+    return [
+        InteractionView(ix.id, ix.event_id, ix.external_user_id, ix.occurred_at, ix.model, ix.input_text or "",
+                        ix.output_text or "", ix.latency_ms, ix.status, ix.error_message, ix.cost_usd, ix.cost_source)
+        for ix in interactions
+    ]
 
 
 def _clip(text: str, limit: int = 160) -> str:
@@ -163,7 +191,7 @@ def usage_limit_exceeded(ix: InteractionLike, ctx: BatchContext) -> str | None:
 def unknown_model(ix: InteractionLike, ctx: BatchContext) -> str | None:
     """A model with no price row in force, so its cost cannot be computed."""
     if ix.model:
-        if ctx.prices.price_at(ix.model, ix.occurred_at) is not None:
+        if ctx.has_price(ix.model, ix.occurred_at):
             return None
         suffix = "the cost was reported by the client" if ix.cost_source == "reported" else "its cost is unknown"
         return f"model '{_clip(ix.model, 80)}' has no price in the price table; {suffix}"

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 MAX_FORMAT_CHARS = 200_000  # a regex rule sees at most this much of an answer (no runaway matching)
 REFUSAL_OPENING_CHARS = 160  # a refusal phrase this close to the start is the answer's substance
 SHORT_ANSWER_CHARS = 300  # … and in an answer this short, a refusal anywhere is its substance
 
+MAYBE_LINK = re.compile(r"://|www\.", re.IGNORECASE)
 URL = re.compile(r"""(?i)\b(?:https?://|www\.)[^\s<>"'`)\]}]+""")
 # Quoted passages: "…", “…”, `…`, and '…' only when the quote opens after a space (not an apostrophe).
 QUOTED = re.compile(r"""("[^"\n]{0,400}"|“[^”\n]{0,400}”|(?:(?<=\s)|^)'[^'\n]{3,400}'(?!\w)|`[^`\n]{0,400}`)""", re.M)
@@ -31,23 +33,31 @@ def refusal_phrase(output: str, phrases: tuple[str, ...]) -> str | None:
     """
     if not phrases or not output.strip():
         return None
-    text = normalise(QUOTED.sub(" ", QUOTE_LINE.sub(" ", output[:20_000])))
-    best: tuple[int, str] | None = None
-    for phrase in phrases:
-        position = text.find(phrase)
-        if position >= 0 and (best is None or position < best[0]):
-            best = (position, phrase)
-    if best is None:
+    # Past the first 2,000 characters nothing can be "the opening" any more, and a text that long
+    # is not short: only the opening decides.
+    pattern = _phrase_pattern(phrases)
+    if pattern.search(normalise(output[:2_000])) is None:  # the common case: no phrase at all
         return None
-    position, phrase = best
-    if position <= REFUSAL_OPENING_CHARS or len(text) <= SHORT_ANSWER_CHARS:
-        return phrase
+    text = normalise(QUOTED.sub(" ", QUOTE_LINE.sub(" ", output[:2_000])))
+    match = pattern.search(text)
+    if match is None:
+        return None
+    if match.start() <= REFUSAL_OPENING_CHARS or (len(text) <= SHORT_ANSWER_CHARS and len(output) <= 2_000):
+        return match.group()
     return None
+
+
+@lru_cache(maxsize=64)
+def _phrase_pattern(phrases: tuple[str, ...]) -> re.Pattern:
+    """One alternation for all phrases (longest first), so each answer is scanned once."""
+    return re.compile("|".join(re.escape(phrase) for phrase in sorted(phrases, key=len, reverse=True)))
 
 
 def link_hosts(output: str) -> list[str]:
     """Host names of the links in an answer, lower case, in order, without repeats."""
     hosts: list[str] = []
+    if not MAYBE_LINK.search(output):
+        return hosts
     for match in URL.finditer(output[:MAX_FORMAT_CHARS]):
         url = match.group().rstrip(".,;:!?")
         if url.lower().startswith("www."):
