@@ -82,3 +82,20 @@ def test_reflag_button_needs_csrf(client_as, world, csrf_on):
     make_interactions(world.pilot, [{"status": "error", "output_text": ""}], flag=False)
     client_as("lead").post("/pilots/alpha/flags/reflag")
     assert db.session.scalar(sa.select(sa.func.count(Flag.id))) == 0
+
+
+def test_lead_anticipates_a_topic_from_the_topics_page(client_as, world):
+    make_interactions(world.pilot, [{"input_text": "Is bitcoin a good investment?"}])
+    from pilot.flagging.services import replace_scenarios
+
+    replace_scenarios(db.session, world.pilot, "How do I freeze my card?", world.lead)
+    db.session.commit()
+    page = client_as("lead").get("/pilots/alpha/topics").get_data(as_text=True)
+    assert "/pilots/alpha/scenarios/add" in page
+    assert "/pilots/alpha/scenarios/add" not in client_as("reviewer").get("/pilots/alpha/topics").get_data(as_text=True)
+    client_as("lead").post("/pilots/alpha/scenarios/add", data={"text": "Is bitcoin a good investment?"})
+    client_as("lead").post("/pilots/alpha/scenarios/add", data={"text": "Is bitcoin a good investment?"})
+    assert scenario_texts(db.session, world.pilot) == ["How do I freeze my card?", "Is bitcoin a good investment?"]
+    assert client_as("reviewer").post("/pilots/alpha/scenarios/add", data={"text": "x"}).status_code == 403
+    assert client_as("other_lead").post("/pilots/alpha/scenarios/add", data={"text": "x"}).status_code == 403
+    assert scenario_texts(db.session, world.pilot)[-1] == "Is bitcoin a good investment?"

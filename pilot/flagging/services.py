@@ -53,3 +53,9 @@ def run_reflag(session: so.Session, pilot: Pilot, actor: User | None) -> ReflagR
                  after={"interactions": result.interactions, "added": result.added, "removed": result.removed,
                         "refreshed": result.refreshed, "kept_reviewed": result.kept_reviewed})
     return result
+
+
+def add_scenario(session: so.Session, pilot: Pilot, text: str, actor: User | None) -> bool:
+    """Append one scenario (from the topics page's "anticipate this"); False when already listed."""
+    current = scenario_texts(session, pilot)
+    return replace_scenarios(session, pilot, "\n".join(current + [text]), actor)

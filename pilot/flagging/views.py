@@ -9,7 +9,7 @@ from pilot.extensions import db
 from pilot.flagging.forms import ReflagForm, RuleSettingsForm
 from pilot.flagging.reasons import REASONS
 from pilot.flagging.scenarios import scenario_texts
-from pilot.flagging.services import replace_scenarios, run_reflag, update_rule_settings
+from pilot.flagging.services import add_scenario, replace_scenarios, run_reflag, update_rule_settings
 from pilot.flagging.settings import LABELS, OUTPUT_FORMATS, RULE_DEFAULTS, RuleSettingError, display_value, stored_rule_values
 from pilot.models import Pilot
 
@@ -71,3 +71,27 @@ def reflag(slug: str):
     if target.startswith("/") and not target.startswith("//"):
         return redirect(target)
     return redirect(url_for("pilots.settings", slug=slug) + "#flag-rules")
+
+
+@bp.route("/pilots/<slug>/scenarios/add", methods=["POST"])
+@pilot_role_required("lead")
+def anticipate(slug: str):
+    """Add a real question as an anticipated scenario (the topics page's button)."""
+    back = url_for("review.topics", slug=slug)
+    if not ReflagForm().validate_on_submit():
+        flash("The form expired; reload the page and try again.", "error")
+        return redirect(back)
+    text = (request.form.get("text") or "").strip()
+    if not text:
+        flash("scenario: give the question to anticipate.", "error")
+        return redirect(back)
+    try:
+        added = add_scenario(db.session, g.pilot, text, actor=current_user)
+    except RuleSettingError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        return redirect(back)
+    db.session.commit()
+    flash("Added to the anticipated scenarios. Re-run the flags to update past interactions." if added
+          else "That question is already an anticipated scenario.", "success")
+    return redirect(back)
