@@ -1,8 +1,17 @@
 // Participant pages, progressive enhancement: the forms work without this script.
 // 1. Ratings save in place (no page reload) and say so; 2. a screenshot that is too big or not an
-// image is refused before the upload, with the same message the server would give.
+// image is refused before the upload, with the same message the server would give; 3. times are
+// shown in the reader's own time zone.
 (function () {
   "use strict";
+
+  document.querySelectorAll("time[data-local]").forEach(function (el) {
+    var when = new Date(el.getAttribute("datetime"));
+    if (!isNaN(when)) {
+      el.textContent = when.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+      el.title = el.getAttribute("datetime");
+    }
+  });
 
   function setStatus(el, text, kind) {
     el.textContent = text;
