@@ -1,0 +1,162 @@
+"""The measured sections of the readiness report, with exactly design.md's formulas.
+
+Counts and sums are SQL aggregates; latency percentiles use pandas' default linear
+interpolation over the single latency column (the only per-row data loaded).
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy import orm as so
+
+from pilot.models import Feedback, Flag, Interaction, Membership, Pilot
+
+DAYS_PER_MONTH = 30
+
+
+def _ratio(numerator: float | None, denominator: float | None) -> float | None:
+    if numerator is None or not denominator:
+        return None
+    return numerator / denominator
+
+
+def window(session: so.Session, pilot: Pilot) -> dict[str, Any]:
+    """Calendar days (UTC) from the first to the last interaction, inclusive."""
+    first, last = session.execute(
+        sa.select(sa.func.min(Interaction.occurred_at), sa.func.max(Interaction.occurred_at))
+        .where(Interaction.pilot_id == pilot.id)
+    ).one()
+    if first is None:
+        return {"start": None, "end": None, "days": 0}
+    return {"start": first.isoformat() + "Z", "end": last.isoformat() + "Z", "days": (last.date() - first.date()).days + 1}
+
+
+def participants(session: so.Session, pilot: Pilot) -> dict[str, Any]:
+    """Enrolled: participant members not removed. Active: distinct `user` values with an interaction."""
+    enrolled = session.scalar(
+        sa.select(sa.func.count(Membership.id)).where(
+            Membership.pilot_id == pilot.id, Membership.role == "participant", Membership.status != "removed"
+        )
+    )
+    active = session.scalar(
+        sa.select(sa.func.count(sa.distinct(Interaction.external_user_id))).where(Interaction.pilot_id == pilot.id)
+    )
+    return {"enrolled": enrolled or 0, "active": active or 0, "min": pilot.min_participants, "max": pilot.max_participants}
+
+
+def interactions(session: so.Session, pilot: Pilot) -> dict[str, Any]:
+    """Failure = status ≠ ok; fallback coverage = fallback ÷ failures."""
+    total, failures, fallbacks = session.execute(
+        sa.select(
+            sa.func.count(Interaction.id),
+            sa.func.count(Interaction.id).filter(Interaction.status != "ok"),
+            sa.func.count(Interaction.id).filter(Interaction.status == "fallback"),
+        ).where(Interaction.pilot_id == pilot.id)
+    ).one()
+    return {
+        "total": total,
+        "failures": failures,
+        "error_rate": _ratio(failures, total),
+        "fallback_coverage": _ratio(fallbacks, failures),
+    }
+
+
+def latency_values(session: so.Session, pilot: Pilot, column=Interaction.latency_ms) -> pd.Series:
+    """One float column, for percentiles."""
+    rows = session.execute(
+        sa.select(column).where(Interaction.pilot_id == pilot.id, column.is_not(None))
+    ).scalars().all()
+    return pd.Series(rows, dtype="float64")
+
+
+def percentiles(values: pd.Series) -> dict[str, float | None]:
+    if values.empty:
+        return {"p50": None, "p95": None, "p99": None}
+    p50, p95, p99 = values.quantile([0.5, 0.95, 0.99]).tolist()
+    return {"p50": p50, "p95": p95, "p99": p99}
+
+
+def latency(session: so.Session, pilot: Pilot) -> dict[str, Any]:
+    return {**percentiles(latency_values(session, pilot)), "target_p95": pilot.latency_target_p95_ms}
+
+
+def cost(session: so.Session, pilot: Pilot, active_users: int, window_days: int) -> dict[str, Any]:
+    """Cost per active user per month = total ÷ active users ÷ window days × 30; margin at the planned price."""
+    total_usd, known, unknown = session.execute(
+        sa.select(
+            sa.func.sum(Interaction.cost_usd),
+            sa.func.count(Interaction.cost_usd),
+            sa.func.count(Interaction.id).filter(Interaction.cost_usd.is_(None)),
+        ).where(Interaction.pilot_id == pilot.id)
+    ).one()
+    total_usd = float(total_usd) if total_usd is not None else (0.0 if known == 0 and unknown == 0 else None)
+    per_user_month = None
+    if total_usd is not None and active_users and window_days:
+        per_user_month = total_usd / active_users / window_days * DAYS_PER_MONTH
+    price = pilot.planned_price_per_user_month
+    margin = price - per_user_month if price is not None and per_user_month is not None else None
+    return {
+        "total_usd": total_usd,
+        "per_request_usd": _ratio(total_usd, known),
+        "per_active_user_per_month_usd": per_user_month,
+        "planned_price_per_user_month": price,
+        "margin_per_user_month": margin,
+        "margin_pct": _ratio(margin, price),
+        "target_users": pilot.target_users,
+        "projected_monthly_usd_at_target": (
+            per_user_month * pilot.target_users if per_user_month is not None and pilot.target_users else None
+        ),
+        "unknown_cost_interactions": unknown,
+    }
+
+
+def feedback(session: so.Session, pilot: Pilot) -> dict[str, Any]:
+    """Positive = thumbs up or rating ≥ 4; negative = thumbs down or rating ≤ 2; mean over 1–5 ratings."""
+    count, positive, negative, mean_rating = session.execute(
+        sa.select(
+            sa.func.count(Feedback.id),
+            sa.func.count(Feedback.id).filter(sa.or_(Feedback.thumbs == "up", Feedback.rating >= 4)),
+            sa.func.count(Feedback.id).filter(sa.or_(Feedback.thumbs == "down", Feedback.rating <= 2)),
+            sa.func.avg(Feedback.rating),
+        ).where(Feedback.pilot_id == pilot.id)
+    ).one()
+    return {
+        "count": count,
+        "positive": positive,
+        "negative": negative,
+        "mean_rating": float(mean_rating) if mean_rating is not None else None,
+    }
+
+
+def flags(session: so.Session, pilot: Pilot) -> dict[str, Any]:
+    by_status = dict(session.execute(
+        sa.select(Flag.status, sa.func.count(Flag.id)).where(Flag.pilot_id == pilot.id).group_by(Flag.status)
+    ).all())
+    by_reason = dict(session.execute(
+        sa.select(Flag.reason, sa.func.count(Flag.id)).where(Flag.pilot_id == pilot.id)
+        .group_by(Flag.reason).order_by(Flag.reason)
+    ).all())
+    return {
+        "open": by_status.get("open", 0),
+        "confirmed": by_status.get("confirmed", 0),
+        "dismissed": by_status.get("dismissed", 0),
+        "by_reason": by_reason,
+    }
+
+
+def pilot_summary(session: so.Session, pilot: Pilot, now: datetime | None = None) -> dict[str, Any]:
+    """Every measured section of the readiness report (design.md keys), live from the data."""
+    window_section = window(session, pilot)
+    participants_section = participants(session, pilot)
+    return {
+        "window": window_section,
+        "participants": participants_section,
+        "interactions": interactions(session, pilot),
+        "latency_ms": latency(session, pilot),
+        "cost": cost(session, pilot, participants_section["active"], window_section["days"]),
+        "feedback": feedback(session, pilot),
+        "flags": flags(session, pilot),
+    }
