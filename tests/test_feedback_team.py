@@ -210,3 +210,17 @@ def test_a_tampered_stored_path_cannot_escape_the_upload_folder(client_as, world
     report_with_screenshot.screenshot_path = "../../../../etc/passwd"
     db.session.commit()
     assert client_as("lead").get(f"/pilots/alpha/reports/{report_with_screenshot.id}/screenshot").status_code == 404
+
+
+def test_summary_cards_count_by_design_md(client_as, world, db):
+    one = make_interaction(world.pilot, "e-1")
+    two = make_interaction(world.pilot, "e-2", user="user-2")
+    _rate(db, world, one, world.participant_membership, thumbs="down", rating=1)
+    _rate(db, world, two, world.other_participant_membership, rating=4)
+    _report(db, world, world.participant_membership, description="x")
+    _report(db, world, world.participant_membership, description="y", status="fixed")
+    from pilot.feedback.team import summary
+
+    numbers = summary(db.session, world.pilot)
+    assert (numbers.ratings, numbers.positive, numbers.negative, numbers.mean_rating) == (2, 1, 1, 2.5)
+    assert numbers.reports_by_status == {"new": 1, "acknowledged": 0, "fixed": 1, "wont_fix": 0}

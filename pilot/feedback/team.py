@@ -8,6 +8,7 @@ from typing import Any, Generic, Mapping, TypeVar
 import sqlalchemy as sa
 from sqlalchemy import orm as so
 
+from pilot.analytics import summary as analytics_summary
 from pilot.models import Feedback, Interaction, Membership, Pilot, Report
 from pilot.models.feedback import REPORT_KINDS, REPORT_STATUSES
 
@@ -189,19 +190,13 @@ class FeedbackSummary:
 
 
 def summary(session: so.Session, pilot: Pilot) -> FeedbackSummary:
-    """Counts for the cards at the top of the page, aggregated in SQL (design.md's definitions)."""
-    total, positive, negative, mean_rating = session.execute(
-        sa.select(
-            sa.func.count(Feedback.id),
-            sa.func.count(Feedback.id).filter(sa.or_(Feedback.thumbs == "up", Feedback.rating >= 4)),
-            sa.func.count(Feedback.id).filter(sa.or_(Feedback.thumbs == "down", Feedback.rating <= 2)),
-            sa.func.avg(Feedback.rating),
-        ).where(Feedback.pilot_id == pilot.id)
-    ).one()
+    """Counts for the cards at the top of the page: the readiness report's feedback numbers (same
+    definitions, same query) and the reports by status, aggregated in SQL."""
+    ratings = analytics_summary.feedback(session, pilot)
     by_status = dict(session.execute(
         sa.select(Report.status, sa.func.count(Report.id)).where(Report.pilot_id == pilot.id).group_by(Report.status)
     ).all())
-    return FeedbackSummary(total, positive, negative, None if mean_rating is None else float(mean_rating),
+    return FeedbackSummary(ratings["count"], ratings["positive"], ratings["negative"], ratings["mean_rating"],
                            {status: by_status.get(status, 0) for status in REPORT_STATUSES})
 
 
