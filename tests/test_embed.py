@@ -46,7 +46,8 @@ def test_mint_needs_the_pilot_key(client, world):
 @pytest.mark.parametrize("body,message", [
     ({}, "interaction:"), ({"interaction": "", "user": "u"}, "interaction:"), ({"interaction": 5, "user": "u"}, "interaction:"),
     ({"interaction": "x" * 129, "user": "u"}, "interaction:"), ({"interaction": "e-1"}, "user:"),
-    ({"interaction": "e-1", "user": ["u"]}, "user:"),
+    ({"interaction": "e-1", "user": ["u"]}, "user:"), ({"interaction": "e\u0000", "user": "u"}, "interaction:"),
+    ({"interaction": "e-1", "user": "u\u0000"}, "user:"),
 ])
 def test_mint_names_the_bad_field(client, world, api_key, body, message):
     response = _mint(client, api_key, **body)

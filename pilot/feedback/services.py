@@ -18,6 +18,11 @@ from pilot.models.feedback import PROBLEM_TYPES, REPORT_STATUSES
 MAX_COMMENT_CHARS = 5_000
 
 
+def without_nul(text: str) -> str:
+    """Free text minus NUL characters, which PostgreSQL text columns cannot hold (and no person types)."""
+    return text.replace("\x00", "")
+
+
 class FeedbackError(ValueError):
     """A rating that cannot be accepted; the message names the field."""
 
@@ -34,6 +39,7 @@ def validate_rating(thumbs: Any, rating: Any, comment: Any) -> tuple[str | None,
     comment = "" if comment is None else comment
     if not isinstance(comment, str):
         raise FeedbackError("comment must be a string")
+    comment = without_nul(comment)
     if len(comment) > MAX_COMMENT_CHARS:
         raise FeedbackError(f"comment must be at most {MAX_COMMENT_CHARS:,} characters")
     return thumbs, rating, comment
@@ -194,6 +200,8 @@ def report_problems(kind: Any, problem_type: Any, description: Any) -> list[str]
         problems.append("type: choose what went wrong (" + ", ".join(PROBLEM_TYPE_LABELS.values()) + ")")
     elif kind != "problem" and kind not in GENERAL_KINDS:
         problems.append("kind: choose issue, idea or praise")
+    if isinstance(description, str):
+        description = without_nul(description)
     if not isinstance(description, str) or not description.strip():
         problems.append("description: please say what happened" if kind == "problem" else "description: please write a few words")
     elif len(description.strip()) > MAX_REPORT_CHARS:
@@ -224,7 +232,7 @@ def create_report(
         problem_type, interaction = None, None
     report = Report(
         pilot_id=pilot.id, membership_id=membership.id if membership is not None else None, kind=kind,
-        problem_type=problem_type, description=description.strip(),
+        problem_type=problem_type, description=without_nul(description).strip(),
         interaction_id=interaction.id if interaction is not None else None,
         screenshot_path=screenshot_path, screenshot_mime=screenshot_mime, status="new",
     )
@@ -280,7 +288,7 @@ def set_report_status(
     note = "" if note is None else note
     if not isinstance(note, str):
         raise ReportError("note: must be text")
-    note = note.strip()
+    note = without_nul(note).strip()
     if len(note) > MAX_TEAM_NOTE_CHARS:
         raise ReportError(f"note: at most {MAX_TEAM_NOTE_CHARS:,} characters")
     before = {"status": report.status, "team_note": report.team_note}

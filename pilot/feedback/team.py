@@ -59,6 +59,18 @@ def paginate(session: so.Session, statement: sa.Select, number: int, per_page: i
     return Page(items, number, per_page, total)
 
 
+MAX_ID = 2**63 - 1  # the largest BIGINT: a bigger id would make PostgreSQL raise, not find nothing
+ID_CONVERTER = f"int(max={MAX_ID})"  # for routes: /<{ID_CONVERTER}:report_id> → bigger ids are 404s
+
+
+def parse_id(value: Any) -> int | None:
+    """A database id from a query string or form; None for anything that cannot be one."""
+    if not isinstance(value, str) or not value.isascii() or not value.isdigit() or len(value) > 19:
+        return None
+    number = int(value)
+    return number if 0 < number <= MAX_ID else None
+
+
 def parse_page(value: Any) -> int:
     """A page number from a query string; anything odd is page 1."""
     try:
@@ -94,9 +106,8 @@ class FeedbackFilters:
             else:
                 filters.errors.append("rating: choose 1 to 5")
         if args.get("participant"):
-            try:
-                filters.participant = int(args["participant"])
-            except ValueError:
+            filters.participant = parse_id(args["participant"])
+            if filters.participant is None:
                 filters.errors.append("participant: choose someone from the list")
         status = args.get("status", "")
         if status in ("",) + REPORT_STATUSES:
@@ -131,7 +142,7 @@ def _date_range(column: sa.ColumnElement, filters: FeedbackFilters) -> list[sa.C
     conditions = []
     if filters.date_from:
         conditions.append(column >= datetime.combine(filters.date_from, time.min))
-    if filters.date_to:
+    if filters.date_to and filters.date_to < date.max:  # "to 9999-12-31" is no limit at all
         conditions.append(column < datetime.combine(filters.date_to + timedelta(days=1), time.min))
     return conditions
 

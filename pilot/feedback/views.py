@@ -38,12 +38,11 @@ def team_page(slug: str):
     return render_template(
         "feedback/team.html", pilot=g.pilot, filters=filters, ratings=ratings, reports=reports,
         summary=team.summary(db.session, g.pilot), participants=team.participant_choices(db.session, g.pilot),
-        type_choices=team.TYPE_CHOICES, statuses=REPORT_STATUSES, status_form=ReportStatusForm(),
-        is_negative=services.is_negative,
+        type_choices=team.TYPE_CHOICES, statuses=REPORT_STATUSES, is_negative=services.is_negative,
     )
 
 
-@bp.route("/pilots/<slug>/feedback/interactions/<int:interaction_id>")
+@bp.route(f"/pilots/<slug>/feedback/interactions/<{team.ID_CONVERTER}:interaction_id>")
 @pilot_role_required("reviewer")
 def interaction(slug: str, interaction_id: int):
     found = db.session.get(Interaction, interaction_id)
@@ -51,11 +50,11 @@ def interaction(slug: str, interaction_id: int):
         abort(404, description="No such interaction in this pilot.")
     ratings, reports = team.interaction_feedback(db.session, found)
     return render_template("feedback/interaction.html", pilot=g.pilot, interaction=found, ratings=ratings,
-                           reports=reports, status_form=ReportStatusForm(), statuses=REPORT_STATUSES,
+                           reports=reports, statuses=REPORT_STATUSES,
                            is_negative=services.is_negative)
 
 
-@bp.route("/pilots/<slug>/reports/<int:report_id>/status", methods=["POST"])
+@bp.route(f"/pilots/<slug>/reports/<{team.ID_CONVERTER}:report_id>/status", methods=["POST"])
 @pilot_role_required("reviewer")
 def set_report_status(slug: str, report_id: int):
     form = ReportStatusForm()
@@ -83,7 +82,7 @@ def _safe_back(slug: str, report_id: int) -> str:
     return f"{back.split('#')[0]}#r-{report_id}"
 
 
-@bp.route("/pilots/<slug>/reports/<int:report_id>/screenshot")
+@bp.route(f"/pilots/<slug>/reports/<{team.ID_CONVERTER}:report_id>/screenshot")
 @pilot_role_required("participant")
 def screenshot(slug: str, report_id: int):
     """The image of a report, only for its reporter and the pilot's team. Not a static URL: the

@@ -85,7 +85,6 @@ def recent_reports(session: so.Session, membership: Membership, limit: int = REP
     """What the member reported or suggested, newest first, with the team's status on each."""
     return list(session.scalars(
         sa.select(Report).where(Report.membership_id == membership.id)
-        .options(so.selectinload(Report.interaction))
         .order_by(Report.created_at.desc(), Report.id.desc()).limit(limit)
     ))
 

@@ -14,7 +14,7 @@ from pilot.extensions import db
 from pilot.feedback import services as feedback_services
 from pilot.feedback.services import (GENERAL_KINDS, KIND_LABELS, MAX_COMMENT_CHARS, MAX_REPORT_CHARS,
                                      PROBLEM_TYPE_LABELS, STATUS_LABELS, FeedbackError, ReportError)
-from pilot.feedback.team import parse_page
+from pilot.feedback.team import ID_CONVERTER, parse_id, parse_page
 from pilot.models import Membership
 from pilot.participant import services
 from pilot.participant.forms import GeneralFeedbackForm, LeaveForm, ProblemReportForm, RatingForm
@@ -60,7 +60,7 @@ def home(slug: str):
     )
 
 
-@bp.route("/pilots/<slug>/me/interactions/<int:interaction_id>/rating", methods=["POST"])
+@bp.route(f"/pilots/<slug>/me/interactions/<{ID_CONVERTER}:interaction_id>/rating", methods=["POST"])
 @pilot_role_required("participant")
 def rate(slug: str, interaction_id: int):
     membership = _member_or_403()
@@ -99,7 +99,8 @@ def report_problem(slug: str):
         return _too_large_upload(slug)
     interaction = None
     if raw_id:
-        interaction = services.get_own_interaction(db.session, membership, int(raw_id)) if raw_id.isdigit() else None
+        interaction_id = parse_id(raw_id)
+        interaction = services.get_own_interaction(db.session, membership, interaction_id) if interaction_id else None
         if interaction is None:
             abort(404, description="No such interaction of yours.")
     errors: list[str] = []
