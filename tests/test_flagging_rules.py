@@ -18,7 +18,7 @@ AT = datetime(2026, 5, 4, 12, 0)
 
 
 def interaction(**fields):
-    base = dict(id=1, event_id="ev-1", external_user_id="user-1", occurred_at=AT, model="claude-haiku-4-5",
+    base = dict(id=1, event_id="ev-1", membership_id=None, external_user_id="user-1", occurred_at=AT, model="claude-haiku-4-5",
                 input_text="How do I freeze my card?", output_text="Open Cards and tap Freeze.", latency_ms=800.0,
                 status="ok", error_message=None, cost_usd=0.001, cost_source="computed")
     base.update(fields)
@@ -194,6 +194,8 @@ def test_unenrolled_user():
     assert "'stranger' is not enrolled" in rules.unenrolled_user(interaction(external_user_id="stranger"), context())
     assert rules.unenrolled_user(interaction(external_user_id="user-1"), context()) is None
     assert rules.unenrolled_user(interaction(external_user_id=None), context()) is None
+    # Linked to a membership at ingest: a member, even after leaving under an anonymous id.
+    assert rules.unenrolled_user(interaction(external_user_id="left-1a2b", membership_id=7), context()) is None
 
 
 def test_usage_limit_reads_the_batch_lookup():

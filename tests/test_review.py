@@ -112,7 +112,8 @@ def test_queue_filter_counts(client_as, flags):
     assert "<b>1</b> flag(s)" in page
 
 
-@pytest.mark.parametrize("query", ["status=bogus", "reason=<b>x</b>", "date_from=yesterday", "page=-3",
+@pytest.mark.parametrize("query", ["participant=a%00b", "model=%00", "date_from=2026%0005-01", "status=open%00",
+                                   "status=bogus", "reason=<b>x</b>", "date_from=yesterday", "page=-3",
                                    "page=99999999999999", "severity=" + "x" * 5000, "assignee=me&escalated=1"])
 def test_queue_survives_bad_parameters(client_as, flags, query):
     response = client_as("reviewer").get(f"/pilots/alpha/review?{query}")
@@ -337,3 +338,11 @@ def test_api_flags_access(client, client_as, flags, world):
     assert client.get("/api/v1/pilots/alpha/flags", headers={"Authorization": f"Bearer {beta_key}"}).status_code == 403
     beta = client.get("/api/v1/pilots/beta/flags", headers={"Authorization": f"Bearer {beta_key}"}).get_json()
     assert [flag["interaction"] for flag in beta["flags"]] == [flags(world.other_pilot)[0].interaction.event_id]
+
+
+def test_nul_characters_in_notes_are_dropped(client_as, flags, world):
+    flag = alpha_flag(flags, world)
+    client_as("reviewer").post(f"/pilots/alpha/review/{flag.id}/decide",
+                               data={"action": "confirm", "category": "other", "note": "bad\x00 answer"})
+    db.session.expire_all()
+    assert db.session.get(Flag, flag.id).note == "bad answer"

@@ -30,7 +30,7 @@ from pilot.models.base import utcnow
 INSERT_CHUNK = 1000
 # The columns the rules read: re-flagging loads only these, never whole ORM objects.
 RULE_COLUMNS = (
-    Interaction.id, Interaction.event_id, Interaction.external_user_id, Interaction.occurred_at,
+    Interaction.id, Interaction.event_id, Interaction.membership_id, Interaction.external_user_id, Interaction.occurred_at,
     Interaction.model, Interaction.input_text, Interaction.output_text, Interaction.latency_ms,
     Interaction.status, Interaction.error_message, Interaction.cost_usd, Interaction.cost_source,
 )
@@ -88,7 +88,7 @@ def insert_flags(session: so.Session, pilot_id: int, hits: list[FlagHit]) -> Non
     now = utcnow()
     rows = [
         {"pilot_id": pilot_id, "interaction_id": hit.interaction_id, "kind": hit.kind, "reason": hit.reason,
-         "severity": hit.severity, "status": "open", "detail": hit.detail, "note": "", "escalated": False,
+         "severity": hit.severity, "status": "open", "detail": hit.detail.replace("\x00", ""), "note": "", "escalated": False,
          "created_at": now, "updated_at": now}
         for hit in hits
     ]

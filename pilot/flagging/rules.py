@@ -23,6 +23,7 @@ ANSWERED_STATUSES = ("ok", "fallback")
 class InteractionLike(Protocol):
     id: int
     event_id: str
+    membership_id: int | None
     external_user_id: str | None
     occurred_at: datetime
     model: str | None
@@ -45,6 +46,7 @@ class InteractionView:
 
     id: int
     event_id: str
+    membership_id: int | None
     external_user_id: str | None
     occurred_at: datetime
     model: str | None
@@ -59,7 +61,7 @@ class InteractionView:
 
 def views(interactions: Iterable[InteractionLike]) -> list[InteractionView]:
     return [
-        InteractionView(ix.id, ix.event_id, ix.external_user_id, ix.occurred_at, ix.model, ix.input_text or "",
+        InteractionView(ix.id, ix.event_id, ix.membership_id, ix.external_user_id, ix.occurred_at, ix.model, ix.input_text or "",
                         ix.output_text or "", ix.latency_ms, ix.status, ix.error_message, ix.cost_usd, ix.cost_source)
         for ix in interactions
     ]
@@ -175,10 +177,12 @@ def pii_in_input(ix: InteractionLike, ctx: BatchContext) -> str | None:
 def unenrolled_user(ix: InteractionLike, ctx: BatchContext) -> str | None:
     """A reported user id that is no member's external id (removed members count as unenrolled).
 
+    An interaction that ingestion linked to a membership was sent by a member, even if that
+    member has left since (re-flagging must not turn their history into strangers' traffic).
     Interactions without a user id are not flagged: nobody can tell who sent them.
     """
     user = ix.external_user_id
-    if not user or user in ctx.enrolled_ids:
+    if not user or ix.membership_id is not None or user in ctx.enrolled_ids:
         return None
     return f"user '{_clip(user, 80)}' is not enrolled in this pilot"
 

@@ -82,7 +82,7 @@ def matcher_for(session: so.Session, pilot: Pilot) -> ScenarioMatcher | None:
 def parse_scenarios(text: str) -> list[str]:
     """One scenario per line; blank lines and repeats dropped. Raises ValueError naming the field."""
     scenarios: list[str] = []
-    for line in text.splitlines():
+    for line in text.replace("\x00", "").splitlines():
         scenario = " ".join(line.split())
         if not scenario or scenario in scenarios:
             continue

@@ -133,12 +133,13 @@ def rule_settings_for(pilot: Pilot) -> RuleSettings:
 def parse_rule_form(form: Mapping[str, str]) -> dict[str, Any]:
     """Parse the settings form (text per field) into JSON-ready values; raises on the first bad field.
 
-    Fields absent from the form keep their defaults; cross-field checks run last.
+    Fields absent from the form keep their defaults; cross-field checks run last. NUL characters
+    are dropped (PostgreSQL cannot store them and nobody types them).
     """
     values = dict(RULE_DEFAULTS)
     for name in RULE_DEFAULTS:
         if name in form:
-            values[name] = _PARSERS[name](form[name])
+            values[name] = _PARSERS[name](str(form[name]).replace("\x00", ""))
     if values["output_format"] == "regex" and not values["output_regex"]:
         raise RuleSettingError("output_regex", "give a regular expression when the output format is 'regex'")
     low, high = values["min_output_chars"], values["max_output_chars"]

@@ -44,15 +44,15 @@ class Filters:
         filters = cls()
         for name, choices in (("kind", FLAG_KINDS), ("reason", tuple(REASONS)), ("severity", SEVERITIES),
                               ("status", STATUS_CHOICES), ("assignee", ASSIGNEE_CHOICES)):
-            value = (args.get(name) or "").strip()
+            value = (args.get(name) or "").replace("\x00", "").strip()
             if value and value not in choices:
                 filters.errors.append(f"{name}: '{value[:40]}' is not one of {', '.join(c for c in choices if c)}")
             elif value or name != "status":
                 setattr(filters, name, value)
         for name in ("model", "prompt_version", "participant"):
-            setattr(filters, name, (args.get(name) or "").strip()[:255])
+            setattr(filters, name, (args.get(name) or "").replace("\x00", "").strip()[:255])
         for name in ("date_from", "date_to"):
-            value = (args.get(name) or "").strip()
+            value = (args.get(name) or "").replace("\x00", "").strip()
             if value:
                 try:
                     setattr(filters, name, date.fromisoformat(value))

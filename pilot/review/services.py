@@ -153,7 +153,7 @@ def _snapshot(flag: Flag) -> dict[str, Any]:
 
 
 def _check_note(note: str | None) -> str:
-    note = (note or "").strip()
+    note = (note or "").replace("\x00", "").strip()
     if len(note) > MAX_NOTE_CHARS:
         raise ReviewError(f"note must be at most {MAX_NOTE_CHARS:,} characters")
     return note
