@@ -8,6 +8,7 @@
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Iterable
@@ -21,6 +22,9 @@ from pilot.ingest.pricing import PriceTable
 from pilot.models import Feedback, Interaction, Membership, Pilot
 
 MIN_COST_SAMPLE = 20  # below this many priced interactions a median says too little
+MEDIAN_CACHE_MIN_COUNT = 2_000
+MEDIAN_CACHE_SECONDS = 60.0
+_median_cache: dict[tuple, tuple[float, int, float | None]] = {}
 IN_CHUNK = 900  # ids per IN (...) list: under SQLite's and PostgreSQL's parameter limits
 
 
@@ -43,7 +47,7 @@ class PilotFacts:
             pilot_id=pilot.id,
             settings=rule_settings_for(pilot),
             prices=PriceTable.for_pilot(session, pilot),
-            median_cost=median_cost(session, pilot.id),
+            median_cost=median_cost(session, pilot),
             enrolled_ids=enrolled_external_ids(session, pilot.id),
             matcher=matcher,
             scenario_texts=matcher.texts if matcher else [],
@@ -100,17 +104,27 @@ class BatchContext:
         )
 
 
-def median_cost(session: so.Session, pilot_id: int) -> float | None:
-    """Median cost_usd over the pilot's priced interactions, without loading more than two values."""
-    known = sa.and_(Interaction.pilot_id == pilot_id, Interaction.cost_usd.is_not(None))
+def median_cost(session: so.Session, pilot: Pilot) -> float | None:
+    """Median cost_usd over the pilot's priced interactions, without loading more than two values.
+
+    A pilot with thousands of priced interactions keeps its median for a minute: one batch
+    hardly moves it, and sorting every cost on every batch would grow with the pilot.
+    """
+    key = (pilot.id, pilot.created_at)
+    cached = _median_cache.get(key)
+    if cached and cached[1] >= MEDIAN_CACHE_MIN_COUNT and time.monotonic() - cached[0] < MEDIAN_CACHE_SECONDS:
+        return cached[2]
+    known = sa.and_(Interaction.pilot_id == pilot.id, Interaction.cost_usd.is_not(None))
     count = session.scalar(sa.select(sa.func.count()).select_from(Interaction).where(known)) or 0
-    if count < MIN_COST_SAMPLE:
-        return None
-    middle = session.scalars(
-        sa.select(Interaction.cost_usd).where(known).order_by(Interaction.cost_usd)
-        .offset((count - 1) // 2).limit(2 - count % 2)
-    ).all()
-    return sum(middle) / len(middle)
+    median = None
+    if count >= MIN_COST_SAMPLE:
+        middle = session.scalars(
+            sa.select(Interaction.cost_usd).where(known).order_by(Interaction.cost_usd)
+            .offset((count - 1) // 2).limit(2 - count % 2)
+        ).all()
+        median = sum(middle) / len(middle)
+    _median_cache[key] = (time.monotonic(), count, median)
+    return median
 
 
 def enrolled_external_ids(session: so.Session, pilot_id: int) -> set[str]:

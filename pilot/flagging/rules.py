@@ -8,6 +8,7 @@ for the whole batch in a few queries.
 """
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable, Iterable, Protocol
@@ -59,12 +60,28 @@ class InteractionView:
     cost_source: str
 
 
+FIELDS = ("id", "event_id", "membership_id", "external_user_id", "occurred_at", "model", "input_text",
+          "output_text", "latency_ms", "status", "error_message", "cost_usd", "cost_source")
+_pick = operator.itemgetter(*FIELDS)
+
+
 def views(interactions: Iterable[InteractionLike]) -> list[InteractionView]:
-    return [
-        InteractionView(ix.id, ix.event_id, ix.membership_id, ix.external_user_id, ix.occurred_at, ix.model, ix.input_text or "",
-                        ix.output_text or "", ix.latency_ms, ix.status, ix.error_message, ix.cost_usd, ix.cost_source)
-        for ix in interactions
-    ]
+    """Plain copies of the fields the rules read. ORM objects are read from their instance dict
+    (the loaded values, without the attribute machinery); rows through their mapping."""
+    result = []
+    for ix in interactions:
+        mapping = getattr(ix, "_mapping", None)
+        if mapping is None:
+            mapping = ix.__dict__
+        try:
+            values = _pick(mapping)
+        except KeyError:  # an expired or unloaded ORM attribute: let the ORM load it
+            values = tuple(getattr(ix, name) for name in FIELDS)
+        view = InteractionView(*values)
+        view.input_text = view.input_text or ""
+        view.output_text = view.output_text or ""
+        result.append(view)
+    return result
 
 
 def _clip(text: str, limit: int = 160) -> str:

@@ -10,7 +10,6 @@ MAX_FORMAT_CHARS = 200_000  # a regex rule sees at most this much of an answer (
 REFUSAL_OPENING_CHARS = 160  # a refusal phrase this close to the start is the answer's substance
 SHORT_ANSWER_CHARS = 300  # … and in an answer this short, a refusal anywhere is its substance
 
-MAYBE_LINK = re.compile(r"://|www\.", re.IGNORECASE)
 URL = re.compile(r"""(?i)\b(?:https?://|www\.)[^\s<>"'`)\]}]+""")
 # Quoted passages: "…", “…”, `…`, and '…' only when the quote opens after a space (not an apostrophe).
 QUOTED = re.compile(r"""("[^"\n]{0,400}"|“[^”\n]{0,400}”|(?:(?<=\s)|^)'[^'\n]{3,400}'(?!\w)|`[^`\n]{0,400}`)""", re.M)
@@ -35,16 +34,28 @@ def refusal_phrase(output: str, phrases: tuple[str, ...]) -> str | None:
         return None
     # Past the first 2,000 characters nothing can be "the opening" any more, and a text that long
     # is not short: only the opening decides.
-    pattern = _phrase_pattern(phrases)
-    if pattern.search(normalise(output[:2_000])) is None:  # the common case: no phrase at all
+    opening = output[:2_000].lower().replace("\u2019", "'")
+    if not any(anchor in opening for anchor in _anchors(phrases)):  # the common case: no phrase at all
         return None
     text = normalise(QUOTED.sub(" ", QUOTE_LINE.sub(" ", output[:2_000])))
-    match = pattern.search(text)
+    match = _phrase_pattern(phrases).search(text)
     if match is None:
         return None
     if match.start() <= REFUSAL_OPENING_CHARS or (len(text) <= SHORT_ANSWER_CHARS and len(output) <= 2_000):
         return match.group()
     return None
+
+
+@lru_cache(maxsize=64)
+def _anchors(phrases: tuple[str, ...]) -> frozenset[str]:
+    """The longest plain word of each phrase: a text containing none of them cannot contain a
+    phrase, so most answers are ruled out with a few substring tests, before any normalising."""
+    anchors = set()
+    for phrase in phrases:
+        words = re.findall(r"[^\W_]+(?:'[^\W_]+)?", phrase)
+        if words:
+            anchors.add(max(words, key=len))
+    return frozenset(anchors)
 
 
 @lru_cache(maxsize=64)
@@ -56,7 +67,7 @@ def _phrase_pattern(phrases: tuple[str, ...]) -> re.Pattern:
 def link_hosts(output: str) -> list[str]:
     """Host names of the links in an answer, lower case, in order, without repeats."""
     hosts: list[str] = []
-    if not MAYBE_LINK.search(output):
+    if "://" not in output and "www." not in output and "WWW." not in output:
         return hosts
     for match in URL.finditer(output[:MAX_FORMAT_CHARS]):
         url = match.group().rstrip(".,;:!?")
