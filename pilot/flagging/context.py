@@ -166,7 +166,9 @@ def over_daily_limit(session: so.Session, facts: PilotFacts, interactions: list)
                    Interaction.occurred_at >= start, Interaction.occurred_at < end)
             .subquery()
         )
-        rows = session.execute(sa.select(ranked).where(ranked.c.rank > limit)).all()
+        # Ids grow with insertion, so the batch's rows are at or above its smallest id: a cheap
+        # bound that keeps older over-limit rows out of the result (membership is checked below).
+        rows = session.execute(sa.select(ranked).where(ranked.c.rank > limit, ranked.c.id >= min(batch_ids))).all()
         for interaction_id, user, day, rank in rows:
             if interaction_id in batch_ids:
                 found[interaction_id] = (f"request #{rank:,} of '{user}' on {day} (UTC) "
