@@ -126,7 +126,7 @@ class QueueRow:
     flag: Flag
     interaction: Interaction
     impact: int
-    feedback: str | None = None  # "down" / "up" / rating text, when the user rated it
+    feedback: list[tuple[str, str]] = field(default_factory=list)  # (badge class, "down" / "up" / "2★")
 
 
 @dataclass
@@ -155,21 +155,22 @@ def queue_page(session: so.Session, pilot: Pilot, filters: Filters, me: User | N
 
 
 def _attach_feedback(session: so.Session, rows: list[QueueRow]) -> None:
-    """A one-word summary of the users' ratings for each row's interaction (one query)."""
+    """Short badges for the users' ratings of each row's interaction (one query). Words, not
+    emoji: not every reviewer's machine has an emoji font."""
     ids = [row.interaction.id for row in rows]
     if not ids:
         return
-    summary: dict[int, list[str]] = {}
+    summary: dict[int, list[tuple[str, str]]] = {}
     for interaction_id, thumbs, rating in session.execute(
         sa.select(Feedback.interaction_id, Feedback.thumbs, Feedback.rating).where(Feedback.interaction_id.in_(ids))
     ):
         marks = summary.setdefault(interaction_id, [])
         if thumbs:
-            marks.append("👎" if thumbs == "down" else "👍")
+            marks.append(("fail" if thumbs == "down" else "pass", thumbs))
         if rating is not None:
-            marks.append(f"{rating}★")
+            marks.append(("fail" if rating <= 2 else "pass" if rating >= 4 else "unknown", f"{rating}★"))
     for row in rows:
-        row.feedback = " ".join(summary.get(row.interaction.id, [])) or None
+        row.feedback = summary.get(row.interaction.id, [])
 
 
 def neighbours(session: so.Session, pilot: Pilot, filters: Filters, me: User | None,
