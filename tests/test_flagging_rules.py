@@ -32,7 +32,7 @@ def context(rule_settings=None, *, abandon_ms=4000.0, allowed_domains="", daily_
                             rule_settings=rule_settings or {})
     matcher = ScenarioMatcher.fit(list(scenarios)) if scenarios else None
     facts = PilotFacts(pilot_id=1, settings=rule_settings_for(pilot),
-                       prices=PriceTable([Price("claude-haiku-4-5", 0.25, None, 1.25, None, False)]),
+                       price_table=PriceTable([Price("claude-haiku-4-5", 0.25, None, 1.25, None, False)]),
                        median_cost=median_cost, enrolled_ids=set(enrolled), matcher=matcher,
                        scenario_texts=list(scenarios))
     return BatchContext(facts=facts, **lookups)
@@ -205,8 +205,12 @@ def test_usage_limit_reads_the_batch_lookup():
 
 
 def test_unknown_model():
-    assert "'acme-finetune-v0' has no price" in rules.unknown_model(interaction(model="acme-finetune-v0"), context())
-    assert rules.unknown_model(interaction(model="claude-haiku-4-5-20260101"), context()) is None  # prefix match
+    unpriced = interaction(model="acme-finetune-v0", cost_usd=None, cost_source="unknown")
+    assert "'acme-finetune-v0' has no price" in rules.unknown_model(unpriced, context())
+    reported = interaction(model="acme-finetune-v0", cost_usd=0.01, cost_source="reported")
+    assert "the cost was reported by the client" in rules.unknown_model(reported, context())
+    assert rules.unknown_model(interaction(model="claude-haiku-4-5-20260101", cost_source="reported"), context()) is None
+    assert rules.unknown_model(interaction(model="anything", cost_source="computed"), context()) is None  # priced at ingest
     assert rules.unknown_model(interaction(model=None, cost_source="unknown"), context())
     assert rules.unknown_model(interaction(model=None, cost_source="reported"), context()) is None
 

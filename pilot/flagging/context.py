@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Iterable
+from typing import Callable, Iterable
 
 import sqlalchemy as sa
 from sqlalchemy import orm as so
@@ -34,11 +34,19 @@ class PilotFacts:
 
     pilot_id: int
     settings: RuleSettings
-    prices: PriceTable
     median_cost: float | None
     enrolled_ids: set[str]
     matcher: ScenarioMatcher | None
     scenario_texts: list[str]
+    price_table: PriceTable | None = None
+    load_prices: Callable[[], PriceTable] | None = None
+
+    @property
+    def prices(self) -> PriceTable:
+        """Loaded on first use: most batches are priced at ingest and never need it."""
+        if self.price_table is None:
+            self.price_table = self.load_prices() if self.load_prices else PriceTable([])
+        return self.price_table
 
     @classmethod
     def load(cls, session: so.Session, pilot: Pilot) -> "PilotFacts":
@@ -46,7 +54,7 @@ class PilotFacts:
         return cls(
             pilot_id=pilot.id,
             settings=rule_settings_for(pilot),
-            prices=PriceTable.for_pilot(session, pilot),
+            load_prices=lambda: PriceTable.for_pilot(session, pilot),
             median_cost=median_cost(session, pilot),
             enrolled_ids=enrolled_external_ids(session, pilot.id),
             matcher=matcher,

@@ -210,7 +210,13 @@ def usage_limit_exceeded(ix: InteractionLike, ctx: BatchContext) -> str | None:
 
 
 def unknown_model(ix: InteractionLike, ctx: BatchContext) -> str | None:
-    """A model with no price row in force, so its cost cannot be computed."""
+    """A model with no price row in force, so its cost cannot be computed.
+
+    A cost that ingestion computed proves a price was in force: the table is consulted only
+    for the rest (unknown or client-reported costs).
+    """
+    if ix.cost_source == "computed":
+        return None
     if ix.model:
         if ctx.has_price(ix.model, ix.occurred_at):
             return None
