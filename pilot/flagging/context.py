@@ -151,37 +151,33 @@ def over_daily_limit(session: so.Session, facts: PilotFacts, interactions: list)
     """Interactions of the batch that are their user's (limit+1)-th or later of that UTC day.
 
     Rank is by (occurred_at, id) among *all* the user's interactions that day, so the answer
-    does not depend on how the interactions were batched.
+    does not depend on how the interactions were batched. One window query over the pilot's
+    interactions in the batch's days (the time index bounds it; no per-user IN list to bind).
     """
     limit = facts.settings.daily_request_limit
-    users = sorted({ix.external_user_id for ix in interactions if ix.external_user_id})
-    if not limit or not users:
+    if not limit or not any(ix.external_user_id for ix in interactions):
         return {}
     batch_ids = {ix.id for ix in interactions}
     start = min(ix.occurred_at for ix in interactions).replace(hour=0, minute=0, second=0, microsecond=0)
     end = max(ix.occurred_at for ix in interactions).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
-    found: dict[int, str] = {}
-    for user_chunk in _chunks(users, IN_CHUNK):
-        ranked = (
-            sa.select(
-                Interaction.id, Interaction.external_user_id, utc_day(Interaction.occurred_at).label("day"),
-                sa.func.row_number().over(
-                    partition_by=(Interaction.external_user_id, utc_day(Interaction.occurred_at)),
-                    order_by=(Interaction.occurred_at, Interaction.id),
-                ).label("rank"),
-            )
-            .where(Interaction.pilot_id == facts.pilot_id, Interaction.external_user_id.in_(user_chunk),
-                   Interaction.occurred_at >= start, Interaction.occurred_at < end)
-            .subquery()
+    day = utc_day(Interaction.occurred_at)
+    ranked = (
+        sa.select(
+            Interaction.id, Interaction.external_user_id, day.label("day"),
+            sa.func.row_number().over(partition_by=(Interaction.external_user_id, day),
+                                      order_by=(Interaction.occurred_at, Interaction.id)).label("rank"),
         )
-        # Ids grow with insertion, so the batch's rows are at or above its smallest id: a cheap
-        # bound that keeps older over-limit rows out of the result (membership is checked below).
-        rows = session.execute(sa.select(ranked).where(ranked.c.rank > limit, ranked.c.id >= min(batch_ids))).all()
-        for interaction_id, user, day, rank in rows:
-            if interaction_id in batch_ids:
-                found[interaction_id] = (f"request #{rank:,} of '{user}' on {day} (UTC) "
-                                         f"is over the daily limit of {limit:,}")
-    return found
+        .where(Interaction.pilot_id == facts.pilot_id, Interaction.external_user_id.is_not(None),
+               Interaction.occurred_at >= start, Interaction.occurred_at < end)
+        .subquery()
+    )
+    # Ids grow with insertion, so the batch's rows are at or above its smallest id: a cheap
+    # bound that keeps older over-limit rows out of the result (membership is checked below).
+    rows = session.execute(sa.select(ranked).where(ranked.c.rank > limit, ranked.c.id >= min(batch_ids))).all()
+    return {
+        interaction_id: f"request #{rank:,} of '{user}' on {day_value} (UTC) is over the daily limit of {limit:,}"
+        for interaction_id, user, day_value, rank in rows if interaction_id in batch_ids
+    }
 
 
 def negative_feedback_details(session: so.Session, interaction_ids: list[int]) -> dict[int, str]:
