@@ -214,10 +214,8 @@ def unanticipated_details(facts: PilotFacts, interactions: list) -> dict[int, st
     if facts.matcher is None:
         return {}
     candidates = [ix for ix in interactions if (ix.input_text or "").strip()]
-    # Real users repeat themselves: score each distinct input once.
-    distinct = list(dict.fromkeys(ix.input_text for ix in candidates))
-    scores, closest = facts.matcher.best_matches(distinct)
-    by_text = {text: (score, index) for text, score, index in zip(distinct, scores, closest)}
+    # Real users repeat themselves: each distinct input is scored once (and remembered).
+    by_text = facts.matcher.best_match_by_text([ix.input_text for ix in candidates])
     threshold = facts.settings.unanticipated_threshold
     found: dict[int, str] = {}
     for ix in candidates:

@@ -98,24 +98,51 @@ def active_rules(ctx: BatchContext) -> list[tuple[str, Rule]]:
     return [(reason, rule) for reason, rule in RULES.items() if not idle.get(reason, False)]
 
 
+INSERT_COLUMNS = ("pilot_id", "interaction_id", "kind", "reason", "severity", "status", "detail", "note",
+                  "escalated", "created_at", "updated_at")
+_insert_sql: dict[str, tuple[str, bool]] = {}
+
+
+def _conflict_ignoring_insert(dialect) -> tuple[str, bool]:
+    """INSERT … ON CONFLICT (interaction_id, reason) DO NOTHING, compiled once per dialect by
+    SQLAlchemy; (SQL text, whether its parameters are positional)."""
+    if dialect.name not in _insert_sql:
+        module = postgresql if dialect.name == "postgresql" else sqlite
+        statement = module.insert(Flag.__table__).on_conflict_do_nothing(index_elements=["interaction_id", "reason"])
+        compiled = statement.compile(dialect=dialect, column_keys=list(INSERT_COLUMNS))
+        _insert_sql[dialect.name] = (compiled.string, bool(compiled.positional))
+    return _insert_sql[dialect.name]
+
+
 def insert_flags(session: so.Session, pilot_id: int, hits: list[FlagHit]) -> None:
-    """Bulk insert, ignoring (interaction, reason) pairs that already have a flag."""
+    """Bulk insert, ignoring (interaction, reason) pairs that already have a flag.
+
+    This runs on every ingested batch, so it hands the driver one precompiled statement and
+    plain parameter rows (executemany): SQLAlchemy's per-row parameter processing cost more
+    than the rules themselves. The only values that need a type conversion (the timestamps and
+    the boolean) are the same for every row and are converted once, by SQLAlchemy's own types.
+    """
     if not hits:
         return
+    connection = session.connection()
+    dialect = connection.dialect
+    sql, positional = _conflict_ignoring_insert(dialect)
+    table = Flag.__table__
     now = utcnow()
-    rows = [
-        {"pilot_id": pilot_id, "interaction_id": hit.interaction_id, "kind": hit.kind, "reason": hit.reason,
-         "severity": hit.severity, "status": "open", "detail": hit.detail.replace("\x00", ""), "note": "", "escalated": False,
-         "created_at": now, "updated_at": now}
-        for hit in hits
-    ]
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    # One compiled statement, executed with many parameter sets (SQLAlchemy batches them into
-    # multi-row INSERTs itself): compiling a fresh 1,000-row VALUES clause per batch costs more
-    # than the rules do. The Core table (not the ORM entity) skips the ORM bulk path, also slow.
-    statement = dialect.insert(Flag.__table__).on_conflict_do_nothing(index_elements=["interaction_id", "reason"])
+    constants = {"pilot_id": pilot_id, "status": "open", "note": "", "escalated": False, "created_at": now,
+                 "updated_at": now}
+    for name in ("escalated", "created_at", "updated_at"):
+        process = table.c[name].type.bind_processor(dialect)
+        if process is not None:
+            constants[name] = process(constants[name])
+    rows = []
+    for hit in hits:
+        reason = REASONS[hit.reason]
+        row = {**constants, "interaction_id": hit.interaction_id, "kind": reason.kind, "reason": hit.reason,
+               "severity": reason.severity, "detail": hit.detail.replace("\x00", "")}
+        rows.append(tuple(row[name] for name in INSERT_COLUMNS) if positional else row)
     for start in range(0, len(rows), INSERT_CHUNK):
-        session.execute(statement, rows[start:start + INSERT_CHUNK])
+        connection.exec_driver_sql(sql, rows[start:start + INSERT_CHUNK])
 
 
 def flag_batch(session: so.Session, pilot: Pilot, interactions: list, facts: PilotFacts | None = None) -> list[FlagHit]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import sqlalchemy as sa
@@ -23,6 +23,7 @@ from pilot.models import Pilot, Scenario
 MAX_SCENARIO_CHARS = 2_000
 MAX_SCENARIOS = 500
 MAX_INPUT_CHARS = 5_000  # only the start of a long input decides its topic
+MEMO_SIZE = 20_000  # remembered input texts per pilot
 _VECTORISER = HashingVectorizer(
     n_features=2**18, alternate_sign=False, norm=None, stop_words="english", ngram_range=(1, 1),
     token_pattern=r"(?u)\b[^\W\d_][\w']+\b", strip_accents="unicode",
@@ -36,6 +37,9 @@ class ScenarioMatcher:
     texts: list[str]
     transformer: TfidfTransformer
     matrix: object  # sparse, one L2-normalised row per scenario
+    # Real users ask the same questions again and again: answers are remembered per input text
+    # (bounded; the matcher, and so this memo, is replaced when the scenarios change).
+    memo: dict[str, tuple[float, int]] = field(default_factory=dict)
 
     @classmethod
     def fit(cls, texts: list[str]) -> "ScenarioMatcher":
@@ -50,6 +54,16 @@ class ScenarioMatcher:
         vectors = self.transformer.transform(_VECTORISER.transform([text[:MAX_INPUT_CHARS] for text in inputs]))
         similarities = (vectors @ self.matrix.T).toarray()
         return similarities.max(axis=1), similarities.argmax(axis=1)
+
+    def best_match_by_text(self, inputs: list[str]) -> dict[str, tuple[float, int]]:
+        """best_matches for distinct texts, vectorising only those not seen before."""
+        unseen = [text for text in dict.fromkeys(inputs) if text not in self.memo]
+        if unseen:
+            scores, closest = self.best_matches(unseen)
+            if len(self.memo) + len(unseen) > MEMO_SIZE:
+                self.memo.clear()
+            self.memo.update((text, (float(score), int(index))) for text, score, index in zip(unseen, scores, closest))
+        return {text: self.memo[text] for text in inputs}
 
 
 _cache: dict[int, tuple[str, ScenarioMatcher]] = {}

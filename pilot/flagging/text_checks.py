@@ -34,7 +34,7 @@ def refusal_phrase(output: str, phrases: tuple[str, ...]) -> str | None:
         return None
     # Past the first 2,000 characters nothing can be "the opening" any more, and a text that long
     # is not short: only the opening decides.
-    opening = output[:2_000].lower().replace("\u2019", "'")
+    opening = output[:2_000].lower()
     if not any(anchor in opening for anchor in _anchors(phrases)):  # the common case: no phrase at all
         return None
     text = normalise(QUOTED.sub(" ", QUOTE_LINE.sub(" ", output[:2_000])))
@@ -54,7 +54,8 @@ def _anchors(phrases: tuple[str, ...]) -> frozenset[str]:
     for phrase in phrases:
         words = re.findall(r"[^\W_]+(?:'[^\W_]+)?", phrase)
         if words:
-            anchors.add(max(words, key=len))
+            anchor = max(words, key=len)
+            anchors.update((anchor, anchor.replace("'", "\u2019")))  # either apostrophe
     return frozenset(anchors)
 
 
