@@ -158,7 +158,7 @@ def report_command(slug: str, fmt: str, out_path: str | None, number: int | None
     else:
         chunks = [exports.render_report(build_report(db.session, pilot), fmt)]
     if out_path is None:
-        stream = click.get_binary_stream("stdout")
+        stream = sys.stdout.buffer
         for chunk in chunks:
             stream.write(chunk)
         stream.flush()

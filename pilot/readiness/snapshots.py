@@ -118,7 +118,7 @@ def staleness(session: so.Session, pilot: Pilot, report: ReadinessReport) -> str
     parts = []
     arrived = interactions_since(session, pilot, report)
     if arrived:
-        parts.append(f"{arrived:,} interactions arrived after it was taken")
+        parts.append(f"{arrived:,} interaction{'' if arrived == 1 else 's'} arrived after it was taken")
     newest = latest_number(session, pilot)
     if newest > report.number:
         parts.append(f"report #{newest} is newer")
