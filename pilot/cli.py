@@ -147,16 +147,19 @@ def report_command(slug: str, fmt: str, out_path: str | None, number: int | None
         fail("A report snapshot holds the report only: drop --table or --report")
     if fmt == "pdf" and out_path is None and sys.stdout.isatty():
         fail("PDF is binary: pass --out FILE (or redirect standard output)")
-    if table != "report":
-        chunks = (line.encode() for line in exports.DATA_EXPORTS[table](db.session, pilot))
-    elif number is not None:
-        snapshot = snapshots.get_snapshot(db.session, pilot, number)
-        if snapshot is None:
-            fail(f"No report #{number} in pilot '{slug}'")
-        chunks = [exports.render_report(snapshots.snapshot_json(snapshot), fmt,
-                                        stale_note=snapshots.staleness(db.session, pilot, snapshot))]
-    else:
-        chunks = [exports.render_report(build_report(db.session, pilot), fmt)]
+    try:
+        if table != "report":
+            chunks = (line.encode() for line in exports.DATA_EXPORTS[table](db.session, pilot))
+        elif number is not None:
+            snapshot = snapshots.get_snapshot(db.session, pilot, number)
+            if snapshot is None:
+                fail(f"No report #{number} in pilot '{slug}'")
+            chunks = [exports.render_report(snapshots.snapshot_json(snapshot), fmt,
+                                            stale_note=snapshots.staleness(db.session, pilot, snapshot))]
+        else:
+            chunks = [exports.render_report(build_report(db.session, pilot), fmt)]
+    except exports.PdfUnavailable as error:
+        fail(str(error))
     if out_path is None:
         stream = sys.stdout.buffer
         for chunk in chunks:

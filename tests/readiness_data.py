@@ -3,7 +3,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import pytest
+
 from pilot.models import Feedback, Flag, Interaction, Pilot
+
+
+def needs_weasyprint() -> None:
+    """Skip, saying why, where WeasyPrint or its Pango libraries are missing (.ci/run installs them)."""
+    try:
+        import weasyprint  # noqa: F401
+    except (ImportError, OSError) as error:
+        pytest.skip(f"WeasyPrint cannot load ({error}); install libpango-1.0-0 libpangoft2-1.0-0")
 
 # (user, time, status, latency, ttft, model, prompt version, input, cached, output tokens, cost,
 #  output chars, input hash, error message)

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from pilot.readiness.snapshots import create_snapshot, sign_snapshot
-from tests.readiness_data import load_sample
+from tests.readiness_data import load_sample, needs_weasyprint
 from tests.test_readiness_report import DESIGN_KEYS
 
 
@@ -27,7 +27,7 @@ def test_json_to_stdout(runner, sample):
                                        ("pdf", b"%PDF")])
 def test_every_format_to_a_file(runner, sample, tmp_path, fmt, start):
     if fmt == "pdf":
-        pytest.importorskip("weasyprint", reason="WeasyPrint needs the Pango system libraries")
+        needs_weasyprint()
     out = tmp_path / f"report.{fmt}"
     result = runner.invoke(args=["pilot", "report", "alpha", "--format", fmt, "--out", str(out)])
     assert result.exit_code == 0, result.output

@@ -9,7 +9,7 @@ import pytest
 
 from pilot.models import Feedback, Flag
 from pilot.readiness.exports import safe_cell
-from tests.readiness_data import add_interaction, load_sample
+from tests.readiness_data import add_interaction, load_sample, needs_weasyprint
 from tests.test_readiness_report import DESIGN_KEYS
 
 
@@ -114,7 +114,7 @@ def test_report_csv_escapes_attestation_notes(db, world, client_as):
 
 
 def test_pdf_export(db, world, client_as):
-    pytest.importorskip("weasyprint", reason="WeasyPrint needs the Pango system libraries")
+    needs_weasyprint()
     load_sample(db, world.pilot)
     response = client_as("reviewer").get("/pilots/alpha/readiness.pdf")
     assert response.status_code == 200 and response.mimetype == "application/pdf"
@@ -130,3 +130,20 @@ def test_html_report_is_self_contained(db, world, client_as):
     assert 'rel="stylesheet"' not in body and "src=\"http" not in body
     assert body.count("<svg") == 3
     assert "Latency targets defined and tested" in body and "no-go" in body
+
+
+def test_pdf_without_weasyprint_is_a_clear_503(db, world, client_as, runner, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_pango(name, *args, **kwargs):
+        if name == "weasyprint":
+            raise OSError("cannot load library 'libpango-1.0-0'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_pango)
+    response = client_as("reviewer").get("/pilots/alpha/readiness.pdf")
+    assert response.status_code == 503 and "Pango" in response.get_data(as_text=True)
+    result = runner.invoke(args=["pilot", "report", "alpha", "--format", "pdf", "--out", "/tmp/never.pdf"])
+    assert result.exit_code != 0 and "libpango-1.0-0" in result.output

@@ -85,7 +85,9 @@ def metric_value(session: so.Session, pilot: Pilot, metric: str, since: datetime
     """The metric over interactions that occurred in (since, until]; None when there is nothing to measure."""
     in_window = (Interaction.pilot_id == pilot.id, Interaction.occurred_at > since, Interaction.occurred_at <= until)
     if metric == "p95_latency_ms":
-        values = session.scalars(sa.select(Interaction.latency_ms).where(*in_window, Interaction.latency_ms.is_not(None))).all()
+        values = session.scalars(
+            sa.select(Interaction.latency_ms).where(*in_window, Interaction.latency_ms.is_not(None))
+        ).all()
         return float(pd.Series(values, dtype="float64").quantile(0.95)) if values else None
     total, failures, cost, known = session.execute(
         sa.select(sa.func.count(Interaction.id), sa.func.count(Interaction.id).filter(Interaction.status != "ok"),

@@ -48,7 +48,8 @@ def _columns(values: Sequence[float], labels: Sequence[str], label: str, value_t
         height = plot_h * (value / top)
         x = LEFT + index * slot
         parts.append(f'<rect x="{x + 1:.1f}" y="{TOP + plot_h - height:.1f}" width="{max(slot - 2, 1):.1f}" '
-                     f'height="{height:.1f}" fill="{BAR}"><title>{escape(name)}: {escape(value_text(value))}</title></rect>')
+                     f'height="{height:.1f}" fill="{BAR}">'
+                     f"<title>{escape(name)}: {escape(value_text(value))}</title></rect>")
         if index % every == 0:
             parts.append(_text(x + slot / 2, TOP + plot_h + 14, name, anchor="middle", size=10))
     return "".join(parts)
@@ -60,7 +61,8 @@ def latency_histogram(histogram: dict[str, Any] | None) -> Markup:
         return _empty(label, "No latency reported.")
     width = histogram["bin_width_ms"]
     counts = list(histogram["counts"]) + [histogram["over"]]
-    labels = [f"{i * width / 1000:g}s" for i in range(len(histogram["counts"]))] + [f"≥{len(histogram['counts']) * width / 1000:g}s"]
+    bins = len(histogram["counts"])
+    labels = [f"{i * width / 1000:g}s" for i in range(bins)] + [f"≥{bins * width / 1000:g}s"]
     body = _columns(counts, labels, label, lambda v: f"{v:,.0f}")
     target = histogram.get("target_ms")
     if target:

@@ -43,6 +43,11 @@ def _usd(value: float) -> str:
     return f"${value:,.4f}" if abs(value) < 1 else f"${value:,.2f}"
 
 
+def _count(number: int, noun: str) -> str:
+    """'1 user', '2 users', '1,204 users'."""
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
+
+
 def _share(part: int, whole: int) -> float:
     return part / whole if whole else 0.0
 
@@ -124,7 +129,7 @@ def error_messages(f: Facts) -> Check:
     share = _share(explained, f.failures)
     return Check(_graded(share, ERROR_MESSAGES_PASS_MIN, ERROR_MESSAGES_WARN_MIN),
                  f"{explained:,} of {f.failures:,} failures ({_pct(share)}) came with a message "
-                 f"({f.fallback_with_message:,} fallback texts, {f.errors_with_message:,} error messages); "
+                 f"({_count(f.fallback_with_message, 'fallback text')}, {_count(f.errors_with_message, 'error message')}); "
                  f"pass ≥ {_pct(ERROR_MESSAGES_PASS_MIN)}, warn ≥ {_pct(ERROR_MESSAGES_WARN_MIN)}.")
 
 
@@ -245,7 +250,7 @@ def per_user_month(f: Facts) -> Check:
     if value is None:
         return Check(FAIL, f"Cannot be calculated: {unknown:,} of {f.total:,} interactions have no known cost "
                            f"(add prices for their models).")
-    text = f"{_usd(value)} per active user per month; {unknown:,} interactions ({_pct(share)}) of unknown cost"
+    text = f"{_usd(value)} per active user per month; {_count(unknown, 'interaction')} ({_pct(share)}) of unknown cost"
     if share > COST_UNKNOWN_WARN_MAX:
         return Check(FAIL, f"{text}, above {_pct(COST_UNKNOWN_WARN_MAX)}: the figure is too low to trust.")
     if share > COST_UNKNOWN_PASS_MAX:
@@ -308,8 +313,8 @@ def usage_limits(f: Facts) -> Check:
     enforced) or no cost alert rule is enabled; pass: limit set, nobody over it, cost alert on."""
     if f.daily_request_limit is None:
         return Check(FAIL, "No per-user daily request limit is set (setting daily_request_limit).")
-    text = (f"Daily limit {f.daily_request_limit:,} requests per user; {f.users_over_limit:,} users went over it on "
-            f"{f.user_days_over_limit:,} of {f.user_days:,} user-days")
+    text = (f"Daily limit {f.daily_request_limit:,} requests per user; {_count(f.users_over_limit, 'user')} "
+            f"went over it on {f.user_days_over_limit:,} of {_count(f.user_days, 'user-day')}")
     has_alert = bool(f.alert_metrics & COST_ALERT_METRICS)
     alert_text = "a cost alert is enabled" if has_alert else "no cost alert rule is enabled"
     if f.user_days_over_limit or not has_alert:
@@ -392,7 +397,8 @@ def quality_sampling(f: Facts) -> Check:
     share = _share(f.sample_flags_reviewed, f.sample_flags)
     return Check(_graded(share, SAMPLING_PASS_MIN, SAMPLING_WARN_MIN),
                  f"Sampling rate {_pct(f.sampling_rate)}; {f.sample_flags_reviewed:,} of {f.sample_flags:,} quality "
-                 f"samples reviewed ({_pct(share)}; pass ≥ {_pct(SAMPLING_PASS_MIN)}, warn ≥ {_pct(SAMPLING_WARN_MIN)}).")
+                 f"samples reviewed ({_pct(share)}; pass ≥ {_pct(SAMPLING_PASS_MIN)}, "
+                 f"warn ≥ {_pct(SAMPLING_WARN_MIN)}).")
 
 
 # ---- Scaling -----------------------------------------------------------------------------
@@ -415,7 +421,7 @@ def rate_limits(f: Facts) -> Check:
     if not events:
         return Check(UNKNOWN, "No rate limiting seen in the pilot: attest the backoff and queueing.")
     share = _share(f.rate_limited, f.total)
-    text = (f"{events:,} rate-limit events: {f.rate_limit_fallbacks:,} handled with a fallback, "
+    text = (f"{_count(events, 'rate-limit event')}: {f.rate_limit_fallbacks:,} handled with a fallback, "
             f"{f.rate_limited:,} reached users as rate_limited ({_pct(share)} of interactions)")
     if not f.rate_limited:
         return Check(PASS, f"{text}.")
@@ -437,13 +443,13 @@ def prompt_versioning(f: Facts) -> Check:
     share = _share(f.prompt_versioned, f.total)
     return Check(_graded(share, PROMPT_VERSION_PASS_MIN, PROMPT_VERSION_WARN_MIN),
                  f"{f.prompt_versioned:,} of {f.total:,} interactions ({_pct(share)}) name a prompt version; "
-                 f"{f.prompt_versions:,} versions seen (pass ≥ {_pct(PROMPT_VERSION_PASS_MIN)}, "
+                 f"{_count(f.prompt_versions, 'version')} seen (pass ≥ {_pct(PROMPT_VERSION_PASS_MIN)}, "
                  f"warn ≥ {_pct(PROMPT_VERSION_WARN_MIN)}).")
 
 
 def rollback(f: Facts) -> Check:
     """Attestation only: a tested rollback leaves no trace the data can tell from a rollout."""
-    seen = f" ({f.prompt_versions:,} prompt versions seen)" if f.prompt_versions else ""
+    seen = f" ({_count(f.prompt_versions, 'prompt version')} seen)" if f.prompt_versions else ""
     return Check(UNKNOWN, f"The data cannot show a tested rollback{seen}: a lead attests it, with a link.")
 
 

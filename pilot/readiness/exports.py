@@ -65,7 +65,8 @@ def csv_lines(header: list[str], rows: Iterable[Iterable[Any]]) -> Iterator[str]
 # ---- the pilot's data ----------------------------------------------------------------------
 
 INTERACTION_COLUMNS = [
-    ("event_id", Interaction.event_id), ("occurred_at", Interaction.occurred_at), ("user", Interaction.external_user_id),
+    ("event_id", Interaction.event_id), ("occurred_at", Interaction.occurred_at),
+    ("user", Interaction.external_user_id),
     ("session", Interaction.session_id), ("model", Interaction.model), ("prompt_version", Interaction.prompt_version),
     ("status", Interaction.status), ("latency_ms", Interaction.latency_ms), ("ttft_ms", Interaction.ttft_ms),
     ("input_tokens", Interaction.input_tokens), ("cached_input_tokens", Interaction.cached_input_tokens),
@@ -134,7 +135,8 @@ def users_csv(session: so.Session, pilot: Pilot) -> Iterator[str]:
               "unknown_cost_interactions", "first_seen", "last_seen", "ratings", "negative_ratings"]
 
     def rows() -> Iterator[list[Any]]:
-        for (user, role, status, count, failures, cost, unknown, first, last, rated, negative) in _streamed(session, statement):
+        for row in _streamed(session, statement):
+            user, role, status, count, failures, cost, unknown, first, last, rated, negative = row
             yield [user, role or "not enrolled", status, count, failures, failures / count if count else None,
                    float(cost) if cost is not None else None, unknown, first, last, rated, negative]
 
@@ -196,10 +198,17 @@ def report_html(report: dict[str, Any], *, stale_note: str | None = None) -> str
                            charts=report_charts(report), stale_note=stale_note)
 
 
+class PdfUnavailable(RuntimeError):
+    """WeasyPrint or its system libraries are missing on this machine."""
+
+
 def report_pdf(html: str) -> bytes:
     """The printable HTML through WeasyPrint (needs the Pango system libraries)."""
-    from weasyprint import HTML
-
+    try:
+        from weasyprint import HTML
+    except (ImportError, OSError) as error:  # OSError: WeasyPrint installed, Pango missing
+        raise PdfUnavailable("PDF export needs WeasyPrint and the Pango libraries "
+                             "(apt-get install libpango-1.0-0 libpangoft2-1.0-0)") from error
     return HTML(string=html).write_pdf()
 
 

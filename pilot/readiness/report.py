@@ -79,7 +79,8 @@ UNSIGNED_REASON = {"kind": UNSIGNED, "key": None,
                    "message": "No lead has signed: create a report snapshot and sign it."}
 
 
-def verdict_reasons(checklist: list[dict[str, Any]], participants: dict[str, Any], signed: bool) -> list[dict[str, Any]]:
+def verdict_reasons(checklist: list[dict[str, Any]], participants: dict[str, Any],
+                    signed: bool) -> list[dict[str, Any]]:
     """Why the verdict is not `go`: failing items first, then unknown ones, bounds, signature."""
     blocking = [item for item in checklist if item["blocking"]]
     reasons = [_item_reason(item) for item in blocking if item["status"] == FAIL]

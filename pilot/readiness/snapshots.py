@@ -32,7 +32,8 @@ def _display(user: User | None) -> str | None:
     return (user.name or user.email) if user is not None else None
 
 
-def create_snapshot(session: so.Session, pilot: Pilot, actor: User | None, now: datetime | None = None) -> ReadinessReport:
+def create_snapshot(session: so.Session, pilot: Pilot, actor: User | None,
+                    now: datetime | None = None) -> ReadinessReport:
     """Freeze the live report as the pilot's next numbered snapshot, audited; the caller commits."""
     now = now or utcnow()
     payload = build_report(session, pilot, now)

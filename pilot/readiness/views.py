@@ -34,6 +34,13 @@ def _snapshot_or_404(number: int):
     return report
 
 
+def _render(report: dict, fmt: str, stale_note: str | None = None) -> bytes:
+    try:
+        return exports.render_report(report, fmt, stale_note=stale_note)
+    except exports.PdfUnavailable as error:
+        abort(503, description=str(error))
+
+
 def _download(body: bytes, fmt: str, filename: str) -> Response:
     disposition = "inline" if fmt in ("html", "pdf") else "attachment"
     response = Response(body, mimetype=exports.MIMETYPES[fmt])
@@ -123,7 +130,7 @@ def sign_report(slug: str, number: int):
 @bp.route("/pilots/<slug>/readiness.<any(json,csv,html,pdf):fmt>")
 @pilot_role_required("reviewer")
 def export_live(slug: str, fmt: str):
-    body = exports.render_report(build_report(db.session, g.pilot), fmt)
+    body = _render(build_report(db.session, g.pilot), fmt)
     return _download(body, fmt, f"{slug}-readiness-live")
 
 
@@ -131,8 +138,7 @@ def export_live(slug: str, fmt: str):
 @pilot_role_required("reviewer")
 def export_snapshot(slug: str, number: int, fmt: str):
     report = _snapshot_or_404(number)
-    body = exports.render_report(snapshots.snapshot_json(report), fmt,
-                                 stale_note=snapshots.staleness(db.session, g.pilot, report))
+    body = _render(snapshots.snapshot_json(report), fmt, snapshots.staleness(db.session, g.pilot, report))
     return _download(body, fmt, f"{slug}-readiness-{number}")
 
 
