@@ -188,3 +188,19 @@ def test_exempt_item_does_not_block_a_go(db, world):
     assert served["verdict"] == "go"
     item = next(i for i in served["checklist"] if i["key"] == "scaling.rollback")
     assert item["status"] == "fail" and item["exempt"] is True
+
+
+def test_the_orm_refuses_to_rewrite_a_snapshot(db, world):
+    snapshot = create_snapshot(db.session, world.pilot, world.lead)
+    db.session.commit()
+    snapshot.payload = {**snapshot.payload, "verdict": "go"}
+    with pytest.raises(ValueError, match="immutable"):
+        db.session.commit()
+    db.session.rollback()
+    sign_snapshot(db.session, world.pilot, snapshot, world.lead, "signed")
+    db.session.commit()
+    snapshot.sign_note = "edited later"
+    with pytest.raises(ValueError, match="signed report cannot be changed"):
+        db.session.commit()
+    db.session.rollback()
+    assert db.session.get(ReadinessReport, snapshot.id).sign_note == "signed"
