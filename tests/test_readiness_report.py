@@ -232,3 +232,24 @@ def test_attestation_validation(db, sample):
     for kwargs in bad:
         with pytest.raises(AttestationError):
             attest(db.session, sample, None, today=today, **kwargs)
+
+
+def test_latency_histogram_counts(db, sample):
+    histogram = build_report(db.session, sample, NOW)["series"]["latency_histogram"]
+    # upper = max(1.25 × p95 4125, 2 × target 3000) = 6000 → 500 ms bins, 12 of them
+    assert histogram["bin_width_ms"] == 500 and len(histogram["counts"]) == 12
+    assert histogram["counts"][0] == 2 and histogram["counts"][2] == 1 and histogram["counts"][3] == 1
+    assert histogram["counts"][6] == 1 and histogram["counts"][9] == 1 and histogram["over"] == 0
+    assert sum(histogram["counts"]) == len(LATENCIES)
+
+
+@pytest.mark.parametrize("key", SEED_KEYS)
+def test_any_failing_item_gives_its_no_go_reason(key):
+    from pilot.readiness.report import verdict_for, verdict_reasons
+
+    checklist = [{"key": k, "title": k.upper(), "status": "fail" if k == key else "pass",
+                  "auto_status": "fail" if k == key else "pass", "evidence": f"evidence of {k}", "attestation": None,
+                  "blocking": k == key} for k in SEED_KEYS]
+    reasons = verdict_reasons(checklist, {"enrolled": 10, "min": 10, "max": 50}, signed=True)
+    assert reasons == [{"kind": "fail", "key": key, "message": f"Failing: {key.upper()} — evidence of {key}"}]
+    assert verdict_for(reasons) == "no-go"

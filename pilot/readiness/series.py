@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
+import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import orm as so
 
@@ -27,18 +27,19 @@ def nice_step(span: float, max_bins: int = MAX_BINS) -> float:
     return 10 * magnitude
 
 
-def latency_histogram(values: np.ndarray, target_ms: float | None) -> dict[str, Any] | None:
+def latency_histogram(values: pd.Series, target_ms: float | None) -> dict[str, Any] | None:
     """Counts per bin from 0 up to twice the target (or 1.25 × the p95, if higher), so the bulk
     and the target both show; slower answers (timeouts…) are counted in `over`."""
-    if values.size == 0:
+    if values.empty:
         return None
-    upper = max(float(np.quantile(values, 0.95)) * 1.25, float(target_ms or 0) * 2, 1.0)
+    upper = max(float(values.quantile(0.95)) * 1.25, float(target_ms or 0) * 2, 1.0)
     width = nice_step(upper)
     bins = max(1, math.ceil(upper / width))
     top = bins * width
-    counts, _ = np.histogram(values[values < top], bins=bins, range=(0, top))
-    return {"bin_width_ms": width, "counts": [int(c) for c in counts], "over": int((values >= top).sum()),
-            "target_ms": target_ms}
+    in_range = values[values < top].clip(lower=0)
+    per_bin = (in_range // width).astype(int).value_counts()
+    return {"bin_width_ms": width, "counts": [int(per_bin.get(index, 0)) for index in range(bins)],
+            "over": int((values >= top).sum()), "target_ms": target_ms}
 
 
 def cost_per_day(session: so.Session, pilot: Pilot) -> list[dict[str, Any]]:
@@ -52,7 +53,7 @@ def cost_per_day(session: so.Session, pilot: Pilot) -> list[dict[str, Any]]:
 
 
 def chart_series(session: so.Session, pilot: Pilot) -> dict[str, Any]:
-    values = latency_values(session, pilot).to_numpy()
+    values = latency_values(session, pilot)
     return {
         "latency_histogram": latency_histogram(values, pilot.latency_target_p95_ms),
         "cost_per_day": cost_per_day(session, pilot),

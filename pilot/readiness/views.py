@@ -41,6 +41,11 @@ def _render(report: dict, fmt: str, stale_note: str | None = None) -> bytes:
         abort(503, description=str(error))
 
 
+def _json(report: dict) -> Response:
+    """The report as JSON in design.md's key order (jsonify would sort the keys)."""
+    return Response(exports.report_json_text(report), mimetype="application/json")
+
+
 def _download(body: bytes, fmt: str, filename: str) -> Response:
     disposition = "inline" if fmt in ("html", "pdf") else "attachment"
     response = Response(body, mimetype=exports.MIMETYPES[fmt])
@@ -154,7 +159,7 @@ def export_data(slug: str, table: str):
 @bp.route("/api/v1/pilots/<slug>/readiness")
 @api_pilot_access("reviewer")
 def api_readiness(slug: str):
-    return jsonify(exports.json_safe(build_report(db.session, g.pilot)))
+    return _json(build_report(db.session, g.pilot))
 
 
 @bp.route("/api/v1/pilots/<slug>/reports")
@@ -168,4 +173,4 @@ def api_reports(slug: str):
 @bp.route("/api/v1/pilots/<slug>/reports/<int:number>")
 @api_pilot_access("reviewer")
 def api_report(slug: str, number: int):
-    return jsonify(exports.json_safe(snapshots.snapshot_json(_snapshot_or_404(number))))
+    return _json(snapshots.snapshot_json(_snapshot_or_404(number)))
