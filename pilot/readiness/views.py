@@ -62,9 +62,8 @@ def page(slug: str):
     db.session.commit()
     report = build_report(db.session, g.pilot)
     sections = {section: [item for item in report["checklist"] if item["section"] == section] for section in SECTIONS}
-    snapshot_rows = [(snapshot, snapshots.snapshot_json(snapshot)["verdict"])
-                     for snapshot in snapshots.list_snapshots(db.session, g.pilot)]
-    newest = snapshot_rows[0][0] if snapshot_rows else None
+    snapshot_rows = snapshots.list_snapshots(db.session, g.pilot)
+    newest = snapshot_rows[0] if snapshot_rows else None
     return render_template(
         "readiness/page.html", pilot=g.pilot, report=report, sections=sections, is_lead=_is_lead(),
         form=CsrfOnlyForm(), snapshots=snapshot_rows,
