@@ -180,3 +180,13 @@ def test_page_shows_verdict_reasons_and_alert_events(db, world, client_as):
     page = client_as("reviewer").get(PAGE).get_data(as_text=True)
     assert "no-go" in page and "Failing: Graceful fallback when AI fails" in page
     assert "Error rate 100.00% is above 50.00% over the last 24 h." in page
+
+
+def test_overlong_sign_note_is_refused(db, world, client_as):
+    create_snapshot(db.session, world.pilot, world.lead)
+    db.session.commit()
+    response = client_as("lead").post("/pilots/alpha/reports/1/sign", data={"note": "x" * 1_000_000},
+                                      follow_redirects=True)
+    assert response.status_code == 200 and "note must be at most 10,000 characters" in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(ReadinessReport.signed_at)) is None
