@@ -253,3 +253,14 @@ def test_any_failing_item_gives_its_no_go_reason(key):
     reasons = verdict_reasons(checklist, {"enrolled": 10, "min": 10, "max": 50}, signed=True)
     assert reasons == [{"kind": "fail", "key": key, "message": f"Failing: {key.upper()} — evidence of {key}"}]
     assert verdict_for(reasons) == "no-go"
+
+
+@pytest.mark.parametrize("settings,configured", [
+    ({}, False), ({"output_format": "none"}, False), ({"output_format": "json"}, True),
+    ({"output_format": "regex", "output_regex": ""}, False), ({"output_format": "regex", "output_regex": "^OK"}, True),
+])
+def test_format_rule_configured_reads_the_flagging_settings(db, sample, settings, configured):
+    from pilot.readiness.facts import format_rule_configured
+
+    sample.rule_settings = settings
+    assert format_rule_configured(sample) is configured

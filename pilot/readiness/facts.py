@@ -16,9 +16,6 @@ from pilot.models import AlertRule, Feedback, Flag, Interaction, Pilot
 
 FAILURE_STATUSES = ("error", "timeout", "rate_limited")  # failures the user saw without a fallback
 REVIEWED_FLAG_STATUSES = ("confirmed", "dismissed")
-# Keys of Pilot.rule_settings that configure an output-format check (the flagging rule invalid_format).
-FORMAT_RULE_KEYS = ("output_format", "output_regex", "output_json", "output_json_schema", "format_regex",
-                    "output_schema", "json_schema")
 
 
 @dataclass(frozen=True)
@@ -190,8 +187,11 @@ def enabled_alert_metrics(session: so.Session, pilot: Pilot) -> frozenset[str]:
 
 
 def format_rule_configured(pilot: Pilot) -> bool:
+    """The flagging rule invalid_format is on: rule_settings `output_format` is `json`, or `regex`
+    with an `output_regex` (pilot.flagging's settings; the default `none` checks nothing)."""
     settings = pilot.rule_settings or {}
-    return any(settings.get(key) for key in FORMAT_RULE_KEYS)
+    output_format = str(settings.get("output_format") or "none").lower()
+    return output_format == "json" or (output_format == "regex" and bool(settings.get("output_regex")))
 
 
 def gather_facts(session: so.Session, pilot: Pilot, summary: dict[str, Any]) -> Facts:
