@@ -130,7 +130,8 @@ def demo_command(seed: int, if_empty: bool) -> None:
               help="Output format.")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Write to this file instead of standard output.")
-@click.option("--report", "number", type=int, default=None, help="A saved report snapshot's number (default: live).")
+@click.option("--report", "number", type=click.IntRange(1, 2_147_483_647), default=None,
+              help="A saved report snapshot's number (default: live).")
 @click.option("--table", type=click.Choice(["report", "interactions", "flags", "users"]), default="report",
               show_default=True, help="With --format csv: the report itself, or one of the data tables.")
 def report_command(slug: str, fmt: str, out_path: str | None, number: int | None, table: str) -> None:

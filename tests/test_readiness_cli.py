@@ -58,6 +58,7 @@ def test_data_tables_as_csv(runner, sample):
     (["pilot", "report", "alpha", "--format", "docx"], "Invalid value for '--format'"),
     (["pilot", "report", "alpha", "--report", "9"], "No report #9 in pilot 'alpha'"),
     (["pilot", "report", "alpha", "--report", "x"], "'x' is not a valid integer"),
+    (["pilot", "report", "alpha", "--report", "99999999999999999999"], "Invalid value for '--report'"),
     (["pilot", "report", "alpha", "--table", "flags"], "--table flags needs --format csv"),
     (["pilot", "report", "alpha", "--format", "csv", "--table", "flags", "--report", "1"], "holds the report only"),
     (["pilot", "report", "alpha", "--out", "/no/such/dir/r.json"], "Cannot write /no/such/dir/r.json"),

@@ -15,8 +15,8 @@ READ_PATHS = [PAGE, "/pilots/alpha/readiness.json", "/pilots/alpha/readiness.csv
               "/pilots/alpha/export/interactions.csv", "/pilots/alpha/export/flags.csv", "/pilots/alpha/export/users.csv"]
 LEAD_POSTS = [
     ("/pilots/alpha/readiness/attest", {"key": "scaling.rollback", "status": "pass", "note": "tested"}),
-    ("/pilots/alpha/reports", {}),
-    ("/pilots/alpha/reports/1/sign", {"note": "ok"}),
+    ("/pilots/alpha/readiness/reports", {}),
+    ("/pilots/alpha/readiness/reports/1/sign", {"note": "ok"}),
     ("/pilots/alpha/alerts", {"metric": "error_rate", "threshold": "0.1", "window_hours": "24"}),
     ("/pilots/alpha/alerts/1/enabled", {"enabled": "0"}),
 ]
@@ -37,14 +37,14 @@ def _state(db):
             db.session.scalar(sa.select(AlertRule.enabled)))
 
 
-@pytest.mark.parametrize("path", READ_PATHS + ["/pilots/alpha/reports/1.json"])
+@pytest.mark.parametrize("path", READ_PATHS + ["/pilots/alpha/readiness/reports/1.json"])
 def test_anonymous_goes_to_login(client, with_snapshot, path):
     response = client.get(path)
     assert response.status_code == 302 and response.headers["Location"].startswith("/login?next=")
 
 
 @pytest.mark.parametrize("who", ["participant", "other_lead"])
-@pytest.mark.parametrize("path", READ_PATHS + ["/pilots/alpha/reports/1.json", "/pilots/alpha/reports/1.pdf"])
+@pytest.mark.parametrize("path", READ_PATHS + ["/pilots/alpha/readiness/reports/1.json", "/pilots/alpha/readiness/reports/1.pdf"])
 def test_participants_and_other_leads_cannot_read(client_as, with_snapshot, who, path):
     assert client_as(who).get(path).status_code == 403
 
@@ -96,13 +96,13 @@ def test_lead_attests_exempts_snapshots_and_signs(db, world, client_as):
     page = lead.get(PAGE).get_data(as_text=True)
     assert "State in PostgreSQL" in page and 'href="https://wiki.example/arch"' in page
     assert f"until {until}" in page and "exempt</span>" in page
-    assert lead.post("/pilots/alpha/reports").status_code == 302
-    assert lead.post("/pilots/alpha/reports/1/sign", data={"note": "Looked at it"}).status_code == 302
+    assert lead.post("/pilots/alpha/readiness/reports").status_code == 302
+    assert lead.post("/pilots/alpha/readiness/reports/1/sign", data={"note": "Looked at it"}).status_code == 302
     page = lead.get(PAGE).get_data(as_text=True)
     assert "Signed by lead" in page and "Looked at it" in page
     actions = set(db.session.scalars(sa.select(AuditEvent.action)))
     assert {"readiness.attest", "readiness.exempt", "readiness.snapshot", "readiness.sign"} <= actions
-    again = lead.post("/pilots/alpha/reports/1/sign", data={"note": "twice"}, follow_redirects=True)
+    again = lead.post("/pilots/alpha/readiness/reports/1/sign", data={"note": "twice"}, follow_redirects=True)
     assert "already signed" in again.get_data(as_text=True)
 
 
@@ -137,15 +137,15 @@ def test_bad_alert_rules_are_refused_clearly(db, client_as, data, message):
 
 
 def test_sign_unknown_report_is_404(client_as, world):
-    assert client_as("lead").post("/pilots/alpha/reports/9/sign", data={"note": ""}).status_code == 404
-    assert client_as("lead").get("/pilots/alpha/reports/9.json").status_code == 404
+    assert client_as("lead").post("/pilots/alpha/readiness/reports/9/sign", data={"note": ""}).status_code == 404
+    assert client_as("lead").get("/pilots/alpha/readiness/reports/9.json").status_code == 404
 
 
 def test_other_pilots_snapshot_is_not_reachable(db, world, client_as):
     create_snapshot(db.session, world.other_pilot, world.other_lead)
     db.session.commit()
-    assert client_as("lead").get("/pilots/alpha/reports/1.json").status_code == 404
-    assert client_as("lead").post("/pilots/alpha/reports/1/sign", data={}).status_code == 404
+    assert client_as("lead").get("/pilots/alpha/readiness/reports/1.json").status_code == 404
+    assert client_as("lead").post("/pilots/alpha/readiness/reports/1/sign", data={}).status_code == 404
     assert db.session.scalar(sa.select(ReadinessReport.signed_at)) is None
 
 
@@ -162,9 +162,9 @@ def test_hostile_text_is_escaped_in_page_and_html_report(db, world, client_as):
     lead = client_as("lead")
     lead.post("/pilots/alpha/readiness/attest", data={"key": "scaling.stateless", "status": "pass", "note": HOSTILE,
                                                       "link": 'https://x.example/"><script>alert(2)</script>'})
-    lead.post("/pilots/alpha/reports")
-    lead.post("/pilots/alpha/reports/1/sign", data={"note": HOSTILE})
-    for path in (PAGE, "/pilots/alpha/readiness.html", "/pilots/alpha/reports/1.html"):
+    lead.post("/pilots/alpha/readiness/reports")
+    lead.post("/pilots/alpha/readiness/reports/1/sign", data={"note": HOSTILE})
+    for path in (PAGE, "/pilots/alpha/readiness.html", "/pilots/alpha/readiness/reports/1.html"):
         body = lead.get(path).get_data(as_text=True)
         assert "<script>" not in body and "<img src=x" not in body, path
         assert "&lt;script&gt;" in body, path
@@ -185,8 +185,23 @@ def test_page_shows_verdict_reasons_and_alert_events(db, world, client_as):
 def test_overlong_sign_note_is_refused(db, world, client_as):
     create_snapshot(db.session, world.pilot, world.lead)
     db.session.commit()
-    response = client_as("lead").post("/pilots/alpha/reports/1/sign", data={"note": "x" * 1_000_000},
+    response = client_as("lead").post("/pilots/alpha/readiness/reports/1/sign", data={"note": "x" * 1_000_000},
                                       follow_redirects=True)
     assert response.status_code == 200 and "note must be at most 10,000 characters" in response.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.scalar(sa.select(ReadinessReport.signed_at)) is None
+
+
+@pytest.mark.parametrize("path", [
+    "/pilots/alpha/readiness/reports/99999999999999999999.json", "/pilots/alpha/readiness/reports/0.json",
+    "/api/v1/pilots/alpha/reports/99999999999999999999", "/api/v1/pilots/alpha/reports/-1",
+])
+def test_huge_or_silly_report_numbers_are_404(client_as, world, path):
+    assert client_as("lead").get(path).status_code == 404
+
+
+def test_huge_ids_in_posts_are_404(client_as, world):
+    lead = client_as("lead")
+    assert lead.post("/pilots/alpha/readiness/reports/99999999999999999999/sign", data={}).status_code == 404
+    assert lead.post("/pilots/alpha/alerts/99999999999999999999/enabled", data={}).status_code == 404
+    assert lead.post("/pilots/alpha/alerts/12345/enabled", data={}).status_code == 404

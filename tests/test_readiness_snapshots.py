@@ -75,7 +75,7 @@ def test_signed_report_does_not_change_when_data_arrives(db, world, client_as):
     db.session.commit()
     lead = client_as("lead")
     before = lead.get("/api/v1/pilots/alpha/reports/1").get_json()
-    html_before = lead.get("/pilots/alpha/reports/1.html").get_data(as_text=True)
+    html_before = lead.get("/pilots/alpha/readiness/reports/1.html").get_data(as_text=True)
 
     # New interactions, feedback, reviews, attestations, alert rules and settings afterwards.
     later = add_interaction(db, world.pilot, "late-1", at=datetime(2026, 3, 9), latency=99999.0, cost=5.0,
@@ -94,7 +94,7 @@ def test_signed_report_does_not_change_when_data_arrives(db, world, client_as):
     assert after["interactions"]["total"] == 7 and after["sign_off"]["note"] == "as it was"
     live = lead.get("/api/v1/pilots/alpha/readiness").get_json()
     assert live["interactions"]["total"] == 8 and live["latency_ms"]["target_p95"] == 100.0
-    html_after = lead.get("/pilots/alpha/reports/1.html").get_data(as_text=True)
+    html_after = lead.get("/pilots/alpha/readiness/reports/1.html").get_data(as_text=True)
     # Same report; the page now also says that it is older than the data.
     assert "1 interaction arrived after it was taken" in html_after
     assert html_before.replace(" ", "").count("<tr>") == html_after.replace(" ", "").count("<tr>")

@@ -41,7 +41,7 @@ def add_rule(slug: str):
     return _back(slug)
 
 
-@bp.route("/pilots/<slug>/alerts/<int:rule_id>/enabled", methods=["POST"])
+@bp.route("/pilots/<slug>/alerts/<int(max=2147483647):rule_id>/enabled", methods=["POST"])
 @pilot_role_required("lead")
 def set_enabled(slug: str, rule_id: int):
     if not CsrfOnlyForm().validate_on_submit():

@@ -22,6 +22,9 @@ from pilot.readiness.report import build_report
 
 bp = Blueprint("readiness", __name__)
 
+# Snapshot numbers beyond the INTEGER column are 404s, not database errors.
+NUMBER = "int(min=1, max=2147483647)"
+
 
 def _is_lead() -> bool:
     return user_has_role(current_user, g.pilot, "lead")
@@ -98,7 +101,7 @@ def attest(slug: str):
     return redirect(url_for("readiness.page", slug=slug, _anchor=f"item-{key}"))
 
 
-@bp.route("/pilots/<slug>/reports", methods=["POST"])
+@bp.route("/pilots/<slug>/readiness/reports", methods=["POST"])
 @pilot_role_required("lead")
 def create_report(slug: str):
     if not CsrfOnlyForm().validate_on_submit():
@@ -114,7 +117,7 @@ def create_report(slug: str):
     return redirect(url_for("readiness.page", slug=slug, _anchor="snapshots"))
 
 
-@bp.route("/pilots/<slug>/reports/<int:number>/sign", methods=["POST"])
+@bp.route(f"/pilots/<slug>/readiness/reports/<{NUMBER}:number>/sign", methods=["POST"])
 @pilot_role_required("lead")
 def sign_report(slug: str, number: int):
     if not CsrfOnlyForm().validate_on_submit():
@@ -138,7 +141,7 @@ def export_live(slug: str, fmt: str):
     return _download(body, fmt, f"{slug}-readiness-live")
 
 
-@bp.route("/pilots/<slug>/reports/<int:number>.<any(json,csv,html,pdf):fmt>")
+@bp.route(f"/pilots/<slug>/readiness/reports/<{NUMBER}:number>.<any(json,csv,html,pdf):fmt>")
 @pilot_role_required("reviewer")
 def export_snapshot(slug: str, number: int, fmt: str):
     report = _snapshot_or_404(number)
@@ -169,7 +172,7 @@ def api_reports(slug: str):
                              "signed": r.signed_at is not None} for r in rows])
 
 
-@bp.route("/api/v1/pilots/<slug>/reports/<int:number>")
+@bp.route(f"/api/v1/pilots/<slug>/reports/<{NUMBER}:number>")
 @api_pilot_access("reviewer")
 def api_report(slug: str, number: int):
     return _json(snapshots.snapshot_json(_snapshot_or_404(number)))
