@@ -48,6 +48,8 @@ class Config:
     # Who may frame the embeddable rating widget (CSP frame-ancestors), e.g. "https://app.example.com".
     EMBED_FRAME_ANCESTORS = os.environ.get("PILOT_EMBED_FRAME_ANCESTORS", "*")
     RATELIMIT_HEADERS_ENABLED = True
+    # If Redis is configured but down, count in memory rather than answering 500.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     API_RATE_LIMIT = os.environ.get("PILOT_API_RATE_LIMIT", "600 per minute")
     PUBLIC_URL = os.environ.get("PILOT_PUBLIC_URL", "http://127.0.0.1:5000")
 

@@ -244,6 +244,20 @@ def _paths() -> dict[str, Any]:
             "responses": {"200": {"description": "The rating as stored.", "content": {JSON: {"schema": _ref("Feedback")}}},
                           "404": {"$ref": "#/components/responses/NotFound"}, **WRITE_ERRORS},
         }},
+        "/api/v1/feedback-tokens": {"post": {
+            "operationId": "postFeedbackToken", "tags": ["feedback"], "security": bearer,
+            "summary": "Mint a 24-hour signed token for the embeddable rating widget of one interaction.",
+            "requestBody": {"required": True, "content": {JSON: {"schema": {
+                "type": "object", "required": ["interaction"],
+                "properties": {"interaction": {"type": "string", "description": "The interaction's event id."},
+                               "user": {"type": "string", "description": "External id of the user who rates."}}}}}},
+            "responses": {"200": {"description": "Token and the widget URL to put in an iframe.",
+                                  "content": {JSON: {"schema": {
+                                      "type": "object", "required": ["token", "url", "expires_in"],
+                                      "properties": {"token": {"type": "string"}, "url": {"type": "string"},
+                                                     "expires_in": {"type": "integer"}}}}}},
+                          **WRITE_ERRORS},
+        }},
         "/api/v1/pilots/{slug}/readiness": {"get": {
             "operationId": "getReadiness", "tags": ["readiness"], "security": bearer_or_session,
             "summary": "The readiness report, computed live.", "parameters": [slug],
