@@ -1,7 +1,6 @@
 """The review queue in real Chromium: keyboard shortcuts, and screenshots of each page to look at."""
 from __future__ import annotations
 
-
 from pilot.extensions import db
 from pilot.flagging.services import replace_scenarios
 from pilot.models import Flag
