@@ -124,6 +124,78 @@ def demo_command(seed: int, if_empty: bool) -> None:
     click.echo(summary)
 
 
+@pilot_cli.command("report")
+@click.argument("slug")
+@click.option("--format", "fmt", type=click.Choice(["json", "csv", "html", "pdf"]), default="json", show_default=True,
+              help="Output format.")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Write to this file instead of standard output.")
+@click.option("--report", "number", type=click.IntRange(1, 2_147_483_647), default=None,
+              help="A saved report snapshot's number (default: live).")
+@click.option("--table", type=click.Choice(["report", "interactions", "flags", "users"]), default="report",
+              show_default=True, help="With --format csv: the report itself, or one of the data tables.")
+def report_command(slug: str, fmt: str, out_path: str | None, number: int | None, table: str) -> None:
+    """Write the readiness report (live, or a snapshot with --report N)."""
+    import sys
+
+    from pilot.readiness import exports, snapshots
+    from pilot.readiness.report import build_report
+
+    pilot = _get_pilot(slug)
+    if table != "report" and fmt != "csv":
+        fail(f"--table {table} needs --format csv")
+    if table != "report" and number is not None:
+        fail("A report snapshot holds the report only: drop --table or --report")
+    if fmt == "pdf" and out_path is None and sys.stdout.isatty():
+        fail("PDF is binary: pass --out FILE (or redirect standard output)")
+    try:
+        if table != "report":
+            chunks = (line.encode() for line in exports.DATA_EXPORTS[table](db.session, pilot))
+        elif number is not None:
+            snapshot = snapshots.get_snapshot(db.session, pilot, number)
+            if snapshot is None:
+                fail(f"No report #{number} in pilot '{slug}'")
+            chunks = [exports.render_report(snapshots.snapshot_json(snapshot), fmt,
+                                            stale_note=snapshots.staleness(db.session, pilot, snapshot))]
+        else:
+            chunks = [exports.render_report(build_report(db.session, pilot), fmt)]
+    except exports.PdfUnavailable as error:
+        fail(str(error))
+    if out_path is None:
+        stream = sys.stdout.buffer
+        for chunk in chunks:
+            stream.write(chunk)
+        stream.flush()
+        return
+    try:
+        with open(out_path, "wb") as handle:
+            for chunk in chunks:
+                handle.write(chunk)
+    except OSError as error:
+        fail(f"Cannot write {out_path}: {error.strerror}")
+    click.echo(f"Wrote {out_path}", err=True)
+
+
+@pilot_cli.command("alerts")
+@click.argument("slug")
+def alerts_command(slug: str) -> None:
+    """Evaluate the pilot's alert rules now; print each rule's value and the alerts that fired."""
+    from pilot.alerts.services import describe, evaluate_alerts
+
+    pilot = _get_pilot(slug)
+    checks = evaluate_alerts(db.session, pilot)
+    db.session.commit()
+    if not checks:
+        click.echo(f"No enabled alert rules in {pilot.slug}.")
+        return
+    for check in checks:
+        rule = check.rule
+        value = "no data" if check.value is None else describe(rule.metric, check.value)
+        state = "FIRED" if check.fired else ("above (already alerted)" if check.crossed else "ok")
+        click.echo(f"{rule.metric} over {rule.window_hours} h: {value} (threshold "
+                   f"{describe(rule.metric, rule.threshold)}) {state}")
+
+
 @pilot_cli.command("price")
 @click.argument("slug")
 @click.argument("model", required=False)
@@ -153,3 +225,19 @@ def price_command(slug: str, model: str | None, input_price: str | None, output_
             cached = "" if row.cached_input_per_mtok is None else row.cached_input_per_mtok
             since = row.effective_from.date().isoformat() if row.effective_from else "always"
             click.echo(f"{row.model}\t{row.input_per_mtok}\t{cached}\t{row.output_per_mtok}\t{since}\t{scope}")
+
+
+@pilot_cli.command("reflag")
+@click.argument("slug")
+def reflag_command(slug: str) -> None:
+    """Re-run the flag rules over a pilot's interactions with its current settings.
+
+    Adds missing flags, drops untouched open flags whose rule no longer fires, and never
+    changes a flag someone reviewed. Running it twice changes nothing the second time.
+    """
+    from pilot.flagging.services import run_reflag
+
+    pilot = _get_pilot(slug)
+    result = run_reflag(db.session, pilot, actor=None)
+    db.session.commit()
+    click.echo(result.summary())

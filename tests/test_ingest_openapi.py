@@ -19,7 +19,7 @@ from pilot.ingest.openapi import openapi_spec
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
           response_headers_conformance]
-TESTED_PATHS = r"^/(api/v1/(interactions|feedback|openapi\.json)|v1/traces|healthz)$"
+TESTED_PATHS = r"^/(api/v1/(interactions|feedback|feedback-tokens|openapi\.json|pilots/\{slug\}/flags)|v1/traces|healthz)$"
 
 
 @schemathesis.serializer("application/x-protobuf")
@@ -48,7 +48,7 @@ def test_document_lists_every_design_endpoint(client):
     document = client.get("/api/v1/openapi.json").get_json()
     assert document["openapi"].startswith("3.")
     assert set(document["paths"]) == {
-        "/api/v1/interactions", "/v1/traces", "/api/v1/feedback", "/api/v1/pilots/{slug}/readiness",
+        "/api/v1/interactions", "/v1/traces", "/api/v1/feedback", "/api/v1/feedback-tokens", "/api/v1/pilots/{slug}/readiness",
         "/api/v1/pilots/{slug}/reports/{n}", "/api/v1/pilots/{slug}/flags", "/api/v1/openapi.json",
         "/healthz", "/readyz", "/metrics",
     }
@@ -63,6 +63,6 @@ def test_document_loads_as_openapi_from_the_app(app):
     loaded = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
     labels = {result.ok().label for result in loaded.get_all_operations()}
     # schemathesis leaves out the document's own path when it loads it from the app.
-    assert labels == {"POST /api/v1/interactions", "POST /v1/traces", "POST /api/v1/feedback",
+    assert labels == {"POST /api/v1/interactions", "POST /v1/traces", "POST /api/v1/feedback", "POST /api/v1/feedback-tokens",
                       "GET /api/v1/pilots/{slug}/readiness", "GET /api/v1/pilots/{slug}/reports/{n}",
                       "GET /api/v1/pilots/{slug}/flags", "GET /healthz", "GET /readyz", "GET /metrics"}

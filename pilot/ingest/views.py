@@ -83,8 +83,8 @@ def store_batch(items: list[Any], source: str) -> IngestResult:
                 raise
             if attempt >= LOCK_RETRIES:
                 current_app.logger.warning("ingestion gave up on a locked database: %s", error.orig)
-                busy = Response('{"error": "The database is busy: retry shortly."}', status=503,
-                                content_type="application/json", headers={"Retry-After": "1"})
+                busy = jsonify(error="The database is busy: nothing was stored, retry shortly.")
+                busy.status_code, busy.headers["Retry-After"] = 503, "1"
                 abort(busy)
             time.sleep(0.05 * attempt)
     count_batch(source, result.accepted, result.duplicates, len(result.rejected))
