@@ -46,12 +46,13 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """Each capability is a blueprint in its own sub-package."""
+    from pilot.analytics.views import bp as analytics_bp
     from pilot.auth.views import bp as auth_bp
     from pilot.enrollment.views import bp as enrollment_bp
     from pilot.ops.views import bp as ops_bp
     from pilot.pilots.views import bp as pilots_bp
 
-    for blueprint in (auth_bp, pilots_bp, enrollment_bp, ops_bp):
+    for blueprint in (auth_bp, pilots_bp, enrollment_bp, ops_bp, analytics_bp):
         app.register_blueprint(blueprint)
 
 

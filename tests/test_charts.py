@@ -58,7 +58,7 @@ def test_every_chart_is_an_accessible_image(index):
     assert title is not None and title.text == "Model <b>"
     assert desc is not None and desc.text
     assert root.get("aria-labelledby") == f"{title.get('id')} {desc.get('id')}"
-    assert root.get("viewBox").startswith("0 0 600 ")
+    assert root.get("viewBox").startswith("0 0 480 ")
 
 
 def test_series_colour_cannot_inject_attributes():

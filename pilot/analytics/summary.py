@@ -56,6 +56,11 @@ def interactions(session: so.Session, pilot: Pilot) -> dict[str, Any]:
             sa.func.count(Interaction.id).filter(Interaction.status == "fallback"),
         ).where(Interaction.pilot_id == pilot.id)
     ).one()
+    return interactions_from_counts(total, failures, fallbacks)
+
+
+def interactions_from_counts(total: int, failures: int, fallbacks: int) -> dict[str, Any]:
+    """The interactions section from its three counts (shared with the dashboard's rollup)."""
     return {
         "total": total,
         "failures": failures,
@@ -92,6 +97,13 @@ def cost(session: so.Session, pilot: Pilot, active_users: int, window_days: int)
             sa.func.count(Interaction.id).filter(Interaction.cost_usd.is_(None)),
         ).where(Interaction.pilot_id == pilot.id)
     ).one()
+    return cost_from_totals(pilot, total_usd, known, unknown, active_users, window_days)
+
+
+def cost_from_totals(pilot: Pilot, total_usd: float | None, known: int, unknown: int, active_users: int,
+                     window_days: int) -> dict[str, Any]:
+    """The cost section from SUM(cost_usd) (None when no cost is known), the known and unknown
+    counts, active users and window days (shared with the dashboard's rollup)."""
     total_usd = float(total_usd) if total_usd is not None else (0.0 if known == 0 and unknown == 0 else None)
     per_user_month = None
     if total_usd is not None and active_users and window_days:

@@ -15,9 +15,8 @@ PALETTE = ("#2457d6", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#6
 POSITIVE, NEGATIVE, TARGET = "#1c7c4a", "#b3261e", "#b3261e"
 INK, MUTED, GRID = "#1c2330", "#5d6878", "#e3e7ee"
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'DejaVu Sans', sans-serif"
-WIDTH, HEIGHT = 600, 260
+WIDTH, HEIGHT = 480, 240  # read at ~330–560 px wide: text stays ≥ 9 px on a phone
 MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 58, 18, 14, 40
-LEGEND_HEIGHT = 22
 FONT_SIZE = 13
 CHAR_WIDTH = 7.2  # average glyph width at FONT_SIZE, for fitting labels
 Formatter = Callable[[float], str]
@@ -107,12 +106,42 @@ def _fit(label: str, max_chars: int) -> str:
     return label if len(label) <= max_chars else label[: max(1, max_chars - 1)] + "…"
 
 
-def _legend(parts: list[str], series: Sequence[Series], y: float, x: float = MARGIN_LEFT) -> None:
-    for index, item in enumerate(series):
-        name = _fit(item.name, 28)
-        parts.append(f'<rect x="{_num(x)}" y="{_num(y - 10)}" width="12" height="12" rx="2" fill="{_color(item, index)}"/>')
-        parts.append(_text(x + 17, y, name, fill=INK))
-        x += 17 + len(name) * CHAR_WIDTH + 18
+@dataclass(frozen=True)
+class _Key:
+    """One legend entry: a colour swatch, or a dashed line for a target."""
+
+    name: str
+    color: str
+    dashed: bool = False
+
+
+def _keys(series: Sequence[Series], target_text: str | None) -> list[_Key]:
+    """Legend entries: the series when there are several, and the target line if any."""
+    keys = [_Key(_fit(item.name, 32), _color(item, i)) for i, item in enumerate(series)] if len(series) > 1 else []
+    return keys + ([_Key(target_text, TARGET, dashed=True)] if target_text else [])
+
+
+def _legend_layout(keys: Sequence[_Key], left: float) -> tuple[list[tuple[float, float, _Key]], float]:
+    """Where each legend entry goes, wrapping onto new rows; and the height the legend takes."""
+    placed, x, y = [], left, MARGIN_TOP + 10
+    for key in keys:
+        width = (30 if key.dashed else 17) + len(key.name) * CHAR_WIDTH + 16
+        if x > left and x + width > WIDTH - MARGIN_RIGHT:
+            x, y = left, y + 20
+        placed.append((x, y, key))
+        x += width
+    return placed, (y - MARGIN_TOP + 12 if keys else 0)
+
+
+def _legend(parts: list[str], placed: Sequence[tuple[float, float, _Key]]) -> None:
+    for x, y, key in placed:
+        if key.dashed:
+            parts.append(f'<line x1="{_num(x)}" y1="{_num(y - 4)}" x2="{_num(x + 24)}" y2="{_num(y - 4)}"'
+                         f' stroke="{key.color}" stroke-width="1.5" stroke-dasharray="6 4"/>')
+            parts.append(_text(x + 30, y, key.name, fill=key.color))
+        else:
+            parts.append(f'<rect x="{_num(x)}" y="{_num(y - 10)}" width="12" height="12" rx="2" fill="{key.color}"/>')
+            parts.append(_text(x + 17, y, key.name, fill=INK))
 
 
 @dataclass
@@ -171,34 +200,34 @@ def _x_labels(parts: list[str], placed: Sequence[tuple[float, str]], y: float) -
             chosen.append(last)
         elif len(chosen) > 1:
             chosen[-1] = last
+    shown: list[tuple[float, str]] = []
     for index in chosen:
         x, label = placed[index]
-        x = min(max(x, len(label) * CHAR_WIDTH / 2), WIDTH - len(label) * CHAR_WIDTH / 2 - 2)
-        parts.append(_text(x, y, label, anchor="middle"))
+        half = len(label) * CHAR_WIDTH / 2 + 4
+        x = min(max(x, half), WIDTH - half)  # kept inside the image
+        if shown and shown[-1][0] + len(shown[-1][1]) * CHAR_WIDTH / 2 + 4 > x - half:
+            shown.pop()  # only the last label can collide (it was pulled in from the edge): it wins
+        shown.append((x, label))
+    parts.extend(_text(x, y, label, anchor="middle") for x, label in shown)
 
 
-def _target_line(parts: list[str], plot: _Plot, target: float, label: str) -> None:
-    """A dashed line at `target`, named in the legend row (a label on the line would hide data)."""
+def _target_line(parts: list[str], plot: _Plot, target: float) -> None:
+    """A dashed line at `target`, named in the legend (a label on the line would hide data)."""
     y = plot.y(target)
     parts.append(f'<line x1="{_num(plot.left)}" y1="{_num(y)}" x2="{_num(plot.left + plot.width)}" y2="{_num(y)}"'
                  f' stroke="{TARGET}" stroke-width="1.5" stroke-dasharray="6 4"/>')
-    _target_key(parts, WIDTH - MARGIN_RIGHT, MARGIN_TOP + 10, label)
 
 
-def _target_key(parts: list[str], right: float, y: float, label: str) -> None:
-    text_start = right - len(label) * CHAR_WIDTH
-    parts.append(f'<line x1="{_num(text_start - 28)}" y1="{_num(y - 4)}" x2="{_num(text_start - 6)}" y2="{_num(y - 4)}"'
-                 f' stroke="{TARGET}" stroke-width="1.5" stroke-dasharray="6 4"/>')
-    parts.append(_text(right, y, label, anchor="end", fill=TARGET))
-
-
-def _layout(values: list[float], target: float | None, with_legend: bool, count: int, y_format: Formatter) -> _Plot:
-    """Zero-based y axis up to the highest value (or the target); the left margin fits the tick labels."""
+def _layout(values: list[float], target: float | None, keys: Sequence[_Key], count: int,
+            y_format: Formatter) -> tuple[_Plot, list]:
+    """Zero-based y axis up to the highest value (or the target); the left margin fits the tick
+    labels, the top makes room for the legend."""
     high = max(values + ([target * 1.08] if target is not None else []) + [0.0])
     ticks = _nice_ticks(min(values + [0.0]), high)
     left = max(MARGIN_LEFT - 20, max(len(y_format(t)) for t in ticks) * CHAR_WIDTH + 14)
-    top = MARGIN_TOP + (LEGEND_HEIGHT if with_legend else 0)
-    return _Plot(top=top, height=HEIGHT - top - MARGIN_BOTTOM, ticks=ticks, count=count, left=left)
+    placed, legend_height = _legend_layout(keys, left)
+    top = MARGIN_TOP + legend_height
+    return _Plot(top=top, height=HEIGHT - top - MARGIN_BOTTOM, ticks=ticks, count=count, left=left), placed
 
 
 def _describe_series(labels: Sequence[str], series: Sequence[Series], fmt: Formatter) -> str:
@@ -221,16 +250,14 @@ def line_chart(labels: Sequence[str], series: Sequence[Series], *, title: str, y
     values = [v for row in cleaned for v in row if v is not None]
     if not labels or not values:
         return _empty("line", title)
-    plot = _layout(values, target, len(series) > 1 or target is not None, len(labels), y_format)
-    description = _describe_series(labels, series, y_format)
-    if target is not None:
-        description += f" Target {y_format(target)}."
+    target_text = f"{target_label} {y_format(target)}" if target is not None else None
+    plot, legend = _layout(values, target, _keys(series, target_text), len(labels), y_format)
+    description = _describe_series(labels, series, y_format) + (f" {target_text.capitalize()}." if target_text else "")
     _, parts = _open("line", title, description, HEIGHT, (labels, cleaned, target))
-    if len(series) > 1:
-        _legend(parts, series, MARGIN_TOP + 10, plot.left)
+    _legend(parts, legend)
     _axes(parts, plot, labels, y_format)
     if target is not None:
-        _target_line(parts, plot, target, f"{target_label} {y_format(target)}")
+        _target_line(parts, plot, target)
     for index, (item, row) in enumerate(zip(series, cleaned)):
         color = _color(item, index)
         for run in _runs(row):
@@ -279,11 +306,11 @@ def stacked_bar_chart(labels: Sequence[str], series: Sequence[Series], *, title:
     totals = [sum(row[i] for row in cleaned) for i in range(len(labels))]
     if not labels or not any(totals):
         return _empty("bar", title)
-    plot = _layout(totals, target, len(series) > 1 or target is not None, len(labels), y_format)
-    description = _describe_series(labels, series, y_format)
+    target_text = f"{target_label} {y_format(target)}" if target is not None else None
+    plot, legend = _layout(totals, target, _keys(series, target_text), len(labels), y_format)
+    description = _describe_series(labels, series, y_format) + (f" {target_text.capitalize()}." if target_text else "")
     _, parts = _open("bar", title, description, HEIGHT, (labels, cleaned, target))
-    if len(series) > 1:
-        _legend(parts, series, MARGIN_TOP + 10, plot.left)
+    _legend(parts, legend)
     _axes(parts, plot, labels, y_format)
     bar_width = max(1.0, plot.slot() * 0.72)
     for i, label in enumerate(labels):
@@ -299,7 +326,7 @@ def stacked_bar_chart(labels: Sequence[str], series: Sequence[Series], *, title:
                          f"{escape(y_format(value))}</title></rect>")
             base += value
     if target is not None:
-        _target_line(parts, plot, target, f"{target_label} {y_format(target)}")
+        _target_line(parts, plot, target)
     return _close(parts)
 
 
@@ -313,7 +340,8 @@ def histogram(bins: Sequence[tuple[float, float, float]], *, title: str, x_forma
     counts = [_clean(count) or 0.0 for _, _, count in bins]
     if not bins or not any(counts):
         return _empty("histogram", title)
-    plot = _layout(counts, None, target is not None, len(bins), compact_number)
+    target_text = f"{target_label} {x_format(target)}" if target is not None else None
+    plot, legend = _layout(counts, None, _keys([], target_text), len(bins), compact_number)
     low, high = bins[0][0], bins[-1][1]
     total = sum(counts)
     peak = max(range(len(bins)), key=lambda i: counts[i])
@@ -321,6 +349,7 @@ def histogram(bins: Sequence[tuple[float, float, float]], *, title: str, x_forma
                    f"{' and above' if overflow else ''}; most between {x_format(bins[peak][0])} and "
                    f"{x_format(bins[peak][1])}." + (f" Target {x_format(target)}." if target is not None else ""))
     _, parts = _open("histogram", title, description, HEIGHT, (list(bins), target, overflow))
+    _legend(parts, legend)
     _axes(parts, plot, [], compact_number)
     edge_labels = [x_format(b[0]) for b in bins] + [x_format(high) + ("+" if overflow else "")]
     for i, (lo, hi, _) in enumerate(bins):
@@ -339,7 +368,6 @@ def histogram(bins: Sequence[tuple[float, float, float]], *, title: str, x_forma
         x = plot.left + plot.slot() * (index + ((target - lo) / (hi - lo) if hi > lo else 0))
         parts.append(f'<line x1="{_num(x)}" y1="{_num(plot.top)}" x2="{_num(x)}" y2="{_num(plot.bottom)}"'
                      f' stroke="{TARGET}" stroke-width="1.5" stroke-dasharray="6 4"/>')
-        _target_key(parts, WIDTH - MARGIN_RIGHT, MARGIN_TOP + 10, f"{target_label} {x_format(target)}")
     return _close(parts)
 
 
@@ -350,17 +378,17 @@ def horizontal_bar_chart(labels: Sequence[str], series: Sequence[Series], *, tit
     totals = [sum(row[i] for row in cleaned) for i in range(len(labels))]
     if not labels or not any(totals):
         return _empty("hbar", title)
-    row_height, legend = 26, LEGEND_HEIGHT if len(series) > 1 else 0
+    row_height = 26
     label_width = min(label_chars, max(len(label) for label in labels)) * CHAR_WIDTH + 12
     value_width = max(len(value_format(total)) for total in totals) * CHAR_WIDTH + 10
     left = 8 + label_width
+    placed, legend = _legend_layout(_keys(series, None), left)
     width = WIDTH - left - value_width - 8
     height = MARGIN_TOP + legend + row_height * len(labels) + 8
     scale = width / max(totals)
     description = "; ".join(f"{label}: {value_format(total)}" for label, total in zip(labels, totals)) + "."
     _, parts = _open("hbar", title, description, height, (labels, cleaned))
-    if legend:
-        _legend(parts, series, MARGIN_TOP + 6, left)
+    _legend(parts, placed)
     for i, label in enumerate(labels):
         y = MARGIN_TOP + legend + row_height * i
         parts.append(f'<g><title>{escape(label)}: {escape(value_format(totals[i]))}</title>')
@@ -386,9 +414,9 @@ def donut_chart(points: Sequence[tuple[str, float | None]], *, title: str,
     total = sum(value for _, value in cleaned)
     if not total:
         return _empty("donut", title)
-    rows = len(cleaned)
-    height = max(200, MARGIN_TOP + rows * 24 + 16)
-    cx, cy, outer, inner = 110, height / 2, 86, 52
+    rows, row_height = len(cleaned), 38
+    height = max(170, rows * row_height + 20)
+    cx, cy, outer, inner = 80, height / 2, 70, 42
     description = "; ".join(f"{label}: {value_format(value)} ({percent(value / total)})" for label, value in cleaned) + "."
     _, parts = _open("donut", title, description, height, cleaned)
     angle = -math.pi / 2
@@ -403,12 +431,15 @@ def donut_chart(points: Sequence[tuple[str, float | None]], *, title: str,
         parts.append(f'<path d="{_arc(cx, cy, outer, inner, angle, angle + sweep)}" fill="{color}">{tooltip}</path>')
         angle += sweep
     parts.append(_text(cx, cy + 6, compact_number(total), anchor="middle", fill=INK, size=18, weight="600"))
-    legend_top = cy - rows * 24 / 2 + 16
+    legend_x = cx + outer + 26
+    label_chars = int((WIDTH - legend_x - 24) / CHAR_WIDTH)
+    legend_top = cy - rows * row_height / 2 + 16
     for index, (label, value) in enumerate(cleaned):
-        y = legend_top + index * 24
-        parts.append(f'<rect x="230" y="{_num(y - 11)}" width="12" height="12" rx="2" fill="{PALETTE[index % len(PALETTE)]}"/>')
-        parts.append(_text(250, y, f"{_fit(label, 30)}", fill=INK))
-        parts.append(_text(WIDTH - 12, y, f"{value_format(value)} · {percent(value / total)}", anchor="end"))
+        y = legend_top + index * row_height
+        parts.append(f'<rect x="{legend_x}" y="{_num(y - 11)}" width="12" height="12" rx="2"'
+                     f' fill="{PALETTE[index % len(PALETTE)]}"/>')
+        parts.append(_text(legend_x + 18, y, _fit(label, label_chars), fill=INK))
+        parts.append(_text(legend_x + 18, y + 16, f"{value_format(value)} · {percent(value / total)}", size=12))
     return _close(parts)
 
 
