@@ -53,9 +53,12 @@ def make_small_pilot(world) -> tuple[Pilot, list[Interaction]]:
     pilot.target_users = 1000
     items = add_interactions(pilot)
     for index, thumbs, rating in FEEDBACK:
+        at = items[index].occurred_at  # stamped in the past, like data that has settled
         db.session.add(Feedback(pilot_id=pilot.id, interaction_id=items[index].id, thumbs=thumbs, rating=rating,
-                                external_user_id=items[index].external_user_id))
+                                external_user_id=items[index].external_user_id, created_at=at, updated_at=at))
     for index, kind, reason, status in FLAGS:
-        db.session.add(Flag(pilot_id=pilot.id, interaction_id=items[index].id, kind=kind, reason=reason, status=status))
+        at = items[index].occurred_at
+        db.session.add(Flag(pilot_id=pilot.id, interaction_id=items[index].id, kind=kind, reason=reason, status=status,
+                            created_at=at, updated_at=at))
     db.session.commit()
     return pilot, items

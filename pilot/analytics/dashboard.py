@@ -279,3 +279,17 @@ def _round_width(raw: float) -> int:
         if width >= raw and width % LATENCY_BIN_MS == 0:
             return int(width)
     return int(10 * magnitude)
+
+
+def cost_numbers(session: so.Session, pilot: Pilot) -> dict[str, Any]:
+    """The report's cost section for the whole pilot, from the (refreshed) rollup: quick at any size."""
+    refresh(session, pilot)
+    rows = _rollup_frame(session, pilot, None, None)
+    window = _window(rows)
+    active = int(rows.loc[rows["external_user_id"] != NO_KEY, "external_user_id"].nunique()) if not rows.empty else 0
+    known = int(rows["known_cost"].sum()) if not rows.empty else 0
+    interactions = int(rows["interactions"].sum()) if not rows.empty else 0
+    cost = cost_from_totals(pilot, float(rows["cost_usd"].sum()) if known else None, known, interactions - known,
+                            active, window["days"])
+    return {**cost, "active_users": active, "window_days": window["days"], "known_cost_interactions": known,
+            "interactions": interactions}

@@ -56,4 +56,5 @@ def costs(slug: str):
 
     inputs, errors = parse_cost_inputs(request.args)
     report = cost_architecture(db.session, g.pilot, inputs)
+    db.session.commit()  # the rollup refresh, if anything had changed
     return render_template("analytics/costs.html", pilot=g.pilot, report=report, inputs=inputs, errors=errors)
