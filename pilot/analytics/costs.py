@@ -198,7 +198,7 @@ def caching_near(exact: dict[str, Any], near: dict[str, Any]) -> dict[str, Any]:
     whatif = {
         "key": "cache_near", "title": "Cache near-duplicates too",
         "assumption": (f"A semantic cache also answers inputs within cosine similarity {near['threshold']} "
-                       "(TF-IDF of character 3–5-grams) of an earlier one. The near-duplicate share is measured on a "
+                       "(character 3–5-grams) of an earlier one — a rephrasing or a greeting, not a different question. The near-duplicate share is measured on a "
                        f"random sample of {near['sample']:,} interactions — the only place the analytics read input "
                        "text (the first 2,000 characters) — and scaled by how much that sample under-counts exact "
                        "repeats compared with all interactions."),

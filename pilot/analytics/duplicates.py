@@ -4,9 +4,11 @@ Exact duplicates are counted over every interaction in SQL: an interaction is a 
 earlier one had the same `input_hash` (whitespace-normalised, lower-cased input), so the share is
 1 − distinct hashes ÷ interactions. Near duplicates need the text, so they are measured on a random
 sample of at most SAMPLE_SIZE interactions — the one place analytics load input text, and only the
-first TEXT_PREFIX characters of each: TF-IDF over character 3–5-grams, and an input is a near
-duplicate when its cosine similarity to an earlier sampled input (of different text) is at least
-NEAR_THRESHOLD. A sample only sees a pair when both ends were drawn, so it under-counts repeats;
+first TEXT_PREFIX characters of each. An input is a near duplicate when the cosine similarity of
+its character 3–5-gram counts (sublinear, L2-normalised; no IDF, so a pair's score does not depend
+on the rest of the sample) to an earlier sampled input of different text is at least
+NEAR_THRESHOLD. At 0.9 that joins "Hi, how do I freeze my debit card?" with "how can I freeze my
+debit card?" (0.92–0.95) but keeps "credit card" (0.77) and "close my card" (0.73) apart. A sample only sees a pair when both ends were drawn, so it under-counts repeats;
 the sample's own exact-duplicate share, set beside the full-data one, shows by how much.
 """
 from __future__ import annotations
@@ -75,7 +77,8 @@ def _near_earlier(texts: list[str], threshold: float) -> np.ndarray:
     if len(texts) < 2:
         return flags
     try:
-        matrix = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True).fit_transform(texts)
+        vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, use_idf=False)
+        matrix = vectorizer.fit_transform(texts)
     except ValueError:  # nothing but empty or one-letter inputs: no n-grams, no near duplicates
         return flags
     for start in range(0, len(texts), CHUNK):
