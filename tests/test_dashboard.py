@@ -12,7 +12,7 @@ from pilot.analytics.dashboard import dashboard_numbers, display_histogram
 from pilot.analytics.percentiles import ordered_percentiles
 from pilot.analytics.rollup import LAG, invalidate, refresh
 from pilot.analytics.summary import pilot_summary
-from pilot.models import DailyRollup, DayRollup, Feedback, Flag, Interaction
+from pilot.models import Feedback, Flag, Interaction
 from pilot.models.base import utcnow
 from tests.analytics_data import HAIKU, SONNET, add_interactions, make_small_pilot
 
@@ -233,3 +233,11 @@ def test_the_rollup_survives_a_day_boundary_refresh(db, world):
     days = dashboard_numbers(db.session, pilot)["days"]
     assert [(d["day"], d["interactions"]) for d in days] == [(date(2026, 3, 1), 1), (date(2026, 3, 2), 1)]
     assert timedelta(days=1) == days[1]["day"] - days[0]["day"]
+
+
+def test_rollup_command(runner, small):
+    result = runner.invoke(args=["pilot", "rollup", "alpha"])
+    assert result.exit_code == 0 and "Recomputed 3 day(s) of alpha." in result.output
+    assert "alpha was up to date." in runner.invoke(args=["pilot", "rollup", "alpha"]).output
+    assert "Recomputed 3 day(s)" in runner.invoke(args=["pilot", "rollup", "alpha", "--rebuild"]).output
+    assert runner.invoke(args=["pilot", "rollup", "nope"]).exit_code == 1

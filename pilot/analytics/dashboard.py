@@ -15,7 +15,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import orm as so
 
-from pilot.analytics.frames import interaction_frame
+from pilot.analytics.frames import as_day, interaction_frame
 from pilot.analytics.percentiles import ordered_percentiles
 from pilot.analytics.rollup import LATENCY_BIN_MS, LATENCY_LAST_BIN, refresh
 from pilot.analytics.summary import DAYS_PER_MONTH, _ratio, cost_from_totals, interactions_from_counts, percentiles
@@ -74,9 +74,11 @@ def _rollup_frame(session: so.Session, pilot: Pilot, start: date | None, end: da
         where.append(DailyRollup.day >= start)
     if end:
         where.append(DailyRollup.day <= end)
-    columns = [getattr(DailyRollup, name) for name in ROLLUP_COLUMNS]
-    frame = pd.DataFrame.from_records(session.execute(sa.select(*columns).where(*where)).all(),
+    # The day comes back raw (a string on SQLite) and is parsed once per distinct day, not per row.
+    columns = [sa.type_coerce(DailyRollup.day, sa.String)] + [getattr(DailyRollup, n) for n in ROLLUP_COLUMNS[1:]]
+    frame = pd.DataFrame.from_records(session.connection().execute(sa.select(*columns).where(*where)).all(),
                                       columns=list(ROLLUP_COLUMNS))
+    frame["day"] = frame["day"].map({value: as_day(value) for value in frame["day"].unique()})
     for key in ("model", "prompt_version", "external_user_id"):
         frame[key] = frame[key].astype(object).where(frame[key].notna(), NO_KEY)
     return frame
@@ -164,11 +166,11 @@ def _per_day(rows: pd.DataFrame, days: list[DayRollup], window: dict[str, Any]) 
     return result
 
 
-def _group_numbers(group: pd.DataFrame) -> dict[str, Any]:
-    """The numbers every table row has, from a group of rollup rows."""
-    interactions, failures = int(group["interactions"].sum()), int(group["failures"].sum())
-    fallbacks, known = int(group["fallbacks"].sum()), int(group["known_cost"].sum())
-    cost = float(group["cost_usd"].sum()) if known else None
+def _group_numbers(sums: dict[str, Any]) -> dict[str, Any]:
+    """The numbers every table row has, from one group's summed rollup columns."""
+    interactions, failures = int(sums["interactions"]), int(sums["failures"])
+    fallbacks, known = int(sums["fallbacks"]), int(sums["known_cost"])
+    cost = float(sums["cost_usd"]) if known else None
     return {
         "interactions": interactions,
         "failures": failures,
@@ -177,23 +179,26 @@ def _group_numbers(group: pd.DataFrame) -> dict[str, Any]:
         "cost_usd": cost,
         "per_request_usd": _ratio(cost, known),
         "unknown_cost_interactions": interactions - known,
-        "feedback_positive": int(group["feedback_positive"].sum()),
-        "feedback_negative": int(group["feedback_negative"].sum()),
-        "mean_rating": _ratio(float(group["rating_sum"].sum()), int(group["rating_count"].sum())),
+        "feedback_positive": int(sums["feedback_positive"]),
+        "feedback_negative": int(sums["feedback_negative"]),
+        "mean_rating": _ratio(float(sums["rating_sum"]), int(sums["rating_count"])),
     }
 
 
-def _grouped(rows: pd.DataFrame, key: str) -> list[tuple[Any, pd.DataFrame]]:
+def _group_sums(rows: pd.DataFrame, key: str) -> dict[Any, dict[str, Any]]:
+    """Summed rollup columns per value of `key` — one vectorised groupby (per-group pandas calls
+    cost about a millisecond each, which fifty users turn into a slow page)."""
     if rows.empty:
-        return []
-    return [(None if value == NO_KEY else value, group) for value, group in rows.groupby(key, sort=False)]
+        return {}
+    sums = rows.groupby(key, sort=False)[SUMMED].sum()
+    return {(None if value == NO_KEY else value): record for value, record in zip(sums.index, sums.to_dict("records"))}
 
 
 def _per_model(rows: pd.DataFrame, latency_by_model: dict[Any, dict]) -> list[dict[str, Any]]:
     total = int(rows["interactions"].sum()) if not rows.empty else 0
     result = []
-    for model, group in _grouped(rows, "model"):
-        numbers = _group_numbers(group)
+    for model, sums in _group_sums(rows, "model").items():
+        numbers = _group_numbers(sums)
         result.append({"model": model, **numbers, "share": _ratio(numbers["interactions"], total),
                        "latency_ms": latency_by_model.get(NO_KEY if model is None else model,
                                                           {"p50": None, "p95": None, "p99": None})})
@@ -201,26 +206,34 @@ def _per_model(rows: pd.DataFrame, latency_by_model: dict[Any, dict]) -> list[di
 
 
 def _per_version(rows: pd.DataFrame) -> list[dict[str, Any]]:
+    if rows.empty:
+        return []
+    span = rows.groupby("prompt_version", sort=False)["day"].agg(["min", "max"])
     result = []
-    for version, group in _grouped(rows, "prompt_version"):
-        result.append({"prompt_version": version, **_group_numbers(group),
-                       "first_day": group["day"].min(), "last_day": group["day"].max()})
+    for version, sums in _group_sums(rows, "prompt_version").items():
+        first, last = span.loc[NO_KEY if version is None else version]
+        result.append({"prompt_version": version, **_group_numbers(sums), "first_day": first, "last_day": last})
     return sorted(result, key=lambda r: (r["first_day"], str(r["prompt_version"])))
 
 
 def _per_user(session: so.Session, pilot: Pilot, rows: pd.DataFrame, window_days: int) -> list[dict[str, Any]]:
     """Per user id: usage against the daily limit, failures, cost per month over the window, feedback."""
+    if rows.empty:
+        return []
     enrolled = set(session.scalars(sa.select(Membership.external_id).where(
         Membership.pilot_id == pilot.id, Membership.role == "participant", Membership.status != "removed")))
     limit = pilot.daily_request_limit
+    per_day = rows.groupby(["external_user_id", "day"], sort=False)["interactions"].sum()
+    days = per_day.groupby(level=0).agg(["size", "max"])
+    over = (per_day > limit).groupby(level=0).sum() if limit is not None else None
     result = []
-    for user, group in _grouped(rows, "external_user_id"):
-        per_day = group.groupby("day")["interactions"].sum()
-        numbers = _group_numbers(group)
+    for user, sums in _group_sums(rows, "external_user_id").items():
+        key = NO_KEY if user is None else user
+        numbers = _group_numbers(sums)
         result.append({
             "user": user, "enrolled": user in enrolled, **numbers,
-            "active_days": int(per_day.size), "max_per_day": int(per_day.max()),
-            "days_over_limit": int((per_day > limit).sum()) if limit is not None and user is not None else 0,
+            "active_days": int(days.at[key, "size"]), "max_per_day": int(days.at[key, "max"]),
+            "days_over_limit": int(over.at[key]) if over is not None and user is not None else 0,
             "cost_per_month_usd": (numbers["cost_usd"] / window_days * DAYS_PER_MONTH
                                    if numbers["cost_usd"] is not None and window_days else None),
         })

@@ -11,7 +11,6 @@ does those calls `invalidate` (the next refresh then recomputes everything).
 """
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import date, datetime, timedelta
 from typing import Any, Iterable
 
@@ -118,23 +117,26 @@ def _runs(days: Iterable[date]) -> list[tuple[date, date]]:
 
 
 def recompute(session: so.Session, pilot: Pilot, first: date, last: date) -> None:
-    """Replace the rollup rows of the days `first`…`last` with numbers computed from the data."""
-    low, high = day_bounds(first, last)
-    in_range = [Interaction.pilot_id == pilot.id, Interaction.occurred_at >= low, Interaction.occurred_at < high]
+    """Replace the rollup rows of the days `first`…`last` with numbers computed from the data.
+
+    One day at a time: each query is an index range scan of that day, grouped by plain columns
+    (no per-row date() to compute), and only that day's latencies are in memory at once.
+    """
     session.execute(sa.delete(DailyRollup).where(DailyRollup.pilot_id == pilot.id, DailyRollup.day.between(first, last)))
     session.execute(sa.delete(DayRollup).where(DayRollup.pilot_id == pilot.id, DayRollup.day.between(first, last)))
-    groups = _group_rows(session, pilot, in_range)
-    if groups:
-        session.execute(sa.insert(DailyRollup), groups)
-    days = _day_rows(session, pilot, in_range)
-    if days:
-        session.execute(sa.insert(DayRollup), days)
+    for offset in range((last - first).days + 1):
+        day = first + timedelta(days=offset)
+        low, high = day_bounds(day, day)
+        in_day = [Interaction.pilot_id == pilot.id, Interaction.occurred_at >= low, Interaction.occurred_at < high]
+        groups = _group_rows(session, pilot, day, in_day)
+        if groups:
+            session.execute(sa.insert(DailyRollup), groups)
+            session.execute(sa.insert(DayRollup), [_day_row(session, pilot, day, in_day)])
 
 
-def _group_rows(session: so.Session, pilot: Pilot, in_range: list) -> list[dict[str, Any]]:
-    """Counts and sums per day × model × prompt version × user, feedback included."""
-    day = day_of(Interaction.occurred_at)
-    keys = (day, Interaction.model, Interaction.prompt_version, Interaction.external_user_id)
+def _group_rows(session: so.Session, pilot: Pilot, day: date, in_day: list) -> list[dict[str, Any]]:
+    """Counts and sums per model × prompt version × user on `day`, feedback included."""
+    keys = (Interaction.model, Interaction.prompt_version, Interaction.external_user_id)
     counted = session.execute(
         sa.select(
             *keys,
@@ -144,7 +146,7 @@ def _group_rows(session: so.Session, pilot: Pilot, in_range: list) -> list[dict[
             sa.func.count(Interaction.cost_usd),
             sa.func.coalesce(sa.func.sum(Interaction.cost_usd), 0.0),
             sa.func.count(Interaction.latency_ms),
-        ).where(*in_range).group_by(*keys)
+        ).where(*in_day).group_by(*keys)
     ).all()
     rated = session.execute(
         sa.select(
@@ -154,15 +156,14 @@ def _group_rows(session: so.Session, pilot: Pilot, in_range: list) -> list[dict[
             sa.func.count(Feedback.id).filter(FEEDBACK_NEGATIVE),
             sa.func.count(Feedback.rating),
             sa.func.coalesce(sa.func.sum(Feedback.rating), 0),
-        ).join(Feedback, Feedback.interaction_id == Interaction.id).where(*in_range).group_by(*keys)
+        ).join(Feedback, Feedback.interaction_id == Interaction.id).where(*in_day).group_by(*keys)
     ).all()
-    ratings = {(as_day(r[0]), r[1], r[2], r[3]): r[4:] for r in rated}
+    ratings = {tuple(r[:3]): r[3:] for r in rated}
     rows = []
-    for d, model, version, user, interactions, failures, fallbacks, known, cost, latencies in counted:
-        key = (as_day(d), model, version, user)
-        count, positive, negative, rating_count, rating_sum = ratings.get(key, (0, 0, 0, 0, 0))
+    for model, version, user, interactions, failures, fallbacks, known, cost, latencies in counted:
+        count, positive, negative, rating_count, rating_sum = ratings.get((model, version, user), (0, 0, 0, 0, 0))
         rows.append({
-            "pilot_id": pilot.id, "day": key[0], "model": model, "prompt_version": version,
+            "pilot_id": pilot.id, "day": day, "model": model, "prompt_version": version,
             "external_user_id": user, "interactions": interactions, "failures": failures, "fallbacks": fallbacks,
             "known_cost": known, "cost_usd": float(cost), "latency_count": latencies,
             "feedback_count": count, "feedback_positive": positive, "feedback_negative": negative,
@@ -171,33 +172,25 @@ def _group_rows(session: so.Session, pilot: Pilot, in_range: list) -> list[dict[
     return rows
 
 
-def _day_rows(session: so.Session, pilot: Pilot, in_range: list) -> list[dict[str, Any]]:
-    """Exact percentiles, a latency histogram and flag counts per day (days with interactions)."""
-    day = day_of(Interaction.occurred_at)
-    timings = pd.DataFrame.from_records(
-        session.execute(sa.select(day, Interaction.latency_ms, Interaction.ttft_ms).where(*in_range)).all(),
-        columns=["day", "latency_ms", "ttft_ms"],
-    )
-    flags: dict[Any, list] = defaultdict(list)
-    for d, kind, reason, status, count in session.execute(
-        sa.select(day, Flag.kind, Flag.reason, Flag.status, sa.func.count(Flag.id))
-        .join(Flag, Flag.interaction_id == Interaction.id)
-        .where(*in_range).group_by(day, Flag.kind, Flag.reason, Flag.status)
-    ):
-        flags[as_day(d)].append([kind, reason, status, count])
-    rows = []
-    for raw_day, frame in timings.groupby("day", sort=True):
-        latency = pd.to_numeric(frame["latency_ms"], errors="coerce").dropna().astype("float64")
-        ttft = pd.to_numeric(frame["ttft_ms"], errors="coerce").dropna().astype("float64")
-        lat, first_token = percentiles(latency), percentiles(ttft)
-        the_day = as_day(raw_day)
-        rows.append({
-            "pilot_id": pilot.id, "day": the_day,
-            "latency_p50": lat["p50"], "latency_p95": lat["p95"], "latency_p99": lat["p99"],
-            "ttft_p50": first_token["p50"], "ttft_p95": first_token["p95"], "ttft_p99": first_token["p99"],
-            "latency_histogram": latency_histogram(latency), "flags": sorted(flags.get(the_day, [])),
-        })
-    return rows
+def _day_row(session: so.Session, pilot: Pilot, day: date, in_day: list) -> dict[str, Any]:
+    """Exact percentiles, a latency histogram and flag counts for `day`."""
+    timings = np.array(
+        session.connection().execute(sa.select(Interaction.latency_ms, Interaction.ttft_ms).where(*in_day)).all(),
+        dtype="float64",
+    ).reshape(-1, 2)  # None → NaN
+    latency = pd.Series(timings[:, 0]).dropna()
+    lat, first_token = percentiles(latency), percentiles(pd.Series(timings[:, 1]).dropna())
+    flags = session.execute(
+        sa.select(Flag.kind, Flag.reason, Flag.status, sa.func.count(Flag.id))
+        .select_from(Interaction).join(Flag, Flag.interaction_id == Interaction.id).where(*in_day)
+        .group_by(Flag.kind, Flag.reason, Flag.status)
+    ).all()
+    return {
+        "pilot_id": pilot.id, "day": day,
+        "latency_p50": lat["p50"], "latency_p95": lat["p95"], "latency_p99": lat["p99"],
+        "ttft_p50": first_token["p50"], "ttft_p95": first_token["p95"], "ttft_p99": first_token["p99"],
+        "latency_histogram": latency_histogram(latency), "flags": sorted([list(flag) for flag in flags]),
+    }
 
 
 def latency_histogram(latency: pd.Series) -> dict[str, int]:
