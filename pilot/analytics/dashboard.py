@@ -76,8 +76,9 @@ def _rollup_frame(session: so.Session, pilot: Pilot, start: date | None, end: da
         where.append(DailyRollup.day <= end)
     # The day comes back raw (a string on SQLite) and is parsed once per distinct day, not per row.
     columns = [sa.type_coerce(DailyRollup.day, sa.String)] + [getattr(DailyRollup, n) for n in ROLLUP_COLUMNS[1:]]
-    frame = pd.DataFrame.from_records(session.connection().execute(sa.select(*columns).where(*where)).all(),
-                                      columns=list(ROLLUP_COLUMNS))
+    rows = session.connection().execute(sa.select(*columns).where(*where)).all()
+    # Built column by column: from_records inspects every row object, three times slower.
+    frame = pd.DataFrame(dict(zip(ROLLUP_COLUMNS, zip(*rows)))) if rows else pd.DataFrame(columns=list(ROLLUP_COLUMNS))
     frame["day"] = frame["day"].map({value: as_day(value) for value in frame["day"].unique()})
     for key in ("model", "prompt_version", "external_user_id"):
         frame[key] = frame[key].astype(object).where(frame[key].notna(), NO_KEY)

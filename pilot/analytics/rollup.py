@@ -174,10 +174,8 @@ def _group_rows(session: so.Session, pilot: Pilot, day: date, in_day: list) -> l
 
 def _day_row(session: so.Session, pilot: Pilot, day: date, in_day: list) -> dict[str, Any]:
     """Exact percentiles, a latency histogram and flag counts for `day`."""
-    timings = np.array(
-        session.connection().execute(sa.select(Interaction.latency_ms, Interaction.ttft_ms).where(*in_day)).all(),
-        dtype="float64",
-    ).reshape(-1, 2)  # None → NaN
+    rows = session.connection().execute(sa.select(Interaction.latency_ms, Interaction.ttft_ms).where(*in_day))
+    timings = np.array([tuple(row) for row in rows.all()], dtype="float64").reshape(-1, 2)  # None → NaN
     latency = pd.Series(timings[:, 0]).dropna()
     lat, first_token = percentiles(latency), percentiles(pd.Series(timings[:, 1]).dropna())
     flags = session.execute(
