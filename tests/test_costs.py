@@ -9,6 +9,7 @@ import pytest
 from pilot.analytics.costs import CostInputs, cost_architecture, parse_cost_inputs
 from pilot.analytics.duplicates import _near_earlier, exact_duplicates, near_duplicates
 from pilot.models import ModelPrice
+from pilot.models.base import utcnow
 from tests.analytics_data import add_interactions, make_small_pilot
 
 approx = lambda value: pytest.approx(value, abs=1e-9)  # noqa: E731
@@ -164,3 +165,21 @@ def test_cost_page_shows_bad_input_messages(client_as, pilot):
 
 def test_cost_page_of_an_empty_pilot(client_as, world):
     assert client_as("lead").get("/pilots/alpha/costs").status_code == 200
+
+
+def test_measurements_are_cached_until_the_data_changes(db, pilot):
+    from pilot.analytics.costs import measurements
+
+    first = measurements(db.session, pilot, CostInputs())
+    cost_architecture(db.session, pilot, CostInputs(users=100))  # refreshes the rollup: a new stamp
+    db.session.commit()
+    cached = measurements(db.session, pilot, CostInputs(batch_pct=50, trim_pct=5))  # same data, same thresholds
+    assert measurements(db.session, pilot, CostInputs()) is cached
+    new, = add_interactions(pilot, [("user-1", datetime(2026, 3, 3, 2), "claude-haiku-4-5", "v2", "ok", 10.0, None,
+                                     0.5, "new question")], prefix="n")
+    new.received_at = utcnow()  # it arrives now
+    db.session.commit()
+    report = cost_architecture(db.session, pilot, CostInputs())  # sees the new row, moves the stamp
+    assert whatif(report, "cache_exact")["interactions"] == 7
+    assert measurements(db.session, pilot, CostInputs()) is not cached
+    assert first[1]["interactions"] == 6

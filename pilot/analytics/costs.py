@@ -8,6 +8,8 @@ from the pilot's price table as in force now (what going forward would cost).
 """
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, Mapping
@@ -18,7 +20,7 @@ from sqlalchemy import orm as so
 from pilot.analytics.dashboard import cost_numbers
 from pilot.analytics.duplicates import exact_duplicates, near_duplicates
 from pilot.ingest.pricing import Price, PriceTable, compute_cost
-from pilot.models import Interaction, ModelPrice, Pilot
+from pilot.models import Interaction, ModelPrice, Pilot, RollupState
 from pilot.models.base import utcnow
 
 SCALES = (100, 1_000, 10_000, 100_000)
@@ -71,12 +73,11 @@ def cost_architecture(session: so.Session, pilot: Pilot, inputs: CostInputs,
     baseline = cost_numbers(session, pilot)  # refreshes the rollup: the caller commits
     table = PriceTable.for_pilot(session, pilot)
     prices = _current_prices(session, pilot, table, now)
-    ledger = token_ledger(session, pilot, inputs)
-    exact = exact_duplicates(session, pilot)
+    ledger, exact, near = measurements(session, pilot, inputs)
     whatifs = [
         tiering(ledger, prices, inputs),
         caching_exact(exact),
-        caching_near(exact, near_duplicates(session, pilot)),
+        caching_near(exact, near),
         batching(inputs),
         trimming(ledger, table, now, inputs),
     ]
@@ -93,6 +94,30 @@ def cost_architecture(session: so.Session, pilot: Pilot, inputs: CostInputs,
         "whatifs": whatifs,
         "inputs": asdict(inputs),
     }
+
+
+def measurements(session: so.Session, pilot: Pilot, inputs: CostInputs) -> tuple[list, dict, dict]:
+    """The three full scans behind the what-ifs (token ledger, exact and near duplicates), cached
+    until the pilot's data changes: the key includes the rollup's refresh stamp, which moves
+    whenever a refresh finds new or changed rows (and on `invalidate`). So clicking through the
+    scales or the batching and trimming inputs does not scan a million rows again."""
+    stamp = session.scalar(sa.select(RollupState.refreshed_at).where(RollupState.pilot_id == pilot.id))
+    key = (str(session.get_bind().url), pilot.id, stamp, inputs.short_chars, inputs.short_output_tokens)
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+    value = (token_ledger(session, pilot, inputs), exact_duplicates(session, pilot), near_duplicates(session, pilot))
+    with _CACHE_LOCK:
+        _CACHE[key] = value
+        while len(_CACHE) > CACHE_ENTRIES:
+            _CACHE.popitem(last=False)
+    return value
+
+
+_CACHE: "OrderedDict[tuple, tuple[list, dict, dict]]" = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+CACHE_ENTRIES = 32
 
 
 def scale_row(per_user_month: float | None, price: float | None, users: int) -> dict[str, Any]:

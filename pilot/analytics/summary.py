@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import orm as so
@@ -70,11 +71,12 @@ def interactions_from_counts(total: int, failures: int, fallbacks: int) -> dict[
 
 
 def latency_values(session: so.Session, pilot: Pilot, column=Interaction.latency_ms) -> pd.Series:
-    """One float column, for percentiles."""
-    rows = session.execute(
+    """One float column, for percentiles. Read through Core straight into a float array: at a
+    million rows the ORM's per-row objects took 2–4 s of the report's 5 s budget."""
+    result = session.connection().execute(
         sa.select(column).where(Interaction.pilot_id == pilot.id, column.is_not(None))
-    ).scalars().all()
-    return pd.Series(rows, dtype="float64")
+    )
+    return pd.Series(np.fromiter((row[0] for row in result), dtype="float64"))
 
 
 def percentiles(values: pd.Series) -> dict[str, float | None]:
