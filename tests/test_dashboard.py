@@ -133,6 +133,7 @@ def test_refresh_recomputes_only_changed_days(db, small):
     db.session.commit()
     assert refresh(db.session, pilot) == [date(2026, 3, 2)]
     db.session.commit()
+    assert refresh(db.session, pilot) == []  # recomputed once, not again on every view within the look-back
     second = dashboard_numbers(db.session, pilot, refresh_first=False)["days"][1]
     assert second["interactions"] == 1 and second["latency_p95"] == 800.0
 

@@ -62,6 +62,8 @@ def upgrade():
     op.create_table('analytics_state',
     sa.Column('pilot_id', sa.Integer(), nullable=False),
     sa.Column('refreshed_at', sa.DateTime(), nullable=True),
+    sa.Column('looked_back_from', sa.DateTime(), nullable=True),
+    sa.Column('fingerprint', sa.JSON(), nullable=True),
     sa.Column('updated_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['pilot_id'], ['pilot.id'], name=op.f('fk_analytics_state_pilot_id_pilot'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('pilot_id', name=op.f('pk_analytics_state'))

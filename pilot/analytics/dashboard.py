@@ -15,7 +15,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import orm as so
 
-from pilot.analytics.frames import as_day, interaction_frame
+from pilot.analytics.frames import as_day, interaction_frame, raw_rows
 from pilot.analytics.percentiles import ordered_percentiles
 from pilot.analytics.rollup import LATENCY_BIN_MS, LATENCY_LAST_BIN, refresh
 from pilot.analytics.summary import DAYS_PER_MONTH, _ratio, cost_from_totals, interactions_from_counts, percentiles
@@ -76,7 +76,7 @@ def _rollup_frame(session: so.Session, pilot: Pilot, start: date | None, end: da
         where.append(DailyRollup.day <= end)
     # The day comes back raw (a string on SQLite) and is parsed once per distinct day, not per row.
     columns = [sa.type_coerce(DailyRollup.day, sa.String)] + [getattr(DailyRollup, n) for n in ROLLUP_COLUMNS[1:]]
-    rows = session.connection().execute(sa.select(*columns).where(*where)).all()
+    rows = raw_rows(session, sa.select(*columns).where(*where))
     # Built column by column: from_records inspects every row object, three times slower.
     frame = pd.DataFrame(dict(zip(ROLLUP_COLUMNS, zip(*rows)))) if rows else pd.DataFrame(columns=list(ROLLUP_COLUMNS))
     frame["day"] = frame["day"].map({value: as_day(value) for value in frame["day"].unique()})

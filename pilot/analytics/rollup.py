@@ -6,7 +6,8 @@ updated_at, so a quiet pilot costs three tiny queries) and recomputes exactly th
 interaction rows — narrow SQL aggregates, and the latency columns for the day's percentiles. The
 first refresh of a pilot computes every day. A row committed late (its transaction began before
 the last refresh but committed after it) is still found: the look-back starts LAG before the last
-refresh. In-place edits of old interactions or deletions are not noticed by timestamps; whoever
+refresh, and a fingerprint of that window (counts and latest stamps) says whether anything in it
+changed since, so a view of unchanged data recomputes nothing. In-place edits of old interactions or deletions are not noticed by timestamps; whoever
 does those calls `invalidate` (the next refresh then recomputes everything).
 """
 from __future__ import annotations
@@ -20,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy import orm as so
 from sqlalchemy.dialects import postgresql, sqlite
 
-from pilot.analytics.frames import FAILURE, FEEDBACK_NEGATIVE, FEEDBACK_POSITIVE, as_day, day_bounds, day_of
+from pilot.analytics.frames import FAILURE, FEEDBACK_NEGATIVE, FEEDBACK_POSITIVE, as_day, day_bounds, day_of, raw_rows
 from pilot.analytics.summary import percentiles
 from pilot.models import DailyRollup, DayRollup, Feedback, Flag, Interaction, Pilot, RollupState
 from pilot.models.base import utcnow
@@ -39,26 +40,52 @@ def refresh(session: so.Session, pilot: Pilot, now: datetime | None = None) -> l
     so a request that waited for another one's refresh does not redo it.
     """
     now = now or utcnow()
-    refreshed_at = session.scalar(sa.select(RollupState.refreshed_at).where(RollupState.pilot_id == pilot.id))
-    if refreshed_at is not None and not _changed_days(session, pilot, refreshed_at - LAG):
+    known = session.execute(
+        sa.select(RollupState.refreshed_at, RollupState.looked_back_from, RollupState.fingerprint)
+        .where(RollupState.pilot_id == pilot.id)
+    ).one_or_none()
+    if known is not None and known.refreshed_at is not None and _unchanged(session, pilot, known):
         return []
     state = _locked_state(session, pilot)
     if state.refreshed_at is None:
         session.execute(sa.delete(DailyRollup).where(DailyRollup.pilot_id == pilot.id))
         session.execute(sa.delete(DayRollup).where(DayRollup.pilot_id == pilot.id))
         days = _all_days(session, pilot)
+    elif _unchanged(session, pilot, state):  # the request we waited for did the work
+        return []
     else:
-        days = _changed_days(session, pilot, state.refreshed_at - LAG)
+        days = _changed_days(session, pilot, state.looked_back_from)
     for first, last in _runs(days):
         recompute(session, pilot, first, last)
-    state.refreshed_at = now
+    state.refreshed_at, state.looked_back_from = now, now - LAG
+    state.fingerprint = fingerprint(session, pilot, state.looked_back_from)
     session.flush()
     return days
 
 
+def fingerprint(session: so.Session, pilot: Pilot, since: datetime) -> list[list]:
+    """How many interactions, ratings and flags were stamped at or after `since`, and the latest
+    stamp of each: three index range scans over recent rows only. A new row, a late commit or an
+    update (its stamp becomes the latest) changes it."""
+    result = []
+    for column, owner in ((Interaction.received_at, Interaction.pilot_id), (Feedback.updated_at, Feedback.pilot_id),
+                          (Flag.updated_at, Flag.pilot_id)):
+        count, latest = session.execute(
+            sa.select(sa.func.count(), sa.func.max(column)).where(owner == pilot.id, column >= since)
+        ).one()
+        result.append([count, latest.isoformat() if latest is not None else None])
+    return result
+
+
+def _unchanged(session: so.Session, pilot: Pilot, state) -> bool:
+    return (state.looked_back_from is not None
+            and state.fingerprint == fingerprint(session, pilot, state.looked_back_from))
+
+
 def invalidate(session: so.Session, pilot: Pilot) -> None:
     """Forget the rollup's freshness: the next refresh recomputes every day (no commit)."""
-    session.execute(sa.update(RollupState).where(RollupState.pilot_id == pilot.id).values(refreshed_at=None))
+    session.execute(sa.update(RollupState).where(RollupState.pilot_id == pilot.id)
+                    .values(refreshed_at=None, fingerprint=None))
 
 
 def _locked_state(session: so.Session, pilot: Pilot) -> RollupState:
@@ -174,8 +201,8 @@ def _group_rows(session: so.Session, pilot: Pilot, day: date, in_day: list) -> l
 
 def _day_row(session: so.Session, pilot: Pilot, day: date, in_day: list) -> dict[str, Any]:
     """Exact percentiles, a latency histogram and flag counts for `day`."""
-    rows = session.connection().execute(sa.select(Interaction.latency_ms, Interaction.ttft_ms).where(*in_day))
-    timings = np.array([tuple(row) for row in rows.all()], dtype="float64").reshape(-1, 2)  # None → NaN
+    rows = raw_rows(session, sa.select(Interaction.latency_ms, Interaction.ttft_ms).where(*in_day))
+    timings = np.array(rows, dtype="float64").reshape(-1, 2)  # None → NaN
     latency = pd.Series(timings[:, 0]).dropna()
     lat, first_token = percentiles(latency), percentiles(pd.Series(timings[:, 1]).dropna())
     flags = session.execute(

@@ -77,6 +77,10 @@ class RollupState(db.Model):
 
     pilot_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("pilot.id", ondelete="CASCADE"), primary_key=True)
     refreshed_at: so.Mapped[Optional[datetime]]
+    # The next refresh looks at rows stamped from here on; `fingerprint` summarises them as they
+    # were after the last refresh (pilot.analytics.rollup.fingerprint).
+    looked_back_from: so.Mapped[Optional[datetime]]
+    fingerprint: so.Mapped[Optional[list[Any]]] = so.mapped_column(sa.JSON)
     updated_at: so.Mapped[datetime] = so.mapped_column(default=utcnow, onupdate=utcnow)
 
 
