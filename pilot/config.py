@@ -45,7 +45,11 @@ class Config:
     MAX_CONTENT_LENGTH = 10 * 1024 * 1024  # 10 MB; the API answers 413 above it
     INVITE_TTL_DAYS = 7
     UPLOAD_MAX_BYTES = 5 * 1024 * 1024
+    # Who may frame the embeddable rating widget (CSP frame-ancestors), e.g. "https://app.example.com".
+    EMBED_FRAME_ANCESTORS = os.environ.get("PILOT_EMBED_FRAME_ANCESTORS", "*")
     RATELIMIT_HEADERS_ENABLED = True
+    # If Redis is configured but down, count in memory rather than answering 500.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     API_RATE_LIMIT = os.environ.get("PILOT_API_RATE_LIMIT", "600 per minute")
     PUBLIC_URL = os.environ.get("PILOT_PUBLIC_URL", "http://127.0.0.1:5000")
 

@@ -123,3 +123,28 @@ def client_as(app, world) -> Callable[[str], object]:
         return new_client
 
     return make
+
+
+@pytest.fixture()
+def live_server(app, db):
+    """Serve the test app on a free loopback port for one test (real HTTP, threads, sockets)."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.fixture()
+def api_key(world) -> str:
+    """A live ingestion key for world.pilot (alpha)."""
+    from pilot.pilots.services import mint_api_key
+
+    _, secret = mint_api_key(_db.session, world.pilot, world.lead, name="test")
+    _db.session.commit()
+    return secret

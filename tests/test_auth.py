@@ -64,3 +64,20 @@ def test_session_cookie_is_httponly(client, world):
     response = client.post("/login", data={"email": "lead@example.com", "password": PASSWORD})
     cookie = response.headers.get("Set-Cookie", "")
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_admin_creates_users_others_cannot(client_as, db):
+    import sqlalchemy as sa
+
+    assert client_as("lead").post("/admin/users", data={"email": "x@example.com", "password": "long password"}).status_code == 403
+    assert client_as("lead").get("/admin/users").status_code == 403
+    response = client_as("admin").post("/admin/users", data={"email": "x@example.com", "password": "long password", "name": "X"})
+    assert response.status_code == 302
+    assert db.session.scalar(sa.select(User).where(User.email == "x@example.com")).name == "X"
+    page = client_as("admin").post("/admin/users", data={"email": "x@example.com", "password": "long password"})
+    assert b"already exists" in page.data
+
+
+def test_anonymous_user_admin_page_redirects(client, world):
+    response = client.get("/admin/users")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]

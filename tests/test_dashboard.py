@@ -242,3 +242,18 @@ def test_rollup_command(runner, small):
     assert "alpha was up to date." in runner.invoke(args=["pilot", "rollup", "alpha"]).output
     assert "Recomputed 3 day(s)" in runner.invoke(args=["pilot", "rollup", "alpha", "--rebuild"]).output
     assert runner.invoke(args=["pilot", "rollup", "nope"]).exit_code == 1
+
+
+def test_a_new_price_reprices_the_dashboard(db, world):
+    """Re-pricing stored interactions (a lead adds a price) invalidates the rollup that holds their costs."""
+    from pilot.ingest.prices import add_price
+
+    add_interactions(world.pilot, [("u", datetime(2026, 3, 1, 9), "acme-model", "v", "ok", 100.0, None, None, "q")])
+    db.session.execute(sa.update(Interaction).values(input_tokens=1_000_000, cached_input_tokens=0, output_tokens=0))
+    db.session.commit()
+    assert dashboard_numbers(db.session, world.pilot)["cost"]["total_usd"] is None
+    db.session.commit()
+    add_price(db.session, world.pilot, model="acme-model", input_per_mtok="2", output_per_mtok="4",
+              cached_input_per_mtok=None, effective_from=None, actor=world.lead)
+    db.session.commit()
+    assert dashboard_numbers(db.session, world.pilot)["cost"]["total_usd"] == approx(2.0)

@@ -63,3 +63,17 @@ def test_revoking_another_pilots_key_is_404(client_as, world, db):
     db.session.commit()
     assert client_as("lead").post(f"/pilots/alpha/api-keys/{key.id}/revoke").status_code == 404
     assert key.revoked_at is None
+
+
+def test_audit_events_cannot_be_changed_or_deleted(db, world):
+    update_settings(db.session, world.pilot, {"max_participants": "40"}, world.lead)
+    db.session.commit()
+    event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "pilot.settings"))
+    event.action = "something.else"
+    with pytest.raises(ValueError, match="append-only"):
+        db.session.commit()
+    db.session.rollback()
+    db.session.delete(event)
+    with pytest.raises(ValueError, match="append-only"):
+        db.session.commit()
+    db.session.rollback()

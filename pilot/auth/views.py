@@ -6,8 +6,13 @@ from urllib.parse import urlsplit
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from pilot.auth.forms import LoginForm
-from pilot.auth.services import authenticate
+import sqlalchemy as sa
+
+from pilot import audit
+from pilot.access import admin_required
+from pilot.auth.forms import LoginForm, NewUserForm
+from pilot.auth.services import AccountError, authenticate, create_user
+from pilot.models import User
 from pilot.extensions import db, limiter
 from pilot.models.base import utcnow
 
@@ -49,3 +54,25 @@ def logout():
     logout_user()
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/admin/users", methods=["GET", "POST"])
+@admin_required
+def users():
+    """Administrators create accounts (leads and reviewers; participants join by invite)."""
+    form = NewUserForm()
+    if form.validate_on_submit():
+        try:
+            user = create_user(db.session, form.email.data, form.password.data, name=form.name.data or "",
+                               is_admin=form.is_admin.data)
+        except AccountError as error:
+            db.session.rollback()
+            flash(str(error), "error")
+        else:
+            audit.record(db.session, "user.create", actor=current_user, target_type="user", target_id=user.id,
+                         after={"email": user.email, "is_admin": user.is_admin})
+            db.session.commit()
+            flash(f"Created {user.email}.", "success")
+            return redirect(url_for("auth.users"))
+    all_users = db.session.scalars(sa.select(User).order_by(User.created_at.desc()).limit(500)).all()
+    return render_template("auth/users.html", form=form, users=all_users)

@@ -10,7 +10,7 @@ class InviteForm(FlaskForm):
     external_id = StringField("External user id", validators=[Optional(), Length(max=255)],
                               description="The id your AI feature sends as `user`. Defaults to the email.")
     email = EmailField("Email", validators=[Optional(), Email(check_deliverability=False), Length(max=254)])
-    role = SelectField("Role", choices=[(r, r) for r in ROLES], default="participant")
+    role = SelectField("Role", choices=list(ROLES), default="participant")
 
 
 class CsvImportForm(FlaskForm):
@@ -25,4 +25,4 @@ class AcceptInviteForm(FlaskForm):
 
 
 class MemberStatusForm(FlaskForm):
-    status = SelectField("Status", choices=[("active", "active"), ("paused", "paused"), ("removed", "removed")])
+    status = SelectField("Status", choices=["active", "paused", "removed"])

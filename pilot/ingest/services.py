@@ -1,29 +1,210 @@
-"""Ingestion (first cut, to be completed by the ingestion issue): store API-shaped items."""
+"""Storing interactions: the one path the JSON API, OTLP and the demo all go through.
+
+`ingest_items` validates each item (pilot.ingest.validation), prices it with the pilot's price
+table, links it to an enrolled member, and inserts the batch with INSERT … ON CONFLICT DO
+NOTHING on (pilot, event_id), so a retry — even one racing the original request — is counted
+as a duplicate and never becomes a second row. It does not commit: the caller's commit is what
+makes a 200 true.
+"""
 from __future__ import annotations
 
-import hashlib
-from datetime import datetime, timezone
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Iterable
 
+import sqlalchemy as sa
 from sqlalchemy import orm as so
+from sqlalchemy.dialects import postgresql, sqlite
 
-from pilot.models import Interaction, Pilot
+from pilot import flagging
+from pilot.ingest.pricing import PriceTable
+from pilot.feedback.services import FeedbackError, record_feedback
+from pilot.ingest.validation import ItemError, ValidItem, clean_text, identifier, json_type, validate_item
+from pilot.models import Feedback, Interaction, Membership, Pilot, PromptVersion
 from pilot.models.base import utcnow
 
+MAX_BATCH_ITEMS = 1_000
 
-def ingest_items(session: so.Session, pilot: Pilot, items: list[dict], source: str = "api") -> None:
+
+@dataclass
+class IngestResult:
+    """What happened to a batch, in the shape of the API's answer (plus the new rows)."""
+
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)
+    new_interactions: list[Interaction] = field(default_factory=list)
+    # Where each rejected item came from, for OTLP's partial-success message.
+    rejected_indexes: set[int] = field(default_factory=set)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected, "ids": self.ids}
+
+
+def insert_ignoring_conflicts(session: so.Session, model: type, index_elements: list[str]):
+    """INSERT … ON CONFLICT (index_elements) DO NOTHING for the session's database."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(model).on_conflict_do_nothing(index_elements=index_elements)
+    if dialect == "sqlite":
+        return sqlite.insert(model).on_conflict_do_nothing(index_elements=index_elements)
+    raise RuntimeError(f"ingestion supports PostgreSQL and SQLite, not {dialect}")
+
+
+def ingest_items(
+    session: so.Session,
+    pilot: Pilot,
+    items: Iterable[Any],
+    source: str = "api",
+    *,
+    now: datetime | None = None,
+) -> IngestResult:
+    """Validate, price and store a batch; bad items are reported and the good ones kept.
+
+    Duplicates (an event id already stored, or repeated within the batch) are counted, not
+    stored. Calls the flagging hook with the interactions that were really inserted. No commit.
+    """
+    now = now or utcnow()
+    result = IngestResult()
+    valid: list[ValidItem] = []
+    seen: set[str] = set()
+    for index, raw in enumerate(items):
+        try:
+            item = validate_item(raw, now)
+        except ItemError as error:
+            result.rejected.append({"index": index, "error": str(error)})
+            result.rejected_indexes.add(index)
+            continue
+        item.event_id = item.event_id or uuid.uuid4().hex
+        if item.event_id in seen:
+            result.duplicates += 1
+            continue
+        seen.add(item.event_id)
+        valid.append(item)
+    if not valid:
+        return result
+
+    rows = _rows(session, pilot, valid, source, now)
+    _register_prompt_versions(session, pilot, {item.prompt_version for item in valid if item.prompt_version}, now)
+    # Insert in event-id order, so concurrent batches that overlap take their locks in the same
+    # order on PostgreSQL (no deadlock between two retries of the same batch).
+    rows.sort(key=lambda row: row["event_id"])
+    statement = insert_ignoring_conflicts(session, Interaction, ["pilot_id", "event_id"]).returning(Interaction)
+    inserted = {interaction.event_id: interaction for interaction in session.scalars(statement, rows)}
+
+    for item in valid:
+        interaction = inserted.get(item.event_id)
+        if interaction is None:
+            result.duplicates += 1
+        else:
+            result.ids.append(item.event_id)
+            result.new_interactions.append(interaction)
+    result.accepted = len(result.new_interactions)
+    if result.new_interactions:
+        flagging.evaluate_new_interactions(session, pilot, result.new_interactions)
+    return result
+
+
+def _rows(session: so.Session, pilot: Pilot, items: list[ValidItem], source: str, now: datetime) -> list[dict]:
+    """Column values for each item: cost from the price table, membership by external id."""
+    prices = PriceTable.for_pilot(session, pilot)
+    members = enrolled_members(session, pilot, {item.external_user_id for item in items if item.external_user_id})
     rows = []
     for item in items:
-        occurred = datetime.fromisoformat(item["timestamp"].replace("Z", "+00:00")).astimezone(timezone.utc).replace(tzinfo=None)
-        text_in, text_out = item.get("input", ""), item.get("output", "")
-        rows.append(Interaction(
-            pilot_id=pilot.id, event_id=item["id"], external_user_id=item.get("user"), session_id=item.get("session"),
-            occurred_at=occurred, received_at=utcnow(), model=item.get("model"), prompt_version=item.get("prompt_version"),
-            input_text=text_in, output_text=text_out, input_chars=len(text_in), output_chars=len(text_out),
-            input_hash=hashlib.sha256(text_in.strip().lower().encode()).hexdigest(),
-            input_tokens=item.get("input_tokens"), cached_input_tokens=item.get("cached_input_tokens", 0),
-            output_tokens=item.get("output_tokens"), latency_ms=item.get("latency_ms"), ttft_ms=item.get("ttft_ms"),
-            status=item.get("status", "ok"), error_message=item.get("error"), meta=item.get("metadata", {}),
-            source=source, cost_source="unknown",
-        ))
-    session.add_all(rows)
-    session.flush()
+        cost = prices.cost(item.model, item.occurred_at, item.input_tokens, item.cached_input_tokens,
+                           item.output_tokens, item.reported_cost_usd)
+        rows.append({
+            "pilot_id": pilot.id,
+            "event_id": item.event_id,
+            "membership_id": members.get(item.external_user_id) if item.external_user_id else None,
+            "external_user_id": item.external_user_id,
+            "session_id": item.session_id,
+            "occurred_at": item.occurred_at,
+            "received_at": now,
+            "model": item.model,
+            "prompt_version": item.prompt_version,
+            "input_text": item.input_text,
+            "output_text": item.output_text,
+            "input_chars": len(item.input_text),
+            "output_chars": len(item.output_text),
+            "input_hash": item.input_hash,
+            "input_tokens": item.input_tokens,
+            "cached_input_tokens": item.cached_input_tokens,
+            "output_tokens": item.output_tokens,
+            "tokens_estimated": item.tokens_estimated,
+            "latency_ms": item.latency_ms,
+            "ttft_ms": item.ttft_ms,
+            "status": item.status,
+            "error_message": item.error_message,
+            "cost_usd": cost.usd,
+            "cost_source": cost.source,
+            "meta": item.meta,
+            "source": source,
+        })
+    return rows
+
+
+def enrolled_members(session: so.Session, pilot: Pilot, external_ids: set[str]) -> dict[str, int]:
+    """external id → membership id, for members of this pilot who are not removed."""
+    if not external_ids:
+        return {}
+    found = session.execute(
+        sa.select(Membership.external_id, Membership.id).where(
+            Membership.pilot_id == pilot.id,
+            Membership.external_id.in_(sorted(external_ids)),
+            Membership.status != "removed",
+        )
+    ).all()
+    return {external_id: membership_id for external_id, membership_id in found}
+
+
+def _register_prompt_versions(session: so.Session, pilot: Pilot, versions: set[str], now: datetime) -> None:
+    """Record prompt versions at first sight (concurrent first sights are harmless)."""
+    if not versions:
+        return
+    statement = insert_ignoring_conflicts(session, PromptVersion, ["pilot_id", "version"])
+    session.execute(statement, [
+        {"pilot_id": pilot.id, "version": version, "description": "", "first_seen_at": now}
+        for version in sorted(versions)
+    ])
+
+
+class UnknownInteraction(LookupError):
+    """Feedback named an event id that this pilot has not stored."""
+
+
+def feedback_from_api(session: so.Session, pilot: Pilot, payload: Any) -> Feedback:
+    """`POST /api/v1/feedback`: rate an interaction of this pilot, found by its event id.
+
+    `user` is the rater's external id (linked to their membership when enrolled); without it the
+    rating is taken to come from the interaction's own user. Raises FeedbackError (400) or
+    UnknownInteraction (404). No commit.
+    """
+    if not isinstance(payload, dict):
+        raise FeedbackError(f"body: must be a JSON object, not {json_type(payload)}")
+    try:
+        event_id = identifier(payload, "interaction", 128)
+        external_user_id = identifier(payload, "user", 255)
+    except ItemError as error:
+        raise FeedbackError(str(error)) from None
+    if event_id is None:
+        raise FeedbackError("interaction: required (the id of the interaction being rated)")
+    interaction = session.scalar(
+        sa.select(Interaction).where(Interaction.pilot_id == pilot.id, Interaction.event_id == event_id)
+    )
+    if interaction is None:
+        raise UnknownInteraction(f"interaction: no interaction with id {event_id!r} in this pilot")
+    external_user_id = external_user_id or interaction.external_user_id
+    membership = None
+    if external_user_id:
+        member_id = enrolled_members(session, pilot, {external_user_id}).get(external_user_id)
+        membership = session.get(Membership, member_id) if member_id else None
+    comment = payload.get("comment")
+    return record_feedback(
+        session, pilot, interaction,
+        thumbs=payload.get("thumbs"), rating=payload.get("rating"),
+        comment=clean_text(comment) if isinstance(comment, str) else comment,
+        external_user_id=external_user_id, membership=membership, source="api",
+    )

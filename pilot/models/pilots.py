@@ -122,3 +122,10 @@ class AuditEvent(db.Model):
     created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
 
     actor: so.Mapped[Optional["User"]] = so.relationship()  # noqa: F821
+
+
+@sa.event.listens_for(AuditEvent, "before_update")
+@sa.event.listens_for(AuditEvent, "before_delete")
+def _audit_events_are_append_only(mapper, connection, target: AuditEvent) -> None:
+    """The audit log is evidence: the ORM refuses to change or delete a recorded event."""
+    raise ValueError("audit events are append-only")

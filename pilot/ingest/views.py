@@ -1,0 +1,219 @@
+"""Ingestion endpoints (design.md "HTTP API"): interactions, OTLP traces, feedback, OpenAPI;
+and the lead's price-table page.
+
+Each API view is thin: rate limit (per key), key check, body checks (pilot.ingest.body), one
+service call, one commit, then the answer. A 200 is only sent after the commit.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
+from flask_limiter.util import get_remote_address
+from flask_login import current_user
+
+from pilot.access import api_key_required, hash_api_key, pilot_role_required, touch_api_key
+from pilot.extensions import csrf, db, limiter
+from pilot.feedback.services import FeedbackError
+from pilot.ingest import otlp, prices
+from pilot.ingest.body import parse_json, read_body, require_content_type
+from pilot.ingest.forms import PriceForm, RemovePriceForm
+from pilot.ingest.metrics import OTLP_SPANS_IGNORED, count_batch
+from pilot.ingest.services import MAX_BATCH_ITEMS, IngestResult, UnknownInteraction, feedback_from_api, ingest_items
+
+bp = Blueprint("ingest", __name__)
+
+# SQLite allows one writer at a time; a request that finds the database locked for longer than
+# the driver's busy timeout is retried a few times before the client is asked to retry.
+LOCK_RETRIES = 3
+
+
+def api_rate_key() -> str:
+    """Rate limits count per API key (its hash), or per address when no key is sent."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return "key:" + hash_api_key(token.strip())
+    return "ip:" + (get_remote_address() or "unknown")
+
+
+def api_rate_limit_value() -> str:
+    return current_app.config.get("API_RATE_LIMIT", "600 per minute")
+
+
+# One budget per key, shared by every ingestion endpoint.
+api_rate_limit = limiter.shared_limit(
+    api_rate_limit_value, scope="ingest-api", key_func=api_rate_key,
+    error_message="Rate limit exceeded for this API key: slow down and retry after the Retry-After seconds.",
+)
+
+
+def batch_items(payload: Any) -> list[Any]:
+    """One interaction object, or {"interactions": [...]} of at most 1,000: else 400."""
+    if isinstance(payload, dict) and "interactions" in payload:
+        items = payload["interactions"]
+        if not isinstance(items, list):
+            abort(400, description='"interactions" must be an array of interaction objects.')
+        if len(items) > MAX_BATCH_ITEMS:
+            abort(400, description=f'"interactions" has {len(items):,} items; send at most {MAX_BATCH_ITEMS:,} per request.')
+        return items
+    if isinstance(payload, dict):
+        return [payload]
+    abort(400, description='Send one interaction object, or {"interactions": [...]} with up to 1,000 of them.')
+
+
+def store_batch(items: list[Any], source: str) -> IngestResult:
+    """Ingest and commit in one transaction for the key's pilot, retrying a locked SQLite.
+
+    If the database stays locked, the client gets 503 with Retry-After: nothing was stored,
+    and a retry is safe (event ids make it idempotent).
+    """
+    attempt = 0
+    while True:
+        try:
+            touch_api_key(g.api_key)  # first, so concurrent requests lock rows in the same order
+            result = ingest_items(db.session, g.pilot, items, source)
+            db.session.commit()
+            break
+        except sa.exc.OperationalError as error:
+            db.session.rollback()
+            attempt += 1
+            if not _is_lock_conflict(error):
+                raise
+            if attempt >= LOCK_RETRIES:
+                current_app.logger.warning("ingestion gave up on a locked database: %s", error.orig)
+                busy = jsonify(error="The database is busy: nothing was stored, retry shortly.")
+                busy.status_code, busy.headers["Retry-After"] = 503, "1"
+                abort(busy)
+            time.sleep(0.05 * attempt)
+    count_batch(source, result.accepted, result.duplicates, len(result.rejected))
+    return result
+
+
+def _is_lock_conflict(error: sa.exc.OperationalError) -> bool:
+    """SQLite 'database is locked' or a PostgreSQL deadlock: both are safe to retry."""
+    text = str(error.orig).lower()
+    return "database is locked" in text or "deadlock detected" in text
+
+
+@bp.post("/api/v1/interactions")
+@api_rate_limit
+@api_key_required
+def post_interactions():
+    """Store one interaction or a batch; answer accepted/duplicates/rejected/ids."""
+    require_content_type("application/json")
+    items = batch_items(parse_json(read_body()))
+    return jsonify(store_batch(items, "api").as_json())
+
+
+@bp.post("/v1/traces")
+@api_rate_limit
+@api_key_required
+def post_traces():
+    """OTLP/HTTP export: LLM spans become interactions; answer ExportTraceServiceResponse."""
+    mimetype = require_content_type("application/x-protobuf", "application/json")
+    body = read_body()
+    try:
+        export_request = otlp.decode_request(body, mimetype)
+    except otlp.OtlpDecodeError as error:
+        abort(400, description=str(error))
+    spans = otlp.spans_to_items(export_request)
+    if spans.ignored:
+        OTLP_SPANS_IGNORED.inc(spans.ignored)
+    result = store_batch(spans.items, "otlp")
+    messages = list(spans.refused)
+    for rejection in result.rejected:
+        messages.append(_span_error(spans, rejection))
+    if spans.refused:
+        count_batch("otlp", 0, 0, len(spans.refused))
+    content, content_type = otlp.response_body(len(messages), "; ".join(messages), mimetype)
+    return Response(content, status=200, content_type=content_type)
+
+
+def _span_error(spans: otlp.SpanBatch, rejection: dict[str, Any]) -> str:
+    """A validation message restated for OTLP users: which span, which attribute."""
+    index, message = rejection["index"], rejection["error"]
+    field, _, rule = message.partition(": ")
+    attribute = spans.attribute_names[index].get(field)
+    where = f"{field} (attribute {attribute})" if attribute else field
+    return f"{spans.span_labels[index]}: {where}: {rule}"
+
+
+@bp.post("/api/v1/feedback")
+@api_rate_limit
+@api_key_required
+def post_feedback():
+    """A thumbs or 1–5 rating of an interaction (by event id), from a participant (by external id)."""
+    require_content_type("application/json")
+    payload = parse_json(read_body())
+    try:
+        feedback = feedback_from_api(db.session, g.pilot, payload)
+    except FeedbackError as error:
+        db.session.rollback()
+        abort(400, description=str(error))
+    except UnknownInteraction as error:
+        abort(404, description=str(error))
+    touch_api_key(g.api_key)
+    db.session.commit()
+    return jsonify({
+        "id": feedback.id,
+        "interaction": feedback.interaction.event_id,
+        "user": feedback.external_user_id,
+        "thumbs": feedback.thumbs,
+        "rating": feedback.rating,
+        "comment": feedback.comment,
+    })
+
+
+@bp.get("/api/v1/openapi.json")
+def openapi_document():
+    """The OpenAPI 3 description of the whole HTTP API."""
+    from pilot.ingest.openapi import openapi_spec
+
+    return jsonify(openapi_spec())
+
+
+for _view in (post_interactions, post_traces, post_feedback, openapi_document):
+    csrf.exempt(_view)
+
+
+@bp.route("/pilots/<slug>/prices", methods=["GET", "POST"])
+@pilot_role_required("lead")
+def prices_page(slug: str):
+    """The pilot's price table: add dated rows; they re-price the stored interactions they affect."""
+    form = PriceForm()
+    error = None
+    if form.validate_on_submit():
+        try:
+            row, repriced = prices.add_price(
+                db.session, g.pilot, model=form.model.data, input_per_mtok=form.input_per_mtok.data,
+                output_per_mtok=form.output_per_mtok.data, cached_input_per_mtok=form.cached_input_per_mtok.data,
+                effective_from=form.effective_from.data, actor=current_user)
+        except prices.PriceError as problem:
+            db.session.rollback()
+            error = str(problem)
+        else:
+            db.session.commit()
+            flash(f"Added a price for {row.model}; re-priced {repriced:,} stored interaction(s).", "success")
+            return redirect(url_for("ingest.prices_page", slug=slug))
+    elif form.errors:
+        error = "Your form expired or was not sent from this site. Reload the page and try again."
+    own, defaults = prices.price_rows(db.session, g.pilot)
+    return render_template("ingest/prices.html", pilot=g.pilot, form=form, error=error, own=own, defaults=defaults,
+                           unpriced=prices.unpriced_models(db.session, g.pilot), remove_form=RemovePriceForm()), \
+        400 if error else 200
+
+
+@bp.post("/pilots/<slug>/prices/<int:price_id>/remove")
+@pilot_role_required("lead")
+def remove_price(slug: str, price_id: int):
+    if not RemovePriceForm().validate_on_submit():
+        abort(400, description="Your form expired. Reload the page and try again.")
+    try:
+        repriced = prices.remove_price(db.session, g.pilot, price_id, current_user)
+    except prices.PriceError:
+        abort(404, description="No such price row in this pilot.")
+    db.session.commit()
+    flash(f"Price removed; re-priced {repriced:,} stored interaction(s).", "success")
+    return redirect(url_for("ingest.prices_page", slug=slug))

@@ -1,0 +1,68 @@
+"""GET /api/v1/openapi.json describes the API, and the live API keeps to it: schemathesis
+generates bounded requests against the ingestion endpoints (in-process, through WSGI) and
+finds no 5xx and no answer that breaks the documented schemas."""
+from __future__ import annotations
+
+import json
+
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from pilot.ingest.openapi import openapi_spec
+
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
+          response_headers_conformance]
+TESTED_PATHS = r"^/(api/v1/(interactions|feedback|feedback-tokens|openapi\.json)|v1/traces|healthz)$"
+
+
+@schemathesis.serializer("application/x-protobuf")
+def protobuf_bytes(ctx, value) -> bytes:
+    """Send generated binary bodies to /v1/traces as they are (random bytes are fair fuzz)."""
+    return value if isinstance(value, bytes) else str(value).encode()
+
+
+# Loaded from the same function the endpoint serves (test_served_document_is_this_one checks
+# that), because schemathesis's fixture loader does not work with this pytest; the requests
+# still go to the test app through WSGI (`app=`).
+schema = schemathesis.openapi.from_dict(openapi_spec()).include(path_regex=TESTED_PATHS)
+
+
+@schema.parametrize()
+@settings(max_examples=30, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+def test_api_keeps_to_its_openapi_document(case, app, db, api_key):
+    case.call_and_validate(app=app, headers={"Authorization": f"Bearer {api_key}"}, checks=CHECKS)
+
+
+def test_served_document_is_this_one(client):
+    assert client.get("/api/v1/openapi.json").get_json() == json.loads(json.dumps(openapi_spec()))
+
+
+def test_document_lists_every_design_endpoint(client):
+    document = client.get("/api/v1/openapi.json").get_json()
+    assert document["openapi"].startswith("3.")
+    assert set(document["paths"]) == {
+        "/api/v1/interactions", "/v1/traces", "/api/v1/feedback", "/api/v1/feedback-tokens", "/api/v1/pilots/{slug}/readiness",
+        "/api/v1/pilots/{slug}/reports/{n}", "/api/v1/pilots/{slug}/flags", "/api/v1/openapi.json",
+        "/healthz", "/readyz", "/metrics",
+    }
+    interaction = document["components"]["schemas"]["Interaction"]["properties"]
+    assert set(interaction) == {"id", "user", "session", "timestamp", "model", "prompt_version", "input", "output",
+                                "input_tokens", "cached_input_tokens", "output_tokens", "latency_ms", "ttft_ms",
+                                "status", "error", "cost_usd", "metadata"}
+    assert interaction["status"]["enum"] == ["ok", "error", "timeout", "rate_limited", "fallback"]
+
+
+def test_document_loads_as_openapi_from_the_app(app):
+    loaded = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
+    labels = {result.ok().label for result in loaded.get_all_operations()}
+    # schemathesis leaves out the document's own path when it loads it from the app.
+    assert labels == {"POST /api/v1/interactions", "POST /v1/traces", "POST /api/v1/feedback", "POST /api/v1/feedback-tokens",
+                      "GET /api/v1/pilots/{slug}/readiness", "GET /api/v1/pilots/{slug}/reports/{n}",
+                      "GET /api/v1/pilots/{slug}/flags", "GET /healthz", "GET /readyz", "GET /metrics"}
