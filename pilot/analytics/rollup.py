@@ -29,7 +29,6 @@ from pilot.models.base import utcnow
 LAG = timedelta(minutes=2)  # longer than any ingestion transaction takes to commit
 LATENCY_BIN_MS = 100
 LATENCY_LAST_BIN = 600  # bins of 100 ms up to 60 s; the last one holds everything slower
-GROUP = ("day", "model", "prompt_version", "external_user_id")
 
 
 def refresh(session: so.Session, pilot: Pilot, now: datetime | None = None) -> list[date]:
