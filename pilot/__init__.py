@@ -46,6 +46,7 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """Each capability is a blueprint in its own sub-package."""
+    from pilot.alerts.views import bp as alerts_bp
     from pilot.analytics.views import bp as analytics_bp
     from pilot.auth.views import bp as auth_bp
     from pilot.enrollment.views import bp as enrollment_bp
@@ -54,8 +55,10 @@ def register_blueprints(app: Flask) -> None:
     from pilot.ops.views import bp as ops_bp
     from pilot.participant.views import bp as participant_bp
     from pilot.pilots.views import bp as pilots_bp
+    from pilot.readiness.views import bp as readiness_bp
 
-    for blueprint in (auth_bp, pilots_bp, enrollment_bp, ops_bp, participant_bp, feedback_bp, ingest_bp, analytics_bp):
+    for blueprint in (auth_bp, pilots_bp, enrollment_bp, ops_bp, participant_bp, feedback_bp, ingest_bp, readiness_bp,
+                      alerts_bp, analytics_bp):
         app.register_blueprint(blueprint)
 
 

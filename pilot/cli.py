@@ -124,6 +124,78 @@ def demo_command(seed: int, if_empty: bool) -> None:
     click.echo(summary)
 
 
+@pilot_cli.command("report")
+@click.argument("slug")
+@click.option("--format", "fmt", type=click.Choice(["json", "csv", "html", "pdf"]), default="json", show_default=True,
+              help="Output format.")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Write to this file instead of standard output.")
+@click.option("--report", "number", type=click.IntRange(1, 2_147_483_647), default=None,
+              help="A saved report snapshot's number (default: live).")
+@click.option("--table", type=click.Choice(["report", "interactions", "flags", "users"]), default="report",
+              show_default=True, help="With --format csv: the report itself, or one of the data tables.")
+def report_command(slug: str, fmt: str, out_path: str | None, number: int | None, table: str) -> None:
+    """Write the readiness report (live, or a snapshot with --report N)."""
+    import sys
+
+    from pilot.readiness import exports, snapshots
+    from pilot.readiness.report import build_report
+
+    pilot = _get_pilot(slug)
+    if table != "report" and fmt != "csv":
+        fail(f"--table {table} needs --format csv")
+    if table != "report" and number is not None:
+        fail("A report snapshot holds the report only: drop --table or --report")
+    if fmt == "pdf" and out_path is None and sys.stdout.isatty():
+        fail("PDF is binary: pass --out FILE (or redirect standard output)")
+    try:
+        if table != "report":
+            chunks = (line.encode() for line in exports.DATA_EXPORTS[table](db.session, pilot))
+        elif number is not None:
+            snapshot = snapshots.get_snapshot(db.session, pilot, number)
+            if snapshot is None:
+                fail(f"No report #{number} in pilot '{slug}'")
+            chunks = [exports.render_report(snapshots.snapshot_json(snapshot), fmt,
+                                            stale_note=snapshots.staleness(db.session, pilot, snapshot))]
+        else:
+            chunks = [exports.render_report(build_report(db.session, pilot), fmt)]
+    except exports.PdfUnavailable as error:
+        fail(str(error))
+    if out_path is None:
+        stream = sys.stdout.buffer
+        for chunk in chunks:
+            stream.write(chunk)
+        stream.flush()
+        return
+    try:
+        with open(out_path, "wb") as handle:
+            for chunk in chunks:
+                handle.write(chunk)
+    except OSError as error:
+        fail(f"Cannot write {out_path}: {error.strerror}")
+    click.echo(f"Wrote {out_path}", err=True)
+
+
+@pilot_cli.command("alerts")
+@click.argument("slug")
+def alerts_command(slug: str) -> None:
+    """Evaluate the pilot's alert rules now; print each rule's value and the alerts that fired."""
+    from pilot.alerts.services import describe, evaluate_alerts
+
+    pilot = _get_pilot(slug)
+    checks = evaluate_alerts(db.session, pilot)
+    db.session.commit()
+    if not checks:
+        click.echo(f"No enabled alert rules in {pilot.slug}.")
+        return
+    for check in checks:
+        rule = check.rule
+        value = "no data" if check.value is None else describe(rule.metric, check.value)
+        state = "FIRED" if check.fired else ("above (already alerted)" if check.crossed else "ok")
+        click.echo(f"{rule.metric} over {rule.window_hours} h: {value} (threshold "
+                   f"{describe(rule.metric, rule.threshold)}) {state}")
+
+
 @pilot_cli.command("price")
 @click.argument("slug")
 @click.argument("model", required=False)

@@ -1,0 +1,480 @@
+"""The 20-item production checklist (the seed's, in its order) and one automatic rule per item.
+
+Each rule is a pure function of `Facts` returning a status (pass | warn | fail | unknown) and an
+evidence sentence with the numbers. Its thresholds are constants right above it, and the same
+table is in docs/readiness.md. `unknown` means the pilot's data cannot show the item: a lead's
+attestation then decides (see pilot.readiness.attestations).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, NamedTuple
+
+from pilot.readiness.facts import Facts
+
+PASS, WARN, FAIL, UNKNOWN = "pass", "warn", "fail", "unknown"
+STATUSES = (PASS, WARN, FAIL, UNKNOWN)
+
+
+class Check(NamedTuple):
+    status: str
+    evidence: str
+
+
+@dataclass(frozen=True)
+class Item:
+    key: str
+    section: str
+    title: str
+    rule: Callable[[Facts], Check]
+
+
+# ---- number formatting for evidence sentences (the JSON numbers elsewhere are never rounded) ----
+
+def _pct(value: float) -> str:
+    return f"{value * 100:.1f}%"
+
+
+def _ms(value: float) -> str:
+    return f"{value:,.0f} ms"
+
+
+def _usd(value: float) -> str:
+    return f"${value:,.4f}" if abs(value) < 1 else f"${value:,.2f}"
+
+
+def _count(number: int, noun: str) -> str:
+    """'1 user', '2 users', '1,204 users'."""
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
+
+
+def _share(part: int, whole: int) -> float:
+    return part / whole if whole else 0.0
+
+
+def _graded(value: float, pass_at: float, warn_at: float) -> str:
+    """Higher is better: pass at or above `pass_at`, warn at or above `warn_at`, else fail."""
+    return PASS if value >= pass_at else WARN if value >= warn_at else FAIL
+
+
+NO_DATA = Check(UNKNOWN, "No interactions yet: nothing to measure.")
+
+
+# ---- Reliability -------------------------------------------------------------------------
+
+# Share of ok-status interactions whose output was empty or failed the format rule (they reached users).
+VALIDATION_PASS_MAX = 0.01
+VALIDATION_WARN_MAX = 0.05
+
+
+def validation_layer(f: Facts) -> Check:
+    """Invalid outputs delivered as `ok` mean no validation stood between the model and the user.
+    pass ≤ 1% and an output-format rule configured; warn ≤ 5% (or no format rule, so only empty
+    outputs can be seen); fail > 5%; unknown without ok interactions."""
+    if not f.ok_interactions:
+        return NO_DATA if not f.total else Check(UNKNOWN, "No interaction succeeded, so no output could be checked.")
+    rate = _share(f.delivered_invalid, f.ok_interactions)
+    text = (f"{f.delivered_invalid:,} of {f.ok_interactions:,} successful interactions ({_pct(rate)}) delivered "
+            f"an empty or invalid-format output")
+    if rate > VALIDATION_WARN_MAX:
+        return Check(FAIL, f"{text}, above the {_pct(VALIDATION_WARN_MAX)} limit.")
+    if not f.format_rule_configured:
+        return Check(WARN, f"{text}; no output-format rule is configured, so only empty outputs are checked.")
+    if rate > VALIDATION_PASS_MAX:
+        return Check(WARN, f"{text}, above the {_pct(VALIDATION_PASS_MAX)} pass mark.")
+    return Check(PASS, f"{text}, within {_pct(VALIDATION_PASS_MAX)}; an output-format rule is configured.")
+
+
+# Fallback coverage = fallback ÷ failures.
+FALLBACK_PASS_MIN = 0.8
+FALLBACK_WARN_MIN = 0.5
+
+
+def graceful_fallback(f: Facts) -> Check:
+    """pass: coverage ≥ 80%; warn ≥ 50%; fail below; unknown without failures."""
+    if not f.failures:
+        return Check(UNKNOWN, "No failures yet, so no fallback could be observed: attest the fallback path.")
+    coverage = f.summary["interactions"]["fallback_coverage"]
+    return Check(_graded(coverage, FALLBACK_PASS_MIN, FALLBACK_WARN_MIN),
+                 f"{f.fallbacks:,} of {f.failures:,} failures served a fallback (coverage {_pct(coverage)}; "
+                 f"pass ≥ {_pct(FALLBACK_PASS_MIN)}, warn ≥ {_pct(FALLBACK_WARN_MIN)}).")
+
+
+# Share of high-severity flags a reviewer confirmed or dismissed.
+HUMAN_REVIEW_PASS_MIN = 0.95
+HUMAN_REVIEW_WARN_MIN = 0.75
+
+
+def human_review(f: Facts) -> Check:
+    """pass: ≥ 95% of high-severity flags reviewed; warn ≥ 75%; fail below; unknown without any."""
+    if not f.high_flags:
+        return Check(UNKNOWN, "No high-severity flags yet: attest how high-stakes outputs get a human review.")
+    share = _share(f.high_flags_reviewed, f.high_flags)
+    return Check(_graded(share, HUMAN_REVIEW_PASS_MIN, HUMAN_REVIEW_WARN_MIN),
+                 f"{f.high_flags_reviewed:,} of {f.high_flags:,} high-severity flags reviewed ({_pct(share)}; "
+                 f"pass ≥ {_pct(HUMAN_REVIEW_PASS_MIN)}, warn ≥ {_pct(HUMAN_REVIEW_WARN_MIN)}).")
+
+
+# Share of failures where the user got a message: a fallback text, or an error message recorded.
+ERROR_MESSAGES_PASS_MIN = 0.9
+ERROR_MESSAGES_WARN_MIN = 0.5
+
+
+def error_messages(f: Facts) -> Check:
+    """pass: ≥ 90% of failures carry a fallback text or an error message; warn ≥ 50%; fail below;
+    unknown without failures. The data shows a message exists, not that its wording helps."""
+    if not f.failures:
+        return Check(UNKNOWN, "No failures yet: attest the messages users see when the AI fails.")
+    explained = f.fallback_with_message + f.errors_with_message
+    share = _share(explained, f.failures)
+    return Check(_graded(share, ERROR_MESSAGES_PASS_MIN, ERROR_MESSAGES_WARN_MIN),
+                 f"{explained:,} of {f.failures:,} failures ({_pct(share)}) came with a message "
+                 f"({_count(f.fallback_with_message, 'fallback text')}, {_count(f.errors_with_message, 'error message')}); "
+                 f"pass ≥ {_pct(ERROR_MESSAGES_PASS_MIN)}, warn ≥ {_pct(ERROR_MESSAGES_WARN_MIN)}.")
+
+
+# ---- Performance -------------------------------------------------------------------------
+
+# Time to first token: share of ok interactions reporting it, and its p95.
+STREAMING_COVERAGE_MIN = 0.5
+STREAMING_TTFT_PASS_MS = 1500.0
+STREAMING_TTFT_WARN_MS = 3000.0
+
+
+def streaming(f: Facts) -> Check:
+    """unknown when no TTFT is reported (not streamed, or not applicable: attest); pass: TTFT on
+    ≥ 50% of ok interactions and p95 TTFT ≤ 1,500 ms; warn: p95 ≤ 3,000 ms or TTFT on fewer than
+    half; fail: p95 TTFT above 3,000 ms."""
+    if not f.ttft_recorded_ok or f.ttft_p95 is None:
+        return Check(UNKNOWN, "No time to first token reported: attest whether responses stream (or why not).")
+    coverage = _share(f.ttft_recorded_ok, f.ok_interactions)
+    text = (f"Time to first token reported on {_pct(coverage)} of successful interactions; "
+            f"p95 TTFT {_ms(f.ttft_p95)}")
+    if f.ttft_p95 > STREAMING_TTFT_WARN_MS:
+        return Check(FAIL, f"{text}, above {_ms(STREAMING_TTFT_WARN_MS)}.")
+    if f.ttft_p95 > STREAMING_TTFT_PASS_MS:
+        return Check(WARN, f"{text}, above the {_ms(STREAMING_TTFT_PASS_MS)} pass mark.")
+    if coverage < STREAMING_COVERAGE_MIN:
+        return Check(WARN, f"{text}; fewer than {_pct(STREAMING_COVERAGE_MIN)} of answers report it.")
+    return Check(PASS, f"{text} (pass ≤ {_ms(STREAMING_TTFT_PASS_MS)}).")
+
+
+# Prompt-cache share of input tokens, and inputs that repeat an earlier one exactly.
+CACHING_CACHED_PASS_MIN = 0.2
+CACHING_REPEAT_PASS_MAX = 0.1
+CACHING_REPEAT_WARN_MAX = 0.3
+
+
+def caching(f: Facts) -> Check:
+    """pass: ≥ 20% of input tokens read from a prompt cache, or ≤ 10% of inputs repeat an earlier
+    one (little to cache); warn: repeats ≤ 30%; fail: repeats above 30% with little caching;
+    unknown without token counts."""
+    if not f.input_tokens:
+        return Check(UNKNOWN, "No input token counts reported: caching cannot be measured.")
+    cached = _share(f.cached_input_tokens, f.input_tokens)
+    repeats = _share(f.hashed_inputs - f.distinct_inputs, f.hashed_inputs)
+    text = (f"{_pct(cached)} of input tokens came from a prompt cache; {_pct(repeats)} of inputs repeat "
+            f"an earlier one exactly")
+    if cached >= CACHING_CACHED_PASS_MIN or repeats <= CACHING_REPEAT_PASS_MAX:
+        return Check(PASS, f"{text} (pass: cache ≥ {_pct(CACHING_CACHED_PASS_MIN)} "
+                           f"or repeats ≤ {_pct(CACHING_REPEAT_PASS_MAX)}).")
+    if repeats <= CACHING_REPEAT_WARN_MAX:
+        return Check(WARN, f"{text}: some repeated work is not cached.")
+    return Check(FAIL, f"{text}: over {_pct(CACHING_REPEAT_WARN_MAX)} repeated inputs are answered afresh.")
+
+
+# A model "in real use" carries at least this share of interactions (and at least this many).
+MODEL_IN_USE_MIN_SHARE = 0.05
+MODEL_IN_USE_MIN_COUNT = 20
+
+
+def models_in_use(f: Facts) -> list:
+    total = sum(model.interactions for model in f.models)
+    return [m for m in f.models
+            if m.interactions >= MODEL_IN_USE_MIN_COUNT and _share(m.interactions, total) >= MODEL_IN_USE_MIN_SHARE]
+
+
+def _mix(f: Facts) -> str:
+    total = sum(model.interactions for model in f.models)
+    return ", ".join(f"{m.model} {_pct(_share(m.interactions, total))}" for m in f.models[:5])
+
+
+def model_tiering(f: Facts) -> Check:
+    """pass: two or more models in real use (each ≥ 5% and ≥ 20 interactions); warn: one model
+    carries the traffic (tiering may be unneeded: say so in an attestation); unknown without models."""
+    if not f.models:
+        return Check(UNKNOWN, "No model names reported.")
+    in_use = models_in_use(f)
+    if len(in_use) >= 2:
+        return Check(PASS, f"{len(in_use)} models in real use: {_mix(f)}.")
+    if len(f.models) == 1:
+        return Check(WARN, f"One model carries the traffic ({_mix(f)}): no tiering by task complexity.")
+    return Check(WARN, f"Fewer than two models in real use (each ≥ {_pct(MODEL_IN_USE_MIN_SHARE)} and ≥ "
+                       f"{MODEL_IN_USE_MIN_COUNT} interactions): {_mix(f)}.")
+
+
+# p95 latency against the pilot's latency_target_p95_ms.
+LATENCY_WARN_FACTOR = 1.25
+
+
+def latency_targets(f: Facts) -> Check:
+    """pass: p95 ≤ target; warn: ≤ 1.25 × target; fail above; unknown without latency data."""
+    p95 = f.summary["latency_ms"]["p95"]
+    target = f.latency_target_p95_ms
+    if p95 is None:
+        return Check(UNKNOWN, "No latency reported: the target cannot be tested.")
+    text = f"p95 latency {_ms(p95)} against a target of {_ms(target)} ({p95 / target * 100:.0f}% of target)"
+    if p95 <= target:
+        return Check(PASS, f"{text}.")
+    if p95 <= target * LATENCY_WARN_FACTOR:
+        return Check(WARN, f"{text}: within {LATENCY_WARN_FACTOR:g}× the target.")
+    return Check(FAIL, f"{text}: more than {LATENCY_WARN_FACTOR:g}× the target.")
+
+
+# ---- Cost --------------------------------------------------------------------------------
+
+# Share of interactions whose cost is unknown (no price, no reported cost).
+COST_UNKNOWN_PASS_MAX = 0.01
+COST_UNKNOWN_WARN_MAX = 0.05
+
+
+def per_user_month(f: Facts) -> Check:
+    """pass: cost per active user per month computed with ≤ 1% of interactions of unknown cost;
+    warn ≤ 5%; fail above, or when it cannot be computed at all; unknown without interactions."""
+    if not f.total:
+        return NO_DATA
+    cost = f.summary["cost"]
+    value = cost["per_active_user_per_month_usd"]
+    unknown = cost["unknown_cost_interactions"]
+    share = _share(unknown, f.total)
+    if value is None:
+        return Check(FAIL, f"Cannot be calculated: {unknown:,} of {f.total:,} interactions have no known cost "
+                           f"(add prices for their models).")
+    text = f"{_usd(value)} per active user per month; {_count(unknown, 'interaction')} ({_pct(share)}) of unknown cost"
+    if share > COST_UNKNOWN_WARN_MAX:
+        return Check(FAIL, f"{text}, above {_pct(COST_UNKNOWN_WARN_MAX)}: the figure is too low to trust.")
+    if share > COST_UNKNOWN_PASS_MAX:
+        return Check(WARN, f"{text}, above the {_pct(COST_UNKNOWN_PASS_MAX)} pass mark.")
+    return Check(PASS, f"{text}.")
+
+
+# Margin % at the planned price.
+MARGIN_PASS_MIN = 0.5
+MARGIN_WARN_MIN = 0.2
+
+
+def margin_at_scale(f: Facts) -> Check:
+    """pass: margin ≥ 50% of the planned price; warn ≥ 20%; fail below; unknown until the planned
+    price and target users are set and the cost per user can be computed."""
+    cost = f.summary["cost"]
+    missing = [name for name, value in (("planned_price_per_user_month", f.planned_price_per_user_month),
+                                        ("target_users", f.target_users)) if value is None]
+    if missing:
+        return Check(UNKNOWN, f"Set {' and '.join(missing)} in the pilot settings to verify the margin.")
+    if cost["per_active_user_per_month_usd"] is None:
+        return Check(UNKNOWN, "The cost per user per month cannot be computed yet.")
+    margin_pct = cost["margin_pct"]
+    if margin_pct is None:  # a planned price of 0: every cent of cost is a loss
+        return Check(FAIL, f"Planned price is {_usd(0)}: each user costs "
+                           f"{_usd(cost['per_active_user_per_month_usd'])} a month with nothing to cover it.")
+    return Check(_graded(margin_pct, MARGIN_PASS_MIN, MARGIN_WARN_MIN),
+                 f"Margin {_usd(cost['margin_per_user_month'])} per user per month ({_pct(margin_pct)} of the "
+                 f"{_usd(f.planned_price_per_user_month)} price); at {f.target_users:,} users the AI costs "
+                 f"{_usd(cost['projected_monthly_usd_at_target'])} a month "
+                 f"(pass ≥ {_pct(MARGIN_PASS_MIN)}, warn ≥ {_pct(MARGIN_WARN_MIN)}).")
+
+
+def model_selection(f: Facts) -> Check:
+    """A model in real use is *dominated* when another model in real use is cheaper per request
+    and fails or is rated negative no more often. pass: no model dominated; warn: one is (route
+    more traffic to the cheaper one, or attest why not); unknown with fewer than two models of
+    known cost in real use (nothing to compare)."""
+    candidates = [m for m in models_in_use(f) if m.cost_per_request is not None]
+    if len(candidates) < 2:
+        return Check(UNKNOWN, f"Fewer than two models of known cost in real use ({_mix(f) or 'none'}): "
+                              f"attest how the model was chosen.")
+    for expensive in candidates:
+        for cheap in candidates:
+            if cheap.cost_per_request < expensive.cost_per_request and cheap.bad_rate <= expensive.bad_rate:
+                saving = 1 - cheap.cost_per_request / expensive.cost_per_request
+                return Check(WARN, f"{cheap.model} is {_pct(saving)} cheaper per request than {expensive.model} "
+                                   f"({_usd(cheap.cost_per_request)} vs {_usd(expensive.cost_per_request)}) and "
+                                   f"goes wrong no more often ({_pct(cheap.bad_rate)} vs {_pct(expensive.bad_rate)} "
+                                   f"failed or rated negative).")
+    summary = "; ".join(f"{m.model} {_usd(m.cost_per_request)}/request, {_pct(m.bad_rate)} bad" for m in candidates)
+    return Check(PASS, f"Each cheaper model goes wrong more often than the dearer ones: {summary}.")
+
+
+COST_ALERT_METRICS = frozenset({"daily_cost_usd", "cost_per_request_usd"})
+
+
+def usage_limits(f: Facts) -> Check:
+    """fail: no per-user daily_request_limit; warn: a limit, but users went over it (it is not
+    enforced) or no cost alert rule is enabled; pass: limit set, nobody over it, cost alert on."""
+    if f.daily_request_limit is None:
+        return Check(FAIL, "No per-user daily request limit is set (setting daily_request_limit).")
+    text = (f"Daily limit {f.daily_request_limit:,} requests per user; {_count(f.users_over_limit, 'user')} "
+            f"went over it on {f.user_days_over_limit:,} of {_count(f.user_days, 'user-day')}")
+    has_alert = bool(f.alert_metrics & COST_ALERT_METRICS)
+    alert_text = "a cost alert is enabled" if has_alert else "no cost alert rule is enabled"
+    if f.user_days_over_limit or not has_alert:
+        return Check(WARN, f"{text}; {alert_text}.")
+    return Check(PASS, f"{text}; {alert_text}.")
+
+
+# ---- Monitoring --------------------------------------------------------------------------
+
+# Share of interactions reporting latency_ms.
+LATENCY_MONITORING_PASS_MIN = 0.95
+LATENCY_MONITORING_WARN_MIN = 0.5
+
+
+def latency_monitoring(f: Facts) -> Check:
+    """pass: latency on ≥ 95% of interactions and an enabled p95_latency_ms alert rule; warn:
+    latency on ≥ 50% (or no alert rule); fail: on fewer than half; unknown without interactions."""
+    if not f.total:
+        return NO_DATA
+    share = _share(f.latency_recorded, f.total)
+    has_alert = "p95_latency_ms" in f.alert_metrics
+    text = (f"Latency reported on {_pct(share)} of interactions; "
+            + ("a p95 latency alert is enabled" if has_alert else "no p95 latency alert rule is enabled"))
+    if share < LATENCY_MONITORING_WARN_MIN:
+        return Check(FAIL, f"{text}.")
+    if share < LATENCY_MONITORING_PASS_MIN or not has_alert:
+        return Check(WARN, f"{text}.")
+    return Check(PASS, f"{text}.")
+
+
+# Error rate against the pilot's max_error_rate.
+ERROR_RATE_FAIL_FACTOR = 1.5
+
+
+def error_rate_monitoring(f: Facts) -> Check:
+    """pass: error rate ≤ max_error_rate and an enabled error_rate alert rule; warn: rate ≤ 1.5 ×
+    the maximum (or no alert rule); fail: above 1.5 × the maximum; unknown without interactions."""
+    if not f.total:
+        return NO_DATA
+    rate = f.summary["interactions"]["error_rate"]
+    has_alert = "error_rate" in f.alert_metrics
+    text = (f"Error rate {_pct(rate)} ({f.failures:,} of {f.total:,}) against a maximum of {_pct(f.max_error_rate)}; "
+            + ("an error-rate alert is enabled" if has_alert else "no error-rate alert rule is enabled"))
+    if rate > f.max_error_rate * ERROR_RATE_FAIL_FACTOR:
+        return Check(FAIL, f"{text}.")
+    if rate > f.max_error_rate or not has_alert:
+        return Check(WARN, f"{text}.")
+    return Check(PASS, f"{text}.")
+
+
+def cost_alerts(f: Facts) -> Check:
+    """pass: an enabled alert rule on daily_cost_usd or cost_per_request_usd and ≤ 5% of
+    interactions of unknown cost; warn: a rule, but more unknown cost (the alert is half blind);
+    fail: no enabled cost alert rule."""
+    rules = sorted(f.alert_metrics & COST_ALERT_METRICS)
+    if not rules:
+        return Check(FAIL, "No enabled alert rule on daily_cost_usd or cost_per_request_usd.")
+    unknown = f.summary["cost"]["unknown_cost_interactions"]
+    share = _share(unknown, f.total)
+    text = f"Cost alerts enabled on {', '.join(rules)}"
+    if share > COST_UNKNOWN_WARN_MAX:
+        return Check(WARN, f"{text}, but {_pct(share)} of interactions have unknown cost and escape them.")
+    return Check(PASS, f"{text}; {_pct(share)} of interactions of unknown cost.")
+
+
+# Share of quality_sample flags a reviewer confirmed or dismissed.
+SAMPLING_PASS_MIN = 0.8
+SAMPLING_WARN_MIN = 0.5
+
+
+def quality_sampling(f: Facts) -> Check:
+    """fail: sampling_rate is 0; unknown: no interactions; warn: sampling on but no sample drawn
+    yet; then by the share of quality_sample flags reviewed: pass ≥ 80%, warn ≥ 50%, fail below."""
+    if f.sampling_rate <= 0:
+        return Check(FAIL, "Quality sampling is off (sampling_rate is 0).")
+    if not f.total:
+        return NO_DATA
+    if not f.sample_flags:
+        return Check(WARN, f"Sampling rate {_pct(f.sampling_rate)}, but no quality sample has been drawn yet.")
+    share = _share(f.sample_flags_reviewed, f.sample_flags)
+    return Check(_graded(share, SAMPLING_PASS_MIN, SAMPLING_WARN_MIN),
+                 f"Sampling rate {_pct(f.sampling_rate)}; {f.sample_flags_reviewed:,} of {f.sample_flags:,} quality "
+                 f"samples reviewed ({_pct(share)}; pass ≥ {_pct(SAMPLING_PASS_MIN)}, "
+                 f"warn ≥ {_pct(SAMPLING_WARN_MIN)}).")
+
+
+# ---- Scaling -----------------------------------------------------------------------------
+
+def stateless(f: Facts) -> Check:
+    """Attestation only: interaction logs cannot show where state lives."""
+    return Check(UNKNOWN, "The data cannot show this: a lead attests that state lives in a database, not in "
+                          "server memory.")
+
+
+# Share of all interactions ending as an unhandled 429 (status rate_limited).
+RATE_LIMIT_WARN_MAX = 0.005
+
+
+def rate_limits(f: Facts) -> Check:
+    """unknown: no rate limiting seen (attest backoff/queueing); pass: every 429 was handled (a
+    fallback naming it, no rate_limited status reached users); warn: unhandled 429s ≤ 0.5% of
+    interactions; fail above."""
+    events = f.rate_limited + f.rate_limit_fallbacks
+    if not events:
+        return Check(UNKNOWN, "No rate limiting seen in the pilot: attest the backoff and queueing.")
+    share = _share(f.rate_limited, f.total)
+    text = (f"{_count(events, 'rate-limit event')}: {f.rate_limit_fallbacks:,} handled with a fallback, "
+            f"{f.rate_limited:,} reached users as rate_limited ({_pct(share)} of interactions)")
+    if not f.rate_limited:
+        return Check(PASS, f"{text}.")
+    if share <= RATE_LIMIT_WARN_MAX:
+        return Check(WARN, f"{text}; within {_pct(RATE_LIMIT_WARN_MAX)}.")
+    return Check(FAIL, f"{text}; above {_pct(RATE_LIMIT_WARN_MAX)}.")
+
+
+# Share of interactions that name their prompt version.
+PROMPT_VERSION_PASS_MIN = 0.95
+PROMPT_VERSION_WARN_MIN = 0.5
+
+
+def prompt_versioning(f: Facts) -> Check:
+    """pass: ≥ 95% of interactions carry a prompt_version; warn ≥ 50%; fail below; unknown
+    without interactions."""
+    if not f.total:
+        return NO_DATA
+    share = _share(f.prompt_versioned, f.total)
+    return Check(_graded(share, PROMPT_VERSION_PASS_MIN, PROMPT_VERSION_WARN_MIN),
+                 f"{f.prompt_versioned:,} of {f.total:,} interactions ({_pct(share)}) name a prompt version; "
+                 f"{_count(f.prompt_versions, 'version')} seen (pass ≥ {_pct(PROMPT_VERSION_PASS_MIN)}, "
+                 f"warn ≥ {_pct(PROMPT_VERSION_WARN_MIN)}).")
+
+
+def rollback(f: Facts) -> Check:
+    """Attestation only: a tested rollback leaves no trace the data can tell from a rollout."""
+    seen = f" ({_count(f.prompt_versions, 'prompt version')} seen)" if f.prompt_versions else ""
+    return Check(UNKNOWN, f"The data cannot show a tested rollback{seen}: a lead attests it, with a link.")
+
+
+CHECKLIST: tuple[Item, ...] = (
+    Item("reliability.validation_layer", "Reliability", "Validation layer on AI outputs", validation_layer),
+    Item("reliability.graceful_fallback", "Reliability", "Graceful fallback when AI fails", graceful_fallback),
+    Item("reliability.human_review", "Reliability", "Human review for high-stakes outputs", human_review),
+    Item("reliability.error_messages", "Reliability", "Error handling with meaningful user messages", error_messages),
+    Item("performance.streaming", "Performance", "Streaming responses where applicable", streaming),
+    Item("performance.caching", "Performance", "Response caching strategy", caching),
+    Item("performance.model_tiering", "Performance", "Model tiering for different task complexity", model_tiering),
+    Item("performance.latency_targets", "Performance", "Latency targets defined and tested", latency_targets),
+    Item("cost.per_user_month", "Cost", "Cost per user per month calculated", per_user_month),
+    Item("cost.margin_at_scale", "Cost", "Margin verified at target scale", margin_at_scale),
+    Item("cost.model_selection", "Cost", "Model selection optimized for cost/quality", model_selection),
+    Item("cost.usage_limits", "Cost", "Usage limits and alerts configured", usage_limits),
+    Item("monitoring.latency", "Monitoring", "Latency monitoring active", latency_monitoring),
+    Item("monitoring.error_rate", "Monitoring", "Error rate monitoring active", error_rate_monitoring),
+    Item("monitoring.cost_alerts", "Monitoring", "Cost monitoring with alerts active", cost_alerts),
+    Item("monitoring.quality_sampling", "Monitoring", "Output quality sampling process defined", quality_sampling),
+    Item("scaling.stateless", "Scaling", "Stateless design verified", stateless),
+    Item("scaling.rate_limits", "Scaling", "Rate limit handling implemented", rate_limits),
+    Item("scaling.prompt_versioning", "Scaling", "Prompts under version control", prompt_versioning),
+    Item("scaling.rollback", "Scaling", "Deployment and rollback process tested", rollback),
+)
+CHECKLIST_KEYS = tuple(item.key for item in CHECKLIST)
+ITEMS_BY_KEY = {item.key: item for item in CHECKLIST}
+SECTIONS = tuple(dict.fromkeys(item.section for item in CHECKLIST))

@@ -1,0 +1,215 @@
+"""The measurements the checklist rules need beyond the report's own sections.
+
+Everything here is a SQL aggregate (counts, sums, GROUP BY) except the time-to-first-token
+percentile, which loads that one float column like the latency percentiles do. No text is read.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import orm as so
+
+from pilot.analytics.summary import latency_values, percentiles
+from pilot.models import AlertRule, Feedback, Flag, Interaction, Pilot
+
+FAILURE_STATUSES = ("error", "timeout", "rate_limited")  # failures the user saw without a fallback
+REVIEWED_FLAG_STATUSES = ("confirmed", "dismissed")
+
+
+@dataclass(frozen=True)
+class ModelUsage:
+    """One model's share of the pilot: traffic, known cost and how often it went badly."""
+
+    model: str
+    interactions: int
+    known_cost_interactions: int
+    cost_usd: float
+    bad: int  # failed (status ≠ ok) or rated negative
+
+    @property
+    def cost_per_request(self) -> float | None:
+        return self.cost_usd / self.known_cost_interactions if self.known_cost_interactions else None
+
+    @property
+    def bad_rate(self) -> float:
+        return self.bad / self.interactions if self.interactions else 0.0
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Plain numbers about one pilot; the checklist rules are pure functions of these."""
+
+    summary: dict[str, Any]
+    latency_target_p95_ms: float
+    max_error_rate: float
+    planned_price_per_user_month: float | None
+    target_users: int | None
+    daily_request_limit: int | None
+    sampling_rate: float
+    format_rule_configured: bool = False
+    ok_interactions: int = 0
+    delivered_invalid: int = 0  # status ok, yet the output was empty or failed the format rule
+    fallbacks: int = 0
+    fallback_with_message: int = 0
+    errors_with_message: int = 0  # error/timeout/rate_limited with an error message recorded
+    high_flags: int = 0
+    high_flags_reviewed: int = 0
+    sample_flags: int = 0
+    sample_flags_reviewed: int = 0
+    ttft_recorded_ok: int = 0
+    ttft_p95: float | None = None
+    input_tokens: int = 0
+    cached_input_tokens: int = 0
+    hashed_inputs: int = 0
+    distinct_inputs: int = 0
+    models: tuple[ModelUsage, ...] = ()
+    latency_recorded: int = 0
+    prompt_versioned: int = 0
+    prompt_versions: int = 0
+    rate_limited: int = 0
+    rate_limit_fallbacks: int = 0
+    user_days: int = 0
+    user_days_over_limit: int = 0
+    users_over_limit: int = 0
+    alert_metrics: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def total(self) -> int:
+        return self.summary["interactions"]["total"]
+
+    @property
+    def failures(self) -> int:
+        return self.summary["interactions"]["failures"]
+
+
+def _interaction_counts(session: so.Session, pilot: Pilot) -> dict[str, Any]:
+    I = Interaction  # noqa: E741 (short alias keeps the filter list readable)
+    has_error_message = sa.and_(I.error_message.is_not(None), I.error_message != "")
+    names_rate_limit = sa.or_(I.error_message.like("%429%"), sa.func.lower(I.error_message).like("%rate%limit%"))
+    row = session.execute(
+        sa.select(
+            sa.func.count(I.id).filter(I.status == "ok").label("ok_interactions"),
+            sa.func.count(I.id).filter(I.status == "fallback").label("fallbacks"),
+            sa.func.count(I.id).filter(I.status == "fallback", I.output_chars > 0).label("fallback_with_message"),
+            sa.func.count(I.id).filter(I.status.in_(FAILURE_STATUSES), has_error_message).label("errors_with_message"),
+            sa.func.count(I.id).filter(I.status == "rate_limited").label("rate_limited"),
+            sa.func.count(I.id).filter(I.status == "fallback", names_rate_limit).label("rate_limit_fallbacks"),
+            sa.func.count(I.id).filter(I.status == "ok", I.ttft_ms.is_not(None)).label("ttft_recorded_ok"),
+            sa.func.count(I.latency_ms).label("latency_recorded"),
+            sa.func.count(I.id).filter(I.prompt_version.is_not(None), I.prompt_version != "").label("prompt_versioned"),
+            sa.func.count(sa.distinct(I.prompt_version)).label("prompt_versions"),
+            sa.func.coalesce(sa.func.sum(I.input_tokens), 0).label("input_tokens"),
+            sa.func.coalesce(sa.func.sum(I.cached_input_tokens).filter(I.input_tokens.is_not(None)), 0)
+            .label("cached_input_tokens"),
+            sa.func.count(I.input_hash).label("hashed_inputs"),
+            sa.func.count(sa.distinct(I.input_hash)).label("distinct_inputs"),
+        ).where(I.pilot_id == pilot.id)
+    ).one()
+    counts = dict(row._mapping)
+    counts["input_tokens"] = int(counts["input_tokens"])
+    counts["cached_input_tokens"] = int(counts["cached_input_tokens"])
+    return counts
+
+
+def _delivered_invalid(session: so.Session, pilot: Pilot) -> int:
+    """Interactions marked ok whose output was empty or failed the format rule: they reached users."""
+    invalid_format = sa.exists().where(Flag.interaction_id == Interaction.id, Flag.reason == "invalid_format")
+    return session.scalar(
+        sa.select(sa.func.count(Interaction.id)).where(
+            Interaction.pilot_id == pilot.id, Interaction.status == "ok",
+            sa.or_(Interaction.output_chars == 0, invalid_format),
+        )
+    ) or 0
+
+
+def _flag_counts(session: so.Session, pilot: Pilot) -> dict[str, int]:
+    reviewed = Flag.status.in_(REVIEWED_FLAG_STATUSES)
+    high, high_reviewed, sample, sample_reviewed = session.execute(
+        sa.select(
+            sa.func.count(Flag.id).filter(Flag.severity == "high"),
+            sa.func.count(Flag.id).filter(Flag.severity == "high", reviewed),
+            sa.func.count(Flag.id).filter(Flag.reason == "quality_sample"),
+            sa.func.count(Flag.id).filter(Flag.reason == "quality_sample", reviewed),
+        ).where(Flag.pilot_id == pilot.id)
+    ).one()
+    return {"high_flags": high, "high_flags_reviewed": high_reviewed,
+            "sample_flags": sample, "sample_flags_reviewed": sample_reviewed}
+
+
+def model_usage(session: so.Session, pilot: Pilot) -> tuple[ModelUsage, ...]:
+    """Per model: interactions, known cost, and failed-or-rated-negative interactions."""
+    negative = sa.exists().where(
+        Feedback.interaction_id == Interaction.id, sa.or_(Feedback.thumbs == "down", Feedback.rating <= 2)
+    )
+    rows = session.execute(
+        sa.select(
+            Interaction.model,
+            sa.func.count(Interaction.id),
+            sa.func.count(Interaction.cost_usd),
+            sa.func.coalesce(sa.func.sum(Interaction.cost_usd), 0.0),
+            sa.func.count(Interaction.id).filter(sa.or_(Interaction.status != "ok", negative)),
+        )
+        .where(Interaction.pilot_id == pilot.id, Interaction.model.is_not(None))
+        .group_by(Interaction.model)
+        .order_by(sa.func.count(Interaction.id).desc(), Interaction.model)
+    ).all()
+    return tuple(ModelUsage(model, count, known, float(cost), bad) for model, count, known, cost, bad in rows)
+
+
+def _usage_over_limit(session: so.Session, pilot: Pilot) -> dict[str, int]:
+    """User-days (UTC) and how many of them went over the pilot's daily request limit."""
+    day = sa.func.date(Interaction.occurred_at)
+    per_user_day = (
+        sa.select(Interaction.external_user_id.label("user"), day.label("day"),
+                  sa.func.count(Interaction.id).label("requests"))
+        .where(Interaction.pilot_id == pilot.id, Interaction.external_user_id.is_not(None))
+        .group_by(Interaction.external_user_id, day)
+        .subquery()
+    )
+    limit = pilot.daily_request_limit
+    over = per_user_day.c.requests > limit if limit is not None else sa.false()
+    user_days, days_over, users_over = session.execute(
+        sa.select(
+            sa.func.count(),
+            sa.func.count().filter(over),
+            sa.func.count(sa.distinct(per_user_day.c.user)).filter(over),
+        ).select_from(per_user_day)
+    ).one()
+    return {"user_days": user_days, "user_days_over_limit": days_over, "users_over_limit": users_over}
+
+
+def enabled_alert_metrics(session: so.Session, pilot: Pilot) -> frozenset[str]:
+    return frozenset(session.scalars(
+        sa.select(AlertRule.metric).distinct().where(AlertRule.pilot_id == pilot.id, AlertRule.enabled.is_(True))
+    ))
+
+
+def format_rule_configured(pilot: Pilot) -> bool:
+    """The flagging rule invalid_format is on: rule_settings `output_format` is `json`, or `regex`
+    with an `output_regex` (pilot.flagging's settings; the default `none` checks nothing)."""
+    settings = pilot.rule_settings or {}
+    output_format = str(settings.get("output_format") or "none").lower()
+    return output_format == "json" or (output_format == "regex" and bool(settings.get("output_regex")))
+
+
+def gather_facts(session: so.Session, pilot: Pilot, summary: dict[str, Any]) -> Facts:
+    """Everything the checklist rules look at, for one pilot, from the current data."""
+    return Facts(
+        summary=summary,
+        latency_target_p95_ms=pilot.latency_target_p95_ms,
+        max_error_rate=pilot.max_error_rate,
+        planned_price_per_user_month=pilot.planned_price_per_user_month,
+        target_users=pilot.target_users,
+        daily_request_limit=pilot.daily_request_limit,
+        sampling_rate=pilot.sampling_rate,
+        format_rule_configured=format_rule_configured(pilot),
+        delivered_invalid=_delivered_invalid(session, pilot),
+        ttft_p95=percentiles(latency_values(session, pilot, Interaction.ttft_ms))["p95"],
+        models=model_usage(session, pilot),
+        alert_metrics=enabled_alert_metrics(session, pilot),
+        **_interaction_counts(session, pilot),
+        **_flag_counts(session, pilot),
+        **_usage_over_limit(session, pilot),
+    )

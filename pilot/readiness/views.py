@@ -1,0 +1,178 @@
+"""The readiness page, attestations, snapshots and sign-off, exports and the readiness API.
+
+Reviewers and above read everything here; only leads (and admins) attest, snapshot and sign.
+"""
+from __future__ import annotations
+
+from datetime import date
+
+from flask import (Blueprint, Response, abort, flash, g, jsonify, redirect, render_template, request,
+                   stream_with_context, url_for)
+from flask_login import current_user
+from sqlalchemy.exc import IntegrityError
+
+from pilot.access import api_pilot_access, pilot_role_required, user_has_role
+from pilot.alerts.services import METRICS, evaluate_alerts, recent_events, rules_for
+from pilot.extensions import db
+from pilot.models.base import utcnow
+from pilot.pilots.forms import CsrfOnlyForm
+from pilot.readiness import attestations, exports, snapshots
+from pilot.readiness.checklist import SECTIONS
+from pilot.readiness.report import build_report
+
+bp = Blueprint("readiness", __name__)
+
+# Snapshot numbers beyond the INTEGER column are 404s, not database errors.
+NUMBER = "int(min=1, max=2147483647)"
+
+
+def _is_lead() -> bool:
+    return user_has_role(current_user, g.pilot, "lead")
+
+
+def _snapshot_or_404(number: int):
+    report = snapshots.get_snapshot(db.session, g.pilot, number)
+    if report is None:
+        abort(404, description=f"No report #{number} in this pilot.")
+    return report
+
+
+def _render(report: dict, fmt: str, stale_note: str | None = None) -> bytes:
+    try:
+        return exports.render_report(report, fmt, stale_note=stale_note)
+    except exports.PdfUnavailable as error:
+        abort(503, description=str(error))
+
+
+def _json(report: dict) -> Response:
+    """The report as JSON in design.md's key order (jsonify would sort the keys)."""
+    return Response(exports.report_json_text(report), mimetype="application/json")
+
+
+def _download(body: bytes, fmt: str, filename: str) -> Response:
+    disposition = "inline" if fmt in ("html", "pdf") else "attachment"
+    response = Response(body, mimetype=exports.MIMETYPES[fmt])
+    response.headers["Content-Disposition"] = f'{disposition}; filename="{filename}.{fmt}"'
+    if fmt == "html":  # the printable report needs no scripts at all
+        response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+    return response
+
+
+@bp.route("/pilots/<slug>/readiness")
+@pilot_role_required("reviewer")
+def page(slug: str):
+    alert_checks = evaluate_alerts(db.session, g.pilot)
+    db.session.commit()
+    report = build_report(db.session, g.pilot)
+    sections = {section: [item for item in report["checklist"] if item["section"] == section] for section in SECTIONS}
+    snapshot_rows = snapshots.list_snapshots(db.session, g.pilot)
+    newest = snapshot_rows[0] if snapshot_rows else None
+    return render_template(
+        "readiness/page.html", pilot=g.pilot, report=report, sections=sections, is_lead=_is_lead(),
+        form=CsrfOnlyForm(), snapshots=snapshot_rows,
+        newest_stale=snapshots.staleness(db.session, g.pilot, newest) if newest else None,
+        alert_rules=rules_for(db.session, g.pilot), alert_values={c.rule.id: c.value for c in alert_checks},
+        alert_events=recent_events(db.session, g.pilot), metrics=METRICS, today=utcnow().date().isoformat(),
+        ready_to_sign=[r["kind"] for r in report["verdict_reasons"]] == ["unsigned"],
+    )
+
+
+@bp.route("/pilots/<slug>/readiness/attest", methods=["POST"])
+@pilot_role_required("lead")
+def attest(slug: str):
+    if not CsrfOnlyForm().validate_on_submit():
+        abort(400)
+    key = request.form.get("key", "")
+    try:
+        exempt_text = request.form.get("exempt_until", "").strip()
+        try:
+            exempt_until = date.fromisoformat(exempt_text) if exempt_text else None
+        except ValueError:
+            raise attestations.AttestationError("exempt_until must be a date (YYYY-MM-DD)") from None
+        attestations.attest(db.session, g.pilot, current_user, key=key, status=request.form.get("status", ""),
+                            note=request.form.get("note", ""), link=request.form.get("link", ""),
+                            exempt_until=exempt_until, today=utcnow().date())
+    except attestations.AttestationError as error:
+        db.session.rollback()
+        flash(f"{key}: {error}", "error")
+    else:
+        db.session.commit()
+        flash(f"Recorded your {'exemption' if exempt_until else 'attestation'} on {key}.", "success")
+    return redirect(url_for("readiness.page", slug=slug, _anchor=f"item-{key}"))
+
+
+@bp.route("/pilots/<slug>/readiness/reports", methods=["POST"])
+@pilot_role_required("lead")
+def create_report(slug: str):
+    if not CsrfOnlyForm().validate_on_submit():
+        abort(400)
+    try:
+        report = snapshots.create_snapshot(db.session, g.pilot, current_user)
+        db.session.commit()
+    except IntegrityError:  # two leads took the same number at the same moment
+        db.session.rollback()
+        flash("Another report was being created at the same moment: try again.", "error")
+    else:
+        flash(f"Created report #{report.number} ({report.verdict}).", "success")
+    return redirect(url_for("readiness.page", slug=slug, _anchor="snapshots"))
+
+
+@bp.route(f"/pilots/<slug>/readiness/reports/<{NUMBER}:number>/sign", methods=["POST"])
+@pilot_role_required("lead")
+def sign_report(slug: str, number: int):
+    if not CsrfOnlyForm().validate_on_submit():
+        abort(400)
+    report = _snapshot_or_404(number)
+    try:
+        snapshots.sign_snapshot(db.session, g.pilot, report, current_user, request.form.get("note", ""))
+    except snapshots.SnapshotError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+    else:
+        db.session.commit()
+        flash(f"You signed report #{number}: the verdict is {report.verdict}.", "success")
+    return redirect(url_for("readiness.page", slug=slug, _anchor="snapshots"))
+
+
+@bp.route("/pilots/<slug>/readiness.<any(json,csv,html,pdf):fmt>")
+@pilot_role_required("reviewer")
+def export_live(slug: str, fmt: str):
+    body = _render(build_report(db.session, g.pilot), fmt)
+    return _download(body, fmt, f"{slug}-readiness-live")
+
+
+@bp.route(f"/pilots/<slug>/readiness/reports/<{NUMBER}:number>.<any(json,csv,html,pdf):fmt>")
+@pilot_role_required("reviewer")
+def export_snapshot(slug: str, number: int, fmt: str):
+    report = _snapshot_or_404(number)
+    body = _render(snapshots.snapshot_json(report), fmt, snapshots.staleness(db.session, g.pilot, report))
+    return _download(body, fmt, f"{slug}-readiness-{number}")
+
+
+@bp.route("/pilots/<slug>/export/<any(interactions,flags,users):table>.csv")
+@pilot_role_required("reviewer")
+def export_data(slug: str, table: str):
+    lines = exports.DATA_EXPORTS[table](db.session, g.pilot)
+    response = Response(stream_with_context(lines), mimetype=exports.MIMETYPES["csv"])
+    response.headers["Content-Disposition"] = f'attachment; filename="{slug}-{table}.csv"'
+    return response
+
+
+@bp.route("/api/v1/pilots/<slug>/readiness")
+@api_pilot_access("reviewer")
+def api_readiness(slug: str):
+    return _json(build_report(db.session, g.pilot))
+
+
+@bp.route("/api/v1/pilots/<slug>/reports")
+@api_pilot_access("reviewer")
+def api_reports(slug: str):
+    rows = snapshots.list_snapshots(db.session, g.pilot)
+    return jsonify(reports=[{"number": r.number, "created_at": r.created_at.isoformat() + "Z", "verdict": r.verdict,
+                             "signed": r.signed_at is not None} for r in rows])
+
+
+@bp.route(f"/api/v1/pilots/<slug>/reports/<{NUMBER}:number>")
+@api_pilot_access("reviewer")
+def api_report(slug: str, number: int):
+    return _json(snapshots.snapshot_json(_snapshot_or_404(number)))

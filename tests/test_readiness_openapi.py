@@ -1,0 +1,45 @@
+"""The readiness API keeps to the OpenAPI document: schemathesis generates slugs and report
+numbers (in-process, through WSGI) against a pilot with data and a snapshot, and finds no 5xx and
+no answer outside the documented schemas."""
+from __future__ import annotations
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from pilot.ingest.openapi import openapi_spec
+from pilot.readiness.snapshots import create_snapshot, sign_snapshot
+from tests.readiness_data import load_sample
+
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+schema = schemathesis.openapi.from_dict(openapi_spec()).include(
+    path_regex=r"^/api/v1/pilots/\{slug\}/(readiness|reports/\{n\})$")
+
+
+@schema.parametrize()
+@settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+def test_readiness_api_keeps_to_its_openapi_document(case, app, db, world, api_key):
+    if not world.pilot.planned_price_per_user_month:  # hypothesis reuses the fixtures: load once
+        load_sample(db, world.pilot)
+        sign_snapshot(db.session, world.pilot, create_snapshot(db.session, world.pilot, world.lead), world.lead, "ok")
+        db.session.commit()
+    case.path_parameters["slug"] = "alpha"  # the key's own pilot: full answers, not only 403s
+    response = case.call_and_validate(app=app, headers={"Authorization": f"Bearer {api_key}"}, checks=CHECKS)
+    SEEN.add((case.path, response.status_code))
+
+
+SEEN: set[tuple[str, int]] = set()
+
+
+def test_the_fuzzing_reached_real_answers():
+    """Runs after the fuzz test above (file order): both endpoints answered 200 at least once."""
+    if not SEEN:
+        pytest.skip("run together with test_readiness_api_keeps_to_its_openapi_document")
+    assert ("/api/v1/pilots/{slug}/readiness", 200) in SEEN
+    assert ("/api/v1/pilots/{slug}/reports/{n}", 200) in SEEN
