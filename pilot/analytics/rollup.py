@@ -46,6 +46,9 @@ def refresh(session: so.Session, pilot: Pilot, now: datetime | None = None) -> l
     if known is not None and known.refreshed_at is not None and _unchanged(session, pilot, known):
         return []
     state = _locked_state(session, pilot)
+    # Taken before any data is read: a row committed from here on changes the next fingerprint.
+    looked_back_from = now - LAG
+    next_fingerprint = fingerprint(session, pilot, looked_back_from)
     if state.refreshed_at is None:
         session.execute(sa.delete(DailyRollup).where(DailyRollup.pilot_id == pilot.id))
         session.execute(sa.delete(DayRollup).where(DayRollup.pilot_id == pilot.id))
@@ -56,8 +59,7 @@ def refresh(session: so.Session, pilot: Pilot, now: datetime | None = None) -> l
         days = _changed_days(session, pilot, state.looked_back_from)
     for first, last in _runs(days):
         recompute(session, pilot, first, last)
-    state.refreshed_at, state.looked_back_from = now, now - LAG
-    state.fingerprint = fingerprint(session, pilot, state.looked_back_from)
+    state.refreshed_at, state.looked_back_from, state.fingerprint = now, looked_back_from, next_fingerprint
     session.flush()
     return days
 
