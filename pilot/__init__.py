@@ -51,14 +51,16 @@ def register_blueprints(app: Flask) -> None:
     from pilot.auth.views import bp as auth_bp
     from pilot.enrollment.views import bp as enrollment_bp
     from pilot.feedback.views import bp as feedback_bp
+    from pilot.flagging.views import bp as flagging_bp
     from pilot.ingest.views import bp as ingest_bp
     from pilot.ops.views import bp as ops_bp
     from pilot.participant.views import bp as participant_bp
     from pilot.pilots.views import bp as pilots_bp
     from pilot.readiness.views import bp as readiness_bp
+    from pilot.review.views import bp as review_bp
 
     for blueprint in (auth_bp, pilots_bp, enrollment_bp, ops_bp, participant_bp, feedback_bp, ingest_bp, readiness_bp,
-                      alerts_bp, analytics_bp):
+                      alerts_bp, flagging_bp, review_bp, analytics_bp):
         app.register_blueprint(blueprint)
 
 

@@ -227,6 +227,22 @@ def price_command(slug: str, model: str | None, input_price: str | None, output_
             click.echo(f"{row.model}\t{row.input_per_mtok}\t{cached}\t{row.output_per_mtok}\t{since}\t{scope}")
 
 
+@pilot_cli.command("reflag")
+@click.argument("slug")
+def reflag_command(slug: str) -> None:
+    """Re-run the flag rules over a pilot's interactions with its current settings.
+
+    Adds missing flags, drops untouched open flags whose rule no longer fires, and never
+    changes a flag someone reviewed. Running it twice changes nothing the second time.
+    """
+    from pilot.flagging.services import run_reflag
+
+    pilot = _get_pilot(slug)
+    result = run_reflag(db.session, pilot, actor=None)
+    db.session.commit()
+    click.echo(result.summary())
+
+
 @pilot_cli.command("rollup")
 @click.argument("slug")
 @click.option("--rebuild", is_flag=True, help="Recompute every day, not only the days that changed.")

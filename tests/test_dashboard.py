@@ -12,7 +12,7 @@ from pilot.analytics.dashboard import dashboard_numbers, display_histogram
 from pilot.analytics.percentiles import ordered_percentiles
 from pilot.analytics.rollup import LAG, invalidate, refresh
 from pilot.analytics.summary import pilot_summary
-from pilot.models import Feedback, Flag, Interaction
+from pilot.models import Feedback, Flag, Interaction, RollupState
 from pilot.models.base import utcnow
 from tests.analytics_data import HAIKU, SONNET, add_interactions, make_small_pilot
 
@@ -257,3 +257,39 @@ def test_a_new_price_reprices_the_dashboard(db, world):
               cached_input_per_mtok=None, effective_from=None, actor=world.lead)
     db.session.commit()
     assert dashboard_numbers(db.session, world.pilot)["cost"]["total_usd"] == approx(2.0)
+
+
+def test_a_participant_who_leaves_disappears_from_the_user_table(db, small, world):
+    """Leaving re-points their interactions to an anonymous id in place: the rollup must follow."""
+    from pilot.participant.services import leave_pilot
+
+    pilot, _ = small
+    assert "user-1" in {u["user"] for u in dashboard_numbers(db.session, pilot)["users"]}
+    db.session.commit()
+    leave_pilot(db.session, world.participant_membership)
+    db.session.commit()
+    numbers = dashboard_numbers(db.session, pilot)
+    users = {u["user"] for u in numbers["users"]}
+    assert "user-1" not in users and any(u.startswith("left-") for u in users)
+    assert numbers["interactions"]["total"] == 6  # the numbers stay
+
+
+def test_flags_a_reflag_removes_leave_the_dashboard_too(db, small):
+    """Re-flagging deletes open, untouched flags whose rule no longer fires: no stamp shows that."""
+    from pilot.flagging.services import run_reflag
+
+    pilot, items = small
+    db.session.add(Flag(pilot_id=pilot.id, interaction_id=items[0].id, kind="failure", reason="slow_response",
+                        status="open", created_at=items[0].occurred_at, updated_at=items[0].occurred_at))
+    db.session.commit()
+    before = {r["reason"]: r["total"] for r in dashboard_numbers(db.session, pilot)["flags"]["by_reason"]}
+    db.session.commit()
+    assert before.get("slow_response") == 1  # on a 1,000 ms answer: the rule does not fire on it
+    result = run_reflag(db.session, pilot, actor=None)
+    db.session.commit()
+    assert result.removed >= 1
+    assert db.session.scalar(sa.select(RollupState.refreshed_at)) is None  # invalidated: rebuilt on the next view
+    after = {r["reason"]: r["total"] for r in dashboard_numbers(db.session, pilot)["flags"]["by_reason"]}
+    live = dict(db.session.execute(sa.select(Flag.reason, sa.func.count(Flag.id)).where(Flag.pilot_id == pilot.id)
+                                   .group_by(Flag.reason)).all())
+    assert after == live

@@ -19,7 +19,7 @@ from pilot.ingest.openapi import openapi_spec
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
           response_headers_conformance]
-TESTED_PATHS = r"^/(api/v1/(interactions|feedback|feedback-tokens|openapi\.json)|v1/traces|healthz)$"
+TESTED_PATHS = r"^/(api/v1/(interactions|feedback|feedback-tokens|openapi\.json|pilots/\{slug\}/flags)|v1/traces|healthz)$"
 
 
 @schemathesis.serializer("application/x-protobuf")

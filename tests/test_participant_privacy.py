@@ -89,8 +89,10 @@ def test_leaving_erases_personal_details_and_keeps_the_numbers(client_as, world,
     assert (report.kind, report.problem_type, report.description, report.screenshot_path) == (
         "problem", "wrong_answer", "", None)
     assert not stored.exists()
-    flag = db.session.scalar(sa.select(Flag))
+    flag = db.session.scalar(sa.select(Flag).where(Flag.reason == "pii_in_input"))
     assert (flag.detail, flag.note, flag.reason) == ("", "reviewer note", "pii_in_input")
+    # The thumbs down also raised negative_feedback, whose detail quoted the comment: blanked too.
+    assert [f.detail for f in db.session.scalars(sa.select(Flag).where(Flag.reason == "negative_feedback"))] == [""]
     user = db.session.get(User, world.participant.id)
     assert not user.is_active_account and user.name == "" and user.email == f"{anonymous_id}@left.invalid"
     event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "membership.leave"))

@@ -157,6 +157,13 @@ def generate_items(rng: random.Random, participants: list[str], start: datetime,
         items.append({"user": participants[0], "timestamp": occurred.isoformat() + "Z", "model": "acme-finetune-v0",
                       "prompt_version": "support-v2", "input": question, "output": answer,
                       "input_tokens": 1200, "output_tokens": 240, "latency_ms": 900.0})
+    # Someone pasted whole statements into the chat: long-context calls that cost far more.
+    for index in range(10):
+        occurred = start + timedelta(days=rng.randrange(days), hours=rng.randrange(9, 18))
+        items.append({"user": rng.choice(participants[:10]), "timestamp": occurred.isoformat() + "Z", "model": "gpt-5.2",
+                      "prompt_version": "support-v2", "input": "Please check all of these transactions: " + "…" * 40,
+                      "output": "I found two card payments that look like duplicates; please review them in the app.",
+                      "input_tokens": 80_000 + 1_000 * index, "output_tokens": 900, "latency_ms": 9_800.0 + index})
     items.sort(key=lambda item: item["timestamp"])
     for number, item in enumerate(items):
         item["id"] = f"demo-{number:06d}"

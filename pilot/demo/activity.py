@@ -6,7 +6,8 @@ import random
 import sqlalchemy as sa
 from sqlalchemy import orm as so
 
-from pilot.models import Feedback, Interaction, Membership, Pilot, Report
+from pilot.feedback.services import record_feedback
+from pilot.models import Interaction, Membership, Pilot, Report
 
 COMMENTS_NEGATIVE = [
     "That's not what I asked.", "Took forever to answer.", "The link doesn't work.",
@@ -45,9 +46,10 @@ def add_feedback_and_reports(session: so.Session, pilot: Pilot, rng: random.Rand
         comment = ""
         if rng.random() < 0.25:
             comment = rng.choice(COMMENTS_POSITIVE if positive else COMMENTS_NEGATIVE)
-        session.add(Feedback(pilot_id=pilot.id, interaction_id=interaction_id, membership_id=member.id,
-                             external_user_id=user, thumbs=thumbs, rating=rating, comment=comment,
-                             source="ui", created_at=occurred_at, updated_at=occurred_at))
+        # Through the real service, so negative ratings raise their negative_feedback flags.
+        feedback = record_feedback(session, pilot, session.get(Interaction, interaction_id), thumbs=thumbs,
+                                   rating=rating, comment=comment, membership=member, source="ui")
+        feedback.created_at = feedback.updated_at = occurred_at
         feedback_count += 1
     reports = [
         ("problem", "wrong_answer", "It told me the transfer limit is €5,000 but the app shows €2,000.", "acknowledged"),

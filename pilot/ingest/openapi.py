@@ -6,6 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from pilot.flagging.reasons import REASON_CODES
+from pilot.models.flags import FLAG_KINDS, FLAG_STATUSES, SEVERITIES
+from pilot.review.views import API_PAGE_DEFAULT, API_PAGE_MAX
+
 from pilot.ingest import validation as v
 from pilot.ingest.services import MAX_BATCH_ITEMS
 from pilot.models.interactions import INTERACTION_STATUSES
@@ -275,8 +279,12 @@ def _paths() -> dict[str, Any]:
             "operationId": "listFlags", "tags": ["flags"], "security": bearer_or_session,
             "summary": "Flags of the pilot, a page at a time.",
             "parameters": [slug,
-                           {"name": "status", "in": "query", "schema": {"type": "string", "enum": ["open", "confirmed", "dismissed"]}},
-                           {"name": "reason", "in": "query", "schema": {"type": "string"}},
+                           {"name": "status", "in": "query", "schema": {"type": "string", "enum": list(FLAG_STATUSES)}},
+                           {"name": "reason", "in": "query", "schema": {"type": "string", "enum": list(REASON_CODES)}},
+                           {"name": "kind", "in": "query", "schema": {"type": "string", "enum": list(FLAG_KINDS)}},
+                           {"name": "severity", "in": "query", "schema": {"type": "string", "enum": list(SEVERITIES)}},
+                           {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": API_PAGE_MAX},
+                            "description": f"Page size (default {API_PAGE_DEFAULT})."},
                            {"name": "cursor", "in": "query", "schema": {"type": "string"},
                             "description": "The `next` value of the previous page."}],
             "responses": {"200": {"description": "A page of flags.", "content": {JSON: {"schema": _ref("FlagsPage")}}},

@@ -1,0 +1,232 @@
+"""Run the rules over interactions and store their flags: at ingest, on feedback, and on re-flag.
+
+Storage is one bulk INSERT … ON CONFLICT DO NOTHING per chunk (the unique (interaction, reason)
+constraint makes a repeat a no-op), on SQLite and PostgreSQL alike.
+
+Re-flagging recomputes every interaction of a pilot with the current settings and then:
+- adds the flags that are missing;
+- refreshes the detail sentence of open, untouched flags whose rule still fires;
+- deletes open, untouched flags whose rule no longer fires;
+- never touches a flag a person has worked on (confirmed, dismissed, escalated, assigned or
+  annotated) — review decisions survive any number of re-flags.
+Running it twice in a row changes nothing the second time.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, Iterable, NamedTuple
+
+import sqlalchemy as sa
+from sqlalchemy import orm as so
+from sqlalchemy.dialects import postgresql, sqlite
+
+from pilot.flagging.context import IN_CHUNK, BatchContext, PilotFacts
+from pilot.flagging.reasons import REASONS
+from pilot.flagging.rules import RULES, Rule, views
+from pilot.models import Flag, Interaction, Pilot
+from pilot.models.base import utcnow
+
+INSERT_CHUNK = 1000
+# The columns the rules read: re-flagging loads only these, never whole ORM objects.
+RULE_COLUMNS = (
+    Interaction.id, Interaction.event_id, Interaction.membership_id, Interaction.external_user_id, Interaction.occurred_at,
+    Interaction.model, Interaction.input_text, Interaction.output_text, Interaction.latency_ms,
+    Interaction.status, Interaction.error_message, Interaction.cost_usd, Interaction.cost_source,
+)
+# Reasons a batch evaluation decides; negative_feedback comes from feedback rows.
+FEEDBACK_REASON = "negative_feedback"
+SAMPLE_REASON = "quality_sample"
+
+
+class FlagHit(NamedTuple):
+    """A flag a rule wants on an interaction (a named tuple: thousands are made per batch)."""
+
+    interaction_id: int
+    reason: str
+    detail: str
+
+    @property
+    def kind(self) -> str:
+        return REASONS[self.reason].kind
+
+    @property
+    def severity(self) -> str:
+        return REASONS[self.reason].severity
+
+
+def in_sample(pilot_id: int, event_id: str, rate: float) -> bool:
+    """A stable coin flip per interaction: the same event is in or out of the sample on every run."""
+    if rate <= 0:
+        return False
+    digest = hashlib.sha256(f"pilot-sample:{pilot_id}:{event_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < rate
+
+
+def evaluate(ctx: BatchContext, interactions: Iterable) -> list[FlagHit]:
+    """Every flag the rules raise on these interactions, plus the quality sample of the unflagged."""
+    hits: list[FlagHit] = []
+    rate = ctx.settings.sampling_rate
+    rules = active_rules(ctx)
+    for ix in interactions:
+        fired = False
+        for reason, rule in rules:
+            detail = rule(ix, ctx)
+            if detail:
+                hits.append(FlagHit(ix.id, reason, detail))
+                # Feedback arrives later than ingest, so it doesn't decide the sample.
+                fired = fired or reason != FEEDBACK_REASON
+        if not fired and in_sample(ctx.facts.pilot_id, ix.event_id, rate):
+            hits.append(FlagHit(ix.id, SAMPLE_REASON, f"random quality sample ({rate:.0%} of unflagged interactions)"))
+    return hits
+
+
+def active_rules(ctx: BatchContext) -> list[tuple[str, Rule]]:
+    """The rules that can fire for this pilot and batch: a rule switched off by its setting, or
+    whose batch lookup came back empty, is not called a thousand times to say no."""
+    settings = ctx.settings
+    idle = {
+        "invalid_format": settings.output_format == "none",
+        "length_out_of_range": settings.min_output_chars is None and settings.max_output_chars is None,
+        "unknown_reference": not settings.allowed_domains,
+        "refusal": not settings.refusal_phrases,
+        "negative_feedback": not ctx.negative_feedback,
+        "cost_outlier": not ctx.median_cost,
+        "unanticipated_input": not ctx.unanticipated,
+        "usage_limit_exceeded": not ctx.over_limit,
+    }
+    return [(reason, rule) for reason, rule in RULES.items() if not idle.get(reason, False)]
+
+
+INSERT_COLUMNS = ("pilot_id", "interaction_id", "kind", "reason", "severity", "status", "detail", "note",
+                  "escalated", "created_at", "updated_at")
+_insert_sql: dict[str, tuple[str, bool]] = {}
+
+
+def _conflict_ignoring_insert(dialect) -> tuple[str, bool]:
+    """INSERT … ON CONFLICT (interaction_id, reason) DO NOTHING, compiled once per dialect by
+    SQLAlchemy; (SQL text, whether its parameters are positional)."""
+    if dialect.name not in _insert_sql:
+        module = postgresql if dialect.name == "postgresql" else sqlite
+        statement = module.insert(Flag.__table__).on_conflict_do_nothing(index_elements=["interaction_id", "reason"])
+        compiled = statement.compile(dialect=dialect, column_keys=list(INSERT_COLUMNS))
+        _insert_sql[dialect.name] = (compiled.string, bool(compiled.positional))
+    return _insert_sql[dialect.name]
+
+
+def insert_flags(session: so.Session, pilot_id: int, hits: list[FlagHit]) -> None:
+    """Bulk insert, ignoring (interaction, reason) pairs that already have a flag.
+
+    This runs on every ingested batch, so it hands the driver one precompiled statement and
+    plain parameter rows (executemany): SQLAlchemy's per-row parameter processing cost more
+    than the rules themselves. The only values that need a type conversion (the timestamps and
+    the boolean) are the same for every row and are converted once, by SQLAlchemy's own types.
+    """
+    if not hits:
+        return
+    connection = session.connection()
+    dialect = connection.dialect
+    sql, positional = _conflict_ignoring_insert(dialect)
+    table = Flag.__table__
+    now = utcnow()
+    constants = {"pilot_id": pilot_id, "status": "open", "note": "", "escalated": False, "created_at": now,
+                 "updated_at": now}
+    for name in ("escalated", "created_at", "updated_at"):
+        process = table.c[name].type.bind_processor(dialect)
+        if process is not None:
+            constants[name] = process(constants[name])
+    rows = []
+    for hit in hits:
+        reason = REASONS[hit.reason]
+        row = {**constants, "interaction_id": hit.interaction_id, "kind": reason.kind, "reason": hit.reason,
+               "severity": reason.severity, "detail": hit.detail.replace("\x00", "")}
+        rows.append(tuple(row[name] for name in INSERT_COLUMNS) if positional else row)
+    for start in range(0, len(rows), INSERT_CHUNK):
+        connection.exec_driver_sql(sql, rows[start:start + INSERT_CHUNK])
+
+
+def flag_batch(session: so.Session, pilot: Pilot, interactions: list, facts: PilotFacts | None = None) -> list[FlagHit]:
+    """Evaluate freshly stored interactions and store their flags (no commit)."""
+    if not interactions:
+        return []
+    batch = views(interactions)
+    facts = facts or PilotFacts.load(session, pilot)
+    ctx = BatchContext.for_batch(session, facts, batch, with_feedback=False)
+    hits = evaluate(ctx, batch)
+    insert_flags(session, pilot.id, hits)
+    return hits
+
+
+def is_untouched(flag: Any) -> bool:
+    """Open, and nobody has decided, escalated, assigned or annotated it: safe to refresh or remove."""
+    return (flag.status == "open" and flag.reviewer_id is None and not flag.escalated
+            and flag.assignee_id is None and not (flag.note or "").strip())
+
+
+@dataclass
+class ReflagResult:
+    interactions: int = 0
+    added: int = 0
+    removed: int = 0
+    refreshed: int = 0
+    kept_reviewed: int = 0
+    by_reason: dict[str, int] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        return (f"Re-evaluated {self.interactions:,} interactions: {self.added:,} flags added, "
+                f"{self.removed:,} removed, {self.refreshed:,} refreshed; "
+                f"{self.kept_reviewed:,} reviewed flags left as they were.")
+
+
+def reflag(session: so.Session, pilot: Pilot, chunk_size: int = 1000) -> ReflagResult:
+    """Re-evaluate every interaction of the pilot with its current settings (no commit; idempotent)."""
+    facts = PilotFacts.load(session, pilot)
+    result = ReflagResult()
+    last_id = 0
+    while True:
+        rows = session.execute(
+            sa.select(*RULE_COLUMNS).where(Interaction.pilot_id == pilot.id, Interaction.id > last_id)
+            .order_by(Interaction.id).limit(chunk_size)
+        ).all()
+        if not rows:
+            break
+        last_id = rows[-1].id
+        result.interactions += len(rows)
+        batch = views(rows)
+        ctx = BatchContext.for_batch(session, facts, batch)
+        _reconcile(session, pilot.id, [row.id for row in batch], evaluate(ctx, batch), result)
+    return result
+
+
+def _reconcile(session: so.Session, pilot_id: int, interaction_ids: list[int], hits: list[FlagHit],
+               result: ReflagResult) -> None:
+    """Make the stored flags of these interactions match `hits`, sparing reviewed flags."""
+    wanted = {(hit.interaction_id, hit.reason): hit for hit in hits}
+    existing = {}
+    for chunk in _chunks(interaction_ids, IN_CHUNK):
+        for flag in session.scalars(sa.select(Flag).where(Flag.interaction_id.in_(chunk))):
+            existing[(flag.interaction_id, flag.reason)] = flag
+    missing = [hit for key, hit in wanted.items() if key not in existing]
+    insert_flags(session, pilot_id, missing)
+    result.added += len(missing)
+    for hit in missing:
+        result.by_reason[hit.reason] = result.by_reason.get(hit.reason, 0) + 1
+    stale_ids = []
+    for key, flag in existing.items():
+        if not is_untouched(flag):
+            result.kept_reviewed += 1
+        elif key not in wanted:
+            stale_ids.append(flag.id)
+        else:
+            hit = wanted[key]
+            if (flag.detail, flag.severity, flag.kind) != (hit.detail, hit.severity, hit.kind):
+                flag.detail, flag.severity, flag.kind = hit.detail, hit.severity, hit.kind
+                result.refreshed += 1
+    for chunk in _chunks(stale_ids, IN_CHUNK):
+        session.execute(sa.delete(Flag).where(Flag.id.in_(chunk)))
+    result.removed += len(stale_ids)
+
+
+def _chunks(values: list, size: int):
+    for start in range(0, len(values), size):
+        yield values[start:start + size]

@@ -1,0 +1,211 @@
+"""Finding flags: the queue's filters, its order (severity, then impact), paging and neighbours.
+
+Impact of a flag = how many flags of the pilot share its reason and its input (same
+normalised-input hash): a failure that hits the same question forty times comes before a
+one-off of the same severity.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any, Mapping
+
+import sqlalchemy as sa
+from sqlalchemy import orm as so
+
+from pilot.flagging.reasons import REASONS
+from pilot.models import Feedback, Flag, Interaction, Pilot, User
+from pilot.models.flags import FLAG_KINDS, FLAG_STATUSES, SEVERITIES
+
+PER_PAGE = 50
+STATUS_CHOICES = FLAG_STATUSES + ("all",)
+ASSIGNEE_CHOICES = ("", "me", "none")
+
+
+@dataclass
+class Filters:
+    """The queue's GET parameters, validated. Unknown values are reported, not obeyed."""
+
+    kind: str = ""
+    reason: str = ""
+    severity: str = ""
+    status: str = "open"
+    model: str = ""
+    prompt_version: str = ""
+    participant: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+    assignee: str = ""
+    escalated: bool = False
+    errors: list[str] = field(default_factory=list)
+
+    @classmethod
+    def parse(cls, args: Mapping[str, str]) -> "Filters":
+        filters = cls()
+        for name, choices in (("kind", FLAG_KINDS), ("reason", tuple(REASONS)), ("severity", SEVERITIES),
+                              ("status", STATUS_CHOICES), ("assignee", ASSIGNEE_CHOICES)):
+            value = (args.get(name) or "").replace("\x00", "").strip()
+            if value and value not in choices:
+                filters.errors.append(f"{name}: '{value[:40]}' is not one of {', '.join(c for c in choices if c)}")
+            elif value or name != "status":
+                setattr(filters, name, value)
+        for name in ("model", "prompt_version", "participant"):
+            setattr(filters, name, (args.get(name) or "").replace("\x00", "").strip()[:255])
+        for name in ("date_from", "date_to"):
+            value = (args.get(name) or "").replace("\x00", "").strip()
+            if value:
+                try:
+                    setattr(filters, name, date.fromisoformat(value))
+                except ValueError:
+                    filters.errors.append(f"{name}: '{value[:40]}' is not a date (YYYY-MM-DD)")
+        filters.escalated = (args.get("escalated") or "") in ("1", "on", "true", "yes")
+        return filters
+
+    def as_args(self) -> dict[str, str]:
+        """Back to GET parameters (for links that keep the filters)."""
+        args = {name: getattr(self, name) for name in ("kind", "reason", "severity", "status", "model",
+                                                       "prompt_version", "participant", "assignee")}
+        args.update(date_from=self.date_from.isoformat() if self.date_from else "",
+                    date_to=self.date_to.isoformat() if self.date_to else "",
+                    escalated="1" if self.escalated else "")
+        return {name: value for name, value in args.items() if value}
+
+
+def _conditions(pilot: Pilot, filters: Filters, me: User | None) -> list:
+    conditions = [Flag.pilot_id == pilot.id]
+    for name, column in (("kind", Flag.kind), ("reason", Flag.reason), ("severity", Flag.severity),
+                         ("model", Interaction.model), ("prompt_version", Interaction.prompt_version),
+                         ("participant", Interaction.external_user_id)):
+        value = getattr(filters, name)
+        if value:
+            conditions.append(column == value)
+    if filters.status and filters.status != "all":
+        conditions.append(Flag.status == filters.status)
+    if filters.date_from:
+        conditions.append(Interaction.occurred_at >= datetime.combine(filters.date_from, datetime.min.time()))
+    if filters.date_to:
+        conditions.append(Interaction.occurred_at < datetime.combine(filters.date_to + timedelta(days=1), datetime.min.time()))
+    if filters.assignee == "me" and me is not None:
+        conditions.append(Flag.assignee_id == me.id)
+    elif filters.assignee == "none":
+        conditions.append(Flag.assignee_id.is_(None))
+    if filters.escalated:
+        conditions.append(Flag.escalated.is_(True))
+    return conditions
+
+
+def _impact_subquery(pilot: Pilot):
+    """Flags per (reason, input hash) in the pilot."""
+    input_key = sa.func.coalesce(Interaction.input_hash, "")
+    return (
+        sa.select(Flag.reason.label("reason"), input_key.label("input_key"), sa.func.count(Flag.id).label("impact"))
+        .join(Interaction, Interaction.id == Flag.interaction_id)
+        .where(Flag.pilot_id == pilot.id)
+        .group_by(Flag.reason, input_key)
+        .subquery()
+    )
+
+
+def _ordered(pilot: Pilot, filters: Filters, me: User | None, *columns):
+    impact = _impact_subquery(pilot)
+    severity_rank = sa.case((Flag.severity == "high", 3), (Flag.severity == "medium", 2), else_=1)
+    return (
+        sa.select(*columns, sa.func.coalesce(impact.c.impact, 1).label("impact"))
+        .select_from(Flag)
+        .join(Interaction, Interaction.id == Flag.interaction_id)
+        .outerjoin(impact, sa.and_(impact.c.reason == Flag.reason,
+                                   impact.c.input_key == sa.func.coalesce(Interaction.input_hash, "")))
+        .where(*_conditions(pilot, filters, me))
+        .order_by(severity_rank.desc(), sa.func.coalesce(impact.c.impact, 1).desc(),
+                  Interaction.occurred_at.desc(), Flag.id.desc())
+    )
+
+
+@dataclass
+class QueueRow:
+    flag: Flag
+    interaction: Interaction
+    impact: int
+    feedback: list[tuple[str, str]] = field(default_factory=list)  # (badge class, "down" / "up" / "2★")
+
+
+@dataclass
+class QueuePage:
+    rows: list[QueueRow]
+    total: int
+    page: int
+    pages: int
+
+
+def queue_page(session: so.Session, pilot: Pilot, filters: Filters, me: User | None, page: int = 1,
+               per_page: int = PER_PAGE) -> QueuePage:
+    """One page of the queue, most severe and most widespread first."""
+    total = session.scalar(
+        sa.select(sa.func.count(Flag.id)).select_from(Flag).join(Interaction, Interaction.id == Flag.interaction_id)
+        .where(*_conditions(pilot, filters, me))
+    ) or 0
+    pages = max(1, -(-total // per_page))
+    page = min(max(1, page), pages)
+    statement = (_ordered(pilot, filters, me, Flag, Interaction)
+                 .options(so.defer(Interaction.output_text), so.selectinload(Flag.assignee))
+                 .limit(per_page).offset((page - 1) * per_page))
+    rows = [QueueRow(flag, interaction, impact) for flag, interaction, impact in session.execute(statement).all()]
+    _attach_feedback(session, rows)
+    return QueuePage(rows, total, page, pages)
+
+
+def _attach_feedback(session: so.Session, rows: list[QueueRow]) -> None:
+    """Short badges for the users' ratings of each row's interaction (one query). Words, not
+    emoji: not every reviewer's machine has an emoji font."""
+    ids = [row.interaction.id for row in rows]
+    if not ids:
+        return
+    summary: dict[int, list[tuple[str, str]]] = {}
+    for interaction_id, thumbs, rating in session.execute(
+        sa.select(Feedback.interaction_id, Feedback.thumbs, Feedback.rating).where(Feedback.interaction_id.in_(ids))
+    ):
+        marks = summary.setdefault(interaction_id, [])
+        if thumbs:
+            marks.append(("fail" if thumbs == "down" else "pass", thumbs))
+        if rating is not None:
+            marks.append(("fail" if rating <= 2 else "pass" if rating >= 4 else "unknown", f"{rating}★"))
+    for row in rows:
+        row.feedback = summary.get(row.interaction.id, [])
+
+
+def neighbours(session: so.Session, pilot: Pilot, filters: Filters, me: User | None,
+               flag_id: int) -> tuple[int | None, int | None, int, int]:
+    """(previous id, next id, position, total) of a flag in the filtered queue, reading ids only."""
+    ids = list(session.scalars(_ordered(pilot, filters, me, Flag.id).limit(20_000)))
+    if flag_id not in ids:
+        return None, (ids[0] if ids else None), 0, len(ids)
+    index = ids.index(flag_id)
+    previous = ids[index - 1] if index > 0 else None
+    following = ids[index + 1] if index + 1 < len(ids) else None
+    return previous, following, index + 1, len(ids)
+
+
+def filter_choices(session: so.Session, pilot: Pilot) -> dict[str, list[str]]:
+    """Distinct models, prompt versions and participants among the pilot's flagged interactions."""
+    def distinct(column) -> list[str]:
+        return [value for value in session.scalars(
+            sa.select(column).distinct().join(Flag, Flag.interaction_id == Interaction.id)
+            .where(Flag.pilot_id == pilot.id, column.is_not(None)).order_by(column).limit(500)
+        )]
+
+    return {"model": distinct(Interaction.model), "prompt_version": distinct(Interaction.prompt_version),
+            "participant": distinct(Interaction.external_user_id)}
+
+
+def queue_counts(session: so.Session, pilot: Pilot) -> dict[str, Any]:
+    """Open / confirmed / dismissed totals, open by severity, and open escalations."""
+    by_status = dict(session.execute(
+        sa.select(Flag.status, sa.func.count(Flag.id)).where(Flag.pilot_id == pilot.id).group_by(Flag.status)
+    ).all())
+    open_by_severity = dict(session.execute(
+        sa.select(Flag.severity, sa.func.count(Flag.id)).where(Flag.pilot_id == pilot.id, Flag.status == "open")
+        .group_by(Flag.severity)
+    ).all())
+    escalated = session.scalar(sa.select(sa.func.count(Flag.id)).where(
+        Flag.pilot_id == pilot.id, Flag.status == "open", Flag.escalated.is_(True))) or 0
+    return {"status": by_status, "open_by_severity": open_by_severity, "escalated": escalated}

@@ -1,0 +1,177 @@
+"""The review queue: finding flags, deciding them, and the audit trail of every decision.
+
+Decisions: confirm (category, severity, note), dismiss as a false positive, escalate to a
+lead, reopen; plus assignment to a reviewer. A flag escalated to a lead can only be decided
+by a lead (or an admin). Every decision writes an audit event with before and after.
+Nothing here commits.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from flask import abort
+from sqlalchemy import orm as so
+
+from pilot import audit
+from pilot.extensions import db
+from pilot.models import Flag, Membership, Pilot, User
+from pilot.models.base import utcnow
+from pilot.models.flags import FLAG_CATEGORIES, SEVERITIES
+
+MAX_NOTE_CHARS = 5_000
+MAX_BULK = 500
+BULK_ACTIONS = ("confirm", "dismiss", "escalate", "assign_me", "unassign")
+
+
+class ReviewError(ValueError):
+    """A decision that cannot be taken; the message says why (and names the field)."""
+
+
+class NotAllowed(ReviewError):
+    """The actor may not take this decision (an escalated flag needs a lead)."""
+
+
+def get_flag_or_404(flag_id: int, pilot: Pilot) -> Flag:
+    """The flag with this id in this pilot; another pilot's flag is a 404, so ids don't leak."""
+    flag = db.session.get(Flag, flag_id)
+    if flag is None or flag.pilot_id != pilot.id:
+        abort(404, description="No such flag in this pilot.")
+    return flag
+
+
+def may_decide(flag: Flag, actor_is_lead: bool) -> bool:
+    """Escalated flags wait for a lead; everything else any reviewer may decide."""
+    return actor_is_lead or not flag.escalated
+
+
+def confirm(session: so.Session, flag: Flag, actor: User, *, category: str, severity: str | None = None,
+            note: str = "", actor_is_lead: bool = True) -> Flag:
+    """A real problem: record its category, severity and a note."""
+    if category not in FLAG_CATEGORIES:
+        raise ReviewError(f"category must be one of {', '.join(FLAG_CATEGORIES)}")
+    severity = severity or flag.severity
+    if severity not in SEVERITIES:
+        raise ReviewError(f"severity must be one of {', '.join(SEVERITIES)}")
+    return _decide(session, flag, actor, "confirm", actor_is_lead, status="confirmed", category=category,
+                   severity=severity, note=_check_note(note), escalated=False)
+
+
+def dismiss(session: so.Session, flag: Flag, actor: User, *, note: str = "", actor_is_lead: bool = True) -> Flag:
+    """A false positive: nothing wrong with the interaction."""
+    return _decide(session, flag, actor, "dismiss", actor_is_lead, status="dismissed", category=None,
+                   note=_check_note(note), escalated=False)
+
+
+def escalate(session: so.Session, flag: Flag, actor: User, *, note: str = "", actor_is_lead: bool = True) -> Flag:
+    """Hand the flag to a lead; it stays open and shows up in the leads' escalated view."""
+    return _decide(session, flag, actor, "escalate", True, status="open", escalated=True,
+                   note=_check_note(note) or flag.note, record_reviewer=False)
+
+
+def reopen(session: so.Session, flag: Flag, actor: User, *, actor_is_lead: bool = True) -> Flag:
+    """Undo a decision: the flag is open again. Its note is kept and the reopener is recorded,
+    so a re-flag treats it as worked on and never deletes it."""
+    return _decide(session, flag, actor, "reopen", actor_is_lead, status="open", category=None)
+
+
+def assign(session: so.Session, pilot: Pilot, flag: Flag, actor: User, assignee: User | None) -> Flag:
+    """Give the flag to a reviewer or lead of this pilot (None: nobody)."""
+    if assignee is not None and not is_team_member(session, pilot, assignee):
+        raise ReviewError("assignee must be a reviewer or lead of this pilot")
+    before = _snapshot(flag)
+    flag.assignee_id = assignee.id if assignee else None
+    flag.updated_at = utcnow()
+    audit.record(session, "flag.assign", actor=actor, pilot=pilot, target_type="flag", target_id=flag.id,
+                 before=before, after=_snapshot(flag))
+    return flag
+
+
+@dataclass
+class BulkResult:
+    done: int = 0
+    skipped_escalated: int = 0
+    not_found: int = 0
+
+    def message(self, action: str) -> str:
+        text = f"{action.replace('_', ' ')}: {self.done} flag(s)."
+        if self.skipped_escalated:
+            text += f" {self.skipped_escalated} escalated flag(s) skipped: only a lead can decide them."
+        if self.not_found:
+            text += f" {self.not_found} flag(s) not found in this pilot."
+        return text
+
+
+def bulk(session: so.Session, pilot: Pilot, flag_ids: list[int], action: str, actor: User, *,
+         actor_is_lead: bool, category: str = "other", severity: str | None = None, note: str = "") -> BulkResult:
+    """Apply one action to many flags of *this* pilot; ids of other pilots count as not found."""
+    if action not in BULK_ACTIONS:
+        raise ReviewError(f"action must be one of {', '.join(BULK_ACTIONS)}")
+    ids = sorted(set(flag_ids))
+    if not ids:
+        raise ReviewError("select at least one flag")
+    if len(ids) > MAX_BULK:
+        raise ReviewError(f"at most {MAX_BULK} flags at once")
+    flags = session.scalars(sa.select(Flag).where(Flag.pilot_id == pilot.id, Flag.id.in_(ids))).all()
+    result = BulkResult(not_found=len(ids) - len(flags))
+    for flag in flags:
+        if action in ("confirm", "dismiss", "escalate") and not may_decide(flag, actor_is_lead):
+            result.skipped_escalated += 1
+            continue
+        if action == "confirm":
+            confirm(session, flag, actor, category=category, severity=severity, note=note, actor_is_lead=actor_is_lead)
+        elif action == "dismiss":
+            dismiss(session, flag, actor, note=note, actor_is_lead=actor_is_lead)
+        elif action == "escalate":
+            escalate(session, flag, actor, note=note)
+        elif action == "assign_me":
+            assign(session, pilot, flag, actor, actor)
+        else:
+            assign(session, pilot, flag, actor, None)
+        result.done += 1
+    return result
+
+
+def team_members(session: so.Session, pilot: Pilot) -> list[User]:
+    """Active reviewers and leads of the pilot: the people a flag can be assigned to."""
+    return list(session.scalars(
+        sa.select(User).join(Membership, Membership.user_id == User.id)
+        .where(Membership.pilot_id == pilot.id, Membership.status == "active",
+               Membership.role.in_(("reviewer", "lead")))
+        .order_by(User.name, User.email)
+    ))
+
+
+def is_team_member(session: so.Session, pilot: Pilot, user: User) -> bool:
+    return user.is_admin or any(member.id == user.id for member in team_members(session, pilot))
+
+
+def _snapshot(flag: Flag) -> dict[str, Any]:
+    return {"status": flag.status, "category": flag.category, "severity": flag.severity, "note": flag.note,
+            "escalated": flag.escalated, "assignee_id": flag.assignee_id}
+
+
+def _check_note(note: str | None) -> str:
+    note = (note or "").replace("\x00", "").strip()
+    if len(note) > MAX_NOTE_CHARS:
+        raise ReviewError(f"note must be at most {MAX_NOTE_CHARS:,} characters")
+    return note
+
+
+def _decide(session: so.Session, flag: Flag, actor: User, action: str, actor_is_lead: bool, *,
+            record_reviewer: bool = True, **changes: Any) -> Flag:
+    """Apply a decision's changes, stamp who and when, and audit before/after."""
+    if not may_decide(flag, actor_is_lead):
+        raise NotAllowed("This flag was escalated to a lead; only a lead can decide it.")
+    before = _snapshot(flag)
+    for name, value in changes.items():
+        setattr(flag, name, value)
+    now = utcnow()
+    flag.updated_at = now
+    if record_reviewer:
+        flag.reviewer_id, flag.reviewed_at = actor.id, now
+    pilot = session.get(Pilot, flag.pilot_id)
+    audit.record(session, f"flag.{action}", actor=actor, pilot=pilot, target_type="flag", target_id=flag.id,
+                 before=before, after=_snapshot(flag))
+    return flag
