@@ -61,7 +61,7 @@ def dashboard_charts(numbers: dict[str, Any]) -> dict[str, Markup]:
             [r["reason"] for r in numbers["flags"]["by_reason"]],
             [Series(status, [r[status] for r in numbers["flags"]["by_reason"]], color)
              for status, color in (("open", PALETTE[5]), ("confirmed", PALETTE[3]), ("dismissed", PALETTE[6]))],
-            title="Flags by reason and status"),
+            title="Flags by reason and status", label_chars=21),  # the longest reason code is 20
     }
 
 
