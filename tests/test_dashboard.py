@@ -293,3 +293,9 @@ def test_flags_a_reflag_removes_leave_the_dashboard_too(db, small):
     live = dict(db.session.execute(sa.select(Flag.reason, sa.func.count(Flag.id)).where(Flag.pilot_id == pilot.id)
                                    .group_by(Flag.reason)).all())
     assert after == live
+
+
+def test_user_rows_open_their_flagged_interactions(client_as, small):
+    page = client_as("reviewer").get("/pilots/alpha").get_data(as_text=True)
+    assert 'href="/pilots/alpha/review?participant=user-1&amp;status=all"' in page
+    assert client_as("reviewer").get("/pilots/alpha/review?participant=user-1&status=all").status_code == 200
