@@ -2,16 +2,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-
-from flask import Flask
+from typing import TYPE_CHECKING
 
 from pilot.config import Config, config_from_environment
+
+if TYPE_CHECKING:  # Flask is imported where the app is built, so `import pilot.client` works without it
+    from flask import Flask
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
 def create_app(config: Config | None = None) -> Flask:
     """Build the application: extensions, blueprints, error handlers, CLI commands."""
+    from flask import Flask
+
     app = Flask(
         __name__,
         template_folder=str(BASE_DIR / "templates"),

@@ -32,6 +32,18 @@ def _database_url() -> str:
     return f"sqlite:///{INSTANCE_DIR / 'pilot.db'}"
 
 
+def engine_options(url: str) -> dict:
+    """PostgreSQL: SQLAlchemy renders `$n` placeholders and psycopg passes the query through
+    (RawCursor) instead of re-parsing `%(name)s` ones; psycopg does not cache that parse for
+    long statements, and a 100-row INSERT has 2,600 parameters: half of ingestion's CPU."""
+    options: dict = {"pool_pre_ping": True}
+    if url.startswith("postgresql"):
+        import psycopg
+
+        options.update(paramstyle="numeric_dollar", connect_args={"cursor_factory": psycopg.RawCursor})
+    return options
+
+
 class Config:
     """Defaults for development; every value can be overridden from the environment."""
 
@@ -55,6 +67,7 @@ class Config:
 
     def __init__(self) -> None:
         self.SQLALCHEMY_DATABASE_URI = _database_url()
+        self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self.SQLALCHEMY_DATABASE_URI)
         self.SECRET_KEY = os.environ.get("SECRET_KEY") or _persistent_secret_key()
         self.RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL") or "memory://"
         self.UPLOAD_DIR = str(INSTANCE_DIR / "uploads")
@@ -86,6 +99,7 @@ class TestConfig(Config):
 
     def __init__(self, database_url: str | None = None) -> None:
         self.SQLALCHEMY_DATABASE_URI = database_url or "sqlite://"
+        self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self.SQLALCHEMY_DATABASE_URI)
         self.SECRET_KEY = "test-secret-key"
         self.RATELIMIT_STORAGE_URI = "memory://"
         self.UPLOAD_DIR = str(INSTANCE_DIR / "test-uploads")
