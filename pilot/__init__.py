@@ -53,6 +53,7 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     """Each capability is a blueprint in its own sub-package."""
     from pilot.alerts.views import bp as alerts_bp
+    from pilot.analytics.views import bp as analytics_bp
     from pilot.auth.views import bp as auth_bp
     from pilot.enrollment.views import bp as enrollment_bp
     from pilot.feedback.views import bp as feedback_bp
@@ -65,7 +66,7 @@ def register_blueprints(app: Flask) -> None:
     from pilot.review.views import bp as review_bp
 
     for blueprint in (auth_bp, pilots_bp, enrollment_bp, ops_bp, participant_bp, feedback_bp, ingest_bp, readiness_bp,
-                      alerts_bp, flagging_bp, review_bp):
+                      alerts_bp, flagging_bp, review_bp, analytics_bp):
         app.register_blueprint(blueprint)
 
 

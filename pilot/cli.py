@@ -241,3 +241,19 @@ def reflag_command(slug: str) -> None:
     result = run_reflag(db.session, pilot, actor=None)
     db.session.commit()
     click.echo(result.summary())
+
+
+@pilot_cli.command("rollup")
+@click.argument("slug")
+@click.option("--rebuild", is_flag=True, help="Recompute every day, not only the days that changed.")
+def rollup_command(slug: str, rebuild: bool) -> None:
+    """Bring the dashboard's daily rollup up to date (after a bulk import or an in-place edit of old
+    interactions; the dashboard also does this itself on every view)."""
+    from pilot.analytics.rollup import invalidate, refresh
+
+    pilot = _get_pilot(slug)
+    if rebuild:
+        invalidate(db.session, pilot)
+    days = refresh(db.session, pilot)
+    db.session.commit()
+    click.echo(f"Recomputed {len(days)} day(s) of {pilot.slug}." if days else f"{pilot.slug} was up to date.")

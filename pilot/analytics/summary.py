@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import orm as so
@@ -56,6 +57,11 @@ def interactions(session: so.Session, pilot: Pilot) -> dict[str, Any]:
             sa.func.count(Interaction.id).filter(Interaction.status == "fallback"),
         ).where(Interaction.pilot_id == pilot.id)
     ).one()
+    return interactions_from_counts(total, failures, fallbacks)
+
+
+def interactions_from_counts(total: int, failures: int, fallbacks: int) -> dict[str, Any]:
+    """The interactions section from its three counts (shared with the dashboard's rollup)."""
     return {
         "total": total,
         "failures": failures,
@@ -65,11 +71,12 @@ def interactions(session: so.Session, pilot: Pilot) -> dict[str, Any]:
 
 
 def latency_values(session: so.Session, pilot: Pilot, column=Interaction.latency_ms) -> pd.Series:
-    """One float column, for percentiles."""
-    rows = session.execute(
+    """One float column, for percentiles. Read through Core straight into a float array: at a
+    million rows the ORM's per-row objects took 2–4 s of the report's 5 s budget."""
+    result = session.connection().execute(
         sa.select(column).where(Interaction.pilot_id == pilot.id, column.is_not(None))
-    ).scalars().all()
-    return pd.Series(rows, dtype="float64")
+    )
+    return pd.Series(np.fromiter((row[0] for row in result), dtype="float64"))
 
 
 def percentiles(values: pd.Series) -> dict[str, float | None]:
@@ -92,6 +99,13 @@ def cost(session: so.Session, pilot: Pilot, active_users: int, window_days: int)
             sa.func.count(Interaction.id).filter(Interaction.cost_usd.is_(None)),
         ).where(Interaction.pilot_id == pilot.id)
     ).one()
+    return cost_from_totals(pilot, total_usd, known, unknown, active_users, window_days)
+
+
+def cost_from_totals(pilot: Pilot, total_usd: float | None, known: int, unknown: int, active_users: int,
+                     window_days: int) -> dict[str, Any]:
+    """The cost section from SUM(cost_usd) (None when no cost is known), the known and unknown
+    counts, active users and window days (shared with the dashboard's rollup)."""
     total_usd = float(total_usd) if total_usd is not None else (0.0 if known == 0 and unknown == 0 else None)
     per_user_month = None
     if total_usd is not None and active_users and window_days:

@@ -47,9 +47,10 @@ def create():
 @bp.route("/pilots/<slug>")
 @pilot_role_required("reviewer")
 def overview(slug: str):
-    from pilot.pilots.overview import overview_numbers
+    """The pilot's dashboard (pilot.analytics)."""
+    from pilot.analytics.views import render_dashboard
 
-    return render_template("pilots/overview.html", pilot=g.pilot, numbers=overview_numbers(db.session, g.pilot))
+    return render_dashboard(g.pilot)
 
 
 @bp.route("/pilots/<slug>/settings", methods=["GET", "POST"])
