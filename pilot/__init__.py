@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pilot.config import Config, config_from_environment, pass_placeholders_through
+from pilot.config import Config, config_from_environment
 
 if TYPE_CHECKING:  # Flask is imported where the app is built, so `import pilot.client` works without it
     from flask import Flask
@@ -36,8 +36,6 @@ def register_extensions(app: Flask) -> None:
     from pilot.extensions import csrf, db, limiter, login_manager, migrate
 
     db.init_app(app)
-    with app.app_context():
-        pass_placeholders_through(db.engine)
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True, compare_type=True)
     csrf.init_app(app)
     limiter.init_app(app)
