@@ -13,6 +13,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import orm as so
 
+from pilot.analytics.frames import raw_rows
 from pilot.models import Feedback, Flag, Interaction, Membership, Pilot
 
 DAYS_PER_MONTH = 30
@@ -86,8 +87,22 @@ def percentiles(values: pd.Series) -> dict[str, float | None]:
     return {"p50": p50, "p95": p95, "p99": p99}
 
 
-def latency(session: so.Session, pilot: Pilot) -> dict[str, Any]:
-    return {**percentiles(latency_values(session, pilot)), "target_p95": pilot.latency_target_p95_ms}
+def timing_values(session: so.Session, pilot: Pilot) -> tuple[pd.Series, pd.Series]:
+    """The non-null latency_ms and ttft_ms values, read in one scan as plain driver tuples (no
+    row objects): the readiness report needs both columns and would otherwise scan twice."""
+    rows = raw_rows(session, sa.select(Interaction.latency_ms, Interaction.ttft_ms)
+                    .where(Interaction.pilot_id == pilot.id))
+    timings = np.array(rows, dtype="float64").reshape(-1, 2)  # None → NaN
+    del rows
+    latency_ms, ttft_ms = timings[:, 0], timings[:, 1]
+    return (pd.Series(latency_ms[~np.isnan(latency_ms)]), pd.Series(ttft_ms[~np.isnan(ttft_ms)]))
+
+
+def latency(session: so.Session, pilot: Pilot, values: pd.Series | None = None) -> dict[str, Any]:
+    """Latency percentiles; `values` (the non-null latencies) when the caller already has them."""
+    if values is None:
+        values = latency_values(session, pilot)
+    return {**percentiles(values), "target_p95": pilot.latency_target_p95_ms}
 
 
 def cost(session: so.Session, pilot: Pilot, active_users: int, window_days: int) -> dict[str, Any]:
@@ -161,15 +176,17 @@ def flags(session: so.Session, pilot: Pilot) -> dict[str, Any]:
     }
 
 
-def pilot_summary(session: so.Session, pilot: Pilot, now: datetime | None = None) -> dict[str, Any]:
-    """Every measured section of the readiness report (design.md keys), live from the data."""
+def pilot_summary(session: so.Session, pilot: Pilot, now: datetime | None = None, *,
+                  latencies: pd.Series | None = None) -> dict[str, Any]:
+    """Every measured section of the readiness report (design.md keys), live from the data.
+    `latencies`: the non-null latency_ms values, when the caller has loaded them already."""
     window_section = window(session, pilot)
     participants_section = participants(session, pilot)
     return {
         "window": window_section,
         "participants": participants_section,
         "interactions": interactions(session, pilot),
-        "latency_ms": latency(session, pilot),
+        "latency_ms": latency(session, pilot, latencies),
         "cost": cost(session, pilot, participants_section["active"], window_section["days"]),
         "feedback": feedback(session, pilot),
         "flags": flags(session, pilot),
