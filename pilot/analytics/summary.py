@@ -27,10 +27,9 @@ def _ratio(numerator: float | None, denominator: float | None) -> float | None:
 
 def window(session: so.Session, pilot: Pilot) -> dict[str, Any]:
     """Calendar days (UTC) from the first to the last interaction, inclusive."""
-    first, last = session.execute(
-        sa.select(sa.func.min(Interaction.occurred_at), sa.func.max(Interaction.occurred_at))
-        .where(Interaction.pilot_id == pilot.id)
-    ).one()
+    # Two statements: SQLite answers a lone min() or max() from the index, both together by a full scan.
+    first = session.scalar(sa.select(sa.func.min(Interaction.occurred_at)).where(Interaction.pilot_id == pilot.id))
+    last = session.scalar(sa.select(sa.func.max(Interaction.occurred_at)).where(Interaction.pilot_id == pilot.id))
     if first is None:
         return {"start": None, "end": None, "days": 0}
     return {"start": first.isoformat() + "Z", "end": last.isoformat() + "Z", "days": (last.date() - first.date()).days + 1}
@@ -51,14 +50,23 @@ def participants(session: so.Session, pilot: Pilot) -> dict[str, Any]:
 
 def interactions(session: so.Session, pilot: Pilot) -> dict[str, Any]:
     """Failure = status ≠ ok; fallback coverage = fallback ÷ failures."""
-    total, failures, fallbacks = session.execute(
+    totals = interaction_totals(session, pilot)
+    return interactions_from_counts(totals["total"], totals["failures"], totals["fallbacks"])
+
+
+def interaction_totals(session: so.Session, pilot: Pilot) -> dict[str, Any]:
+    """The interactions and cost sections' counts and sum, in one pass over the pilot's rows."""
+    row = session.execute(
         sa.select(
-            sa.func.count(Interaction.id),
-            sa.func.count(Interaction.id).filter(Interaction.status != "ok"),
-            sa.func.count(Interaction.id).filter(Interaction.status == "fallback"),
+            sa.func.count(Interaction.id).label("total"),
+            sa.func.count(Interaction.id).filter(Interaction.status != "ok").label("failures"),
+            sa.func.count(Interaction.id).filter(Interaction.status == "fallback").label("fallbacks"),
+            sa.func.sum(Interaction.cost_usd).label("total_usd"),
+            sa.func.count(Interaction.cost_usd).label("known"),
+            sa.func.count(Interaction.id).filter(Interaction.cost_usd.is_(None)).label("unknown"),
         ).where(Interaction.pilot_id == pilot.id)
     ).one()
-    return interactions_from_counts(total, failures, fallbacks)
+    return dict(row._mapping)
 
 
 def interactions_from_counts(total: int, failures: int, fallbacks: int) -> dict[str, Any]:
@@ -105,16 +113,12 @@ def latency(session: so.Session, pilot: Pilot, values: pd.Series | None = None) 
     return {**percentiles(values), "target_p95": pilot.latency_target_p95_ms}
 
 
-def cost(session: so.Session, pilot: Pilot, active_users: int, window_days: int) -> dict[str, Any]:
-    """Cost per active user per month = total ÷ active users ÷ window days × 30; margin at the planned price."""
-    total_usd, known, unknown = session.execute(
-        sa.select(
-            sa.func.sum(Interaction.cost_usd),
-            sa.func.count(Interaction.cost_usd),
-            sa.func.count(Interaction.id).filter(Interaction.cost_usd.is_(None)),
-        ).where(Interaction.pilot_id == pilot.id)
-    ).one()
-    return cost_from_totals(pilot, total_usd, known, unknown, active_users, window_days)
+def cost(session: so.Session, pilot: Pilot, active_users: int, window_days: int,
+         totals: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Cost per active user per month = total ÷ active users ÷ window days × 30; margin at the planned price.
+    `totals`: `interaction_totals`' row, when the caller has it."""
+    totals = totals or interaction_totals(session, pilot)
+    return cost_from_totals(pilot, totals["total_usd"], totals["known"], totals["unknown"], active_users, window_days)
 
 
 def cost_from_totals(pilot: Pilot, total_usd: float | None, known: int, unknown: int, active_users: int,
@@ -182,12 +186,13 @@ def pilot_summary(session: so.Session, pilot: Pilot, now: datetime | None = None
     `latencies`: the non-null latency_ms values, when the caller has loaded them already."""
     window_section = window(session, pilot)
     participants_section = participants(session, pilot)
+    totals = interaction_totals(session, pilot)
     return {
         "window": window_section,
         "participants": participants_section,
-        "interactions": interactions(session, pilot),
+        "interactions": interactions_from_counts(totals["total"], totals["failures"], totals["fallbacks"]),
         "latency_ms": latency(session, pilot, latencies),
-        "cost": cost(session, pilot, participants_section["active"], window_section["days"]),
+        "cost": cost(session, pilot, participants_section["active"], window_section["days"], totals),
         "feedback": feedback(session, pilot),
         "flags": flags(session, pilot),
     }
