@@ -181,12 +181,13 @@ def flags(session: so.Session, pilot: Pilot) -> dict[str, Any]:
 
 
 def pilot_summary(session: so.Session, pilot: Pilot, now: datetime | None = None, *,
-                  latencies: pd.Series | None = None) -> dict[str, Any]:
+                  latencies: pd.Series | None = None, totals: dict[str, Any] | None = None) -> dict[str, Any]:
     """Every measured section of the readiness report (design.md keys), live from the data.
-    `latencies`: the non-null latency_ms values, when the caller has loaded them already."""
+    `latencies` (the non-null latency_ms values) and `totals` (a mapping with at least
+    `interaction_totals`' keys), when the caller has them already."""
     window_section = window(session, pilot)
     participants_section = participants(session, pilot)
-    totals = interaction_totals(session, pilot)
+    totals = totals if totals is not None else interaction_totals(session, pilot)
     return {
         "window": window_section,
         "participants": participants_section,

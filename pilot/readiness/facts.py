@@ -88,6 +88,12 @@ class Facts:
         return self.summary["interactions"]["failures"]
 
 
+COUNTED_FACTS = frozenset(("ok_interactions", "fallbacks", "fallback_with_message", "errors_with_message",
+                           "rate_limited", "rate_limit_fallbacks", "ttft_recorded_ok", "latency_recorded",
+                           "prompt_versioned", "prompt_versions", "input_tokens", "cached_input_tokens",
+                           "hashed_inputs", "distinct_inputs"))
+
+
 def sequential_key(session: so.Session, column: sa.ColumnElement) -> sa.ColumnElement:
     """`column` for a whole-pilot GROUP BY key that no index should serve.
 
@@ -101,12 +107,20 @@ def sequential_key(session: so.Session, column: sa.ColumnElement) -> sa.ColumnEl
     return UnaryExpression(column, operator=operators.custom_op("+"), type_=column.type)
 
 
-def _interaction_counts(session: so.Session, pilot: Pilot) -> dict[str, Any]:
+def interaction_counts(session: so.Session, pilot: Pilot) -> dict[str, Any]:
+    """Every whole-pilot count the report needs, in one pass over the pilot's interactions: the
+    checklist's counts plus `pilot_summary`'s interaction and cost totals (its
+    `interaction_totals` keys), so the report does not scan the table once more for those."""
     I = Interaction  # noqa: E741 (short alias keeps the filter list readable)
     has_error_message = sa.and_(I.error_message.is_not(None), I.error_message != "")
     names_rate_limit = sa.or_(I.error_message.like("%429%"), sa.func.lower(I.error_message).like("%rate%limit%"))
     row = session.execute(
         sa.select(
+            sa.func.count(I.id).label("total"),
+            sa.func.count(I.id).filter(I.status != "ok").label("failures"),
+            sa.func.sum(I.cost_usd).label("total_usd"),
+            sa.func.count(I.cost_usd).label("known"),
+            sa.func.count(I.id).filter(I.cost_usd.is_(None)).label("unknown"),
             sa.func.count(I.id).filter(I.status == "ok").label("ok_interactions"),
             sa.func.count(I.id).filter(I.status == "ok", I.output_chars == 0).label("delivered_empty"),
             sa.func.count(I.id).filter(I.status == "fallback").label("fallbacks"),
@@ -227,13 +241,14 @@ def format_rule_configured(pilot: Pilot) -> bool:
 
 
 def gather_facts(session: so.Session, pilot: Pilot, summary: dict[str, Any],
-                 ttft_values: pd.Series | None = None) -> Facts:
+                 ttft_values: pd.Series | None = None, counts: dict[str, Any] | None = None) -> Facts:
     """Everything the checklist rules look at, for one pilot, from the current data.
-    `ttft_values`: the non-null ttft_ms values, when the caller has loaded them already."""
+    `ttft_values` (the non-null ttft_ms values) and `counts` (`interaction_counts`), when the
+    caller has them already."""
     if ttft_values is None:
         ttft_values = latency_values(session, pilot, Interaction.ttft_ms)
-    counts = _interaction_counts(session, pilot)
-    delivered_empty = counts.pop("delivered_empty")
+    counts = counts if counts is not None else interaction_counts(session, pilot)
+    delivered_empty = counts["delivered_empty"]
     return Facts(
         summary=summary,
         latency_target_p95_ms=pilot.latency_target_p95_ms,
@@ -247,7 +262,7 @@ def gather_facts(session: so.Session, pilot: Pilot, summary: dict[str, Any],
         ttft_p95=percentiles(ttft_values)["p95"],
         models=model_usage(session, pilot),
         alert_metrics=enabled_alert_metrics(session, pilot),
-        **counts,
+        **{name: value for name, value in counts.items() if name in COUNTED_FACTS},
         **_flag_counts(session, pilot),
         **_usage_over_limit(session, pilot),
     )
