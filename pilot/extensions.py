@@ -27,3 +27,15 @@ migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+
+@sa.event.listens_for(sa.engine.Engine, "connect")
+def _raw_server_cursors_too(dbapi_connection, connection_record) -> None:
+    """config.engine_options() makes psycopg pass `$n` queries through (RawCursor); a streamed
+    query (`yield_per`) uses a *server* cursor, which must then be the raw kind as well."""
+    try:
+        import psycopg
+    except ImportError:  # SQLite-only installs
+        return
+    if isinstance(dbapi_connection, psycopg.Connection) and dbapi_connection.cursor_factory is psycopg.RawCursor:
+        dbapi_connection.server_cursor_factory = psycopg.RawServerCursor
