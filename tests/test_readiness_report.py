@@ -264,3 +264,33 @@ def test_format_rule_configured_reads_the_flagging_settings(db, sample, settings
 
     sample.rule_settings = settings
     assert format_rule_configured(sample) is configured
+
+
+def test_bad_and_delivered_invalid_count_each_interaction_once(db, world):
+    """`bad` per model joins from the ratings and delivered-invalid from the flags: an interaction
+    rated negative twice, or failed and rated negative, or empty and flagged, still counts once."""
+    from pilot.models import Feedback, Flag
+    from pilot.readiness.facts import interaction_counts
+    from tests.readiness_data import add_interaction
+
+    pilot = world.pilot
+    twice = add_interaction(db, pilot, "twice", model="m", latency=100.0, ttft=50.0)
+    failed = add_interaction(db, pilot, "failed", model="m", status="error", latency=200.0)
+    empty = add_interaction(db, pilot, "empty", model="m", output_chars=0)
+    add_interaction(db, pilot, "fine", model="m", latency=300.0)
+    db.session.flush()
+    db.session.add_all([
+        Feedback(pilot_id=pilot.id, interaction_id=twice.id, thumbs="down"),
+        Feedback(pilot_id=pilot.id, interaction_id=twice.id, rating=1, thumbs="down"),
+        Feedback(pilot_id=pilot.id, interaction_id=failed.id, rating=2),
+        Feedback(pilot_id=pilot.id, interaction_id=empty.id, thumbs="up"),
+        Flag(pilot_id=pilot.id, interaction_id=empty.id, kind="failure", reason="invalid_format", severity="medium"),
+    ])
+    db.session.flush()
+    facts = gather_facts(db.session, pilot, pilot_summary(db.session, pilot))
+    (usage,) = facts.models
+    assert (usage.model, usage.interactions, usage.bad) == ("m", 4, 2)  # twice (once) + failed (once)
+    assert facts.delivered_invalid == 1  # empty, though also flagged
+    report = build_report(db.session, pilot, NOW)
+    assert report["latency_ms"]["p50"] == 200.0 and report["series"]["latency_histogram"]["over"] == 0
+    assert interaction_counts(db.session, pilot)["total"] == report["interactions"]["total"] == 4

@@ -13,6 +13,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import orm as so
 
+from pilot.analytics.frames import raw_rows
 from pilot.models import Feedback, Flag, Interaction, Membership, Pilot
 
 DAYS_PER_MONTH = 30
@@ -26,10 +27,9 @@ def _ratio(numerator: float | None, denominator: float | None) -> float | None:
 
 def window(session: so.Session, pilot: Pilot) -> dict[str, Any]:
     """Calendar days (UTC) from the first to the last interaction, inclusive."""
-    first, last = session.execute(
-        sa.select(sa.func.min(Interaction.occurred_at), sa.func.max(Interaction.occurred_at))
-        .where(Interaction.pilot_id == pilot.id)
-    ).one()
+    # Two statements: SQLite answers a lone min() or max() from the index, both together by a full scan.
+    first = session.scalar(sa.select(sa.func.min(Interaction.occurred_at)).where(Interaction.pilot_id == pilot.id))
+    last = session.scalar(sa.select(sa.func.max(Interaction.occurred_at)).where(Interaction.pilot_id == pilot.id))
     if first is None:
         return {"start": None, "end": None, "days": 0}
     return {"start": first.isoformat() + "Z", "end": last.isoformat() + "Z", "days": (last.date() - first.date()).days + 1}
@@ -50,14 +50,23 @@ def participants(session: so.Session, pilot: Pilot) -> dict[str, Any]:
 
 def interactions(session: so.Session, pilot: Pilot) -> dict[str, Any]:
     """Failure = status ≠ ok; fallback coverage = fallback ÷ failures."""
-    total, failures, fallbacks = session.execute(
+    totals = interaction_totals(session, pilot)
+    return interactions_from_counts(totals["total"], totals["failures"], totals["fallbacks"])
+
+
+def interaction_totals(session: so.Session, pilot: Pilot) -> dict[str, Any]:
+    """The interactions and cost sections' counts and sum, in one pass over the pilot's rows."""
+    row = session.execute(
         sa.select(
-            sa.func.count(Interaction.id),
-            sa.func.count(Interaction.id).filter(Interaction.status != "ok"),
-            sa.func.count(Interaction.id).filter(Interaction.status == "fallback"),
+            sa.func.count(Interaction.id).label("total"),
+            sa.func.count(Interaction.id).filter(Interaction.status != "ok").label("failures"),
+            sa.func.count(Interaction.id).filter(Interaction.status == "fallback").label("fallbacks"),
+            sa.func.sum(Interaction.cost_usd).label("total_usd"),
+            sa.func.count(Interaction.cost_usd).label("known"),
+            sa.func.count(Interaction.id).filter(Interaction.cost_usd.is_(None)).label("unknown"),
         ).where(Interaction.pilot_id == pilot.id)
     ).one()
-    return interactions_from_counts(total, failures, fallbacks)
+    return dict(row._mapping)
 
 
 def interactions_from_counts(total: int, failures: int, fallbacks: int) -> dict[str, Any]:
@@ -86,20 +95,30 @@ def percentiles(values: pd.Series) -> dict[str, float | None]:
     return {"p50": p50, "p95": p95, "p99": p99}
 
 
-def latency(session: so.Session, pilot: Pilot) -> dict[str, Any]:
-    return {**percentiles(latency_values(session, pilot)), "target_p95": pilot.latency_target_p95_ms}
+def timing_values(session: so.Session, pilot: Pilot) -> tuple[pd.Series, pd.Series]:
+    """The non-null latency_ms and ttft_ms values, read in one scan as plain driver tuples (no
+    row objects): the readiness report needs both columns and would otherwise scan twice."""
+    rows = raw_rows(session, sa.select(Interaction.latency_ms, Interaction.ttft_ms)
+                    .where(Interaction.pilot_id == pilot.id))
+    timings = np.array(rows, dtype="float64").reshape(-1, 2)  # None → NaN
+    del rows
+    latency_ms, ttft_ms = timings[:, 0], timings[:, 1]
+    return (pd.Series(latency_ms[~np.isnan(latency_ms)]), pd.Series(ttft_ms[~np.isnan(ttft_ms)]))
 
 
-def cost(session: so.Session, pilot: Pilot, active_users: int, window_days: int) -> dict[str, Any]:
-    """Cost per active user per month = total ÷ active users ÷ window days × 30; margin at the planned price."""
-    total_usd, known, unknown = session.execute(
-        sa.select(
-            sa.func.sum(Interaction.cost_usd),
-            sa.func.count(Interaction.cost_usd),
-            sa.func.count(Interaction.id).filter(Interaction.cost_usd.is_(None)),
-        ).where(Interaction.pilot_id == pilot.id)
-    ).one()
-    return cost_from_totals(pilot, total_usd, known, unknown, active_users, window_days)
+def latency(session: so.Session, pilot: Pilot, values: pd.Series | None = None) -> dict[str, Any]:
+    """Latency percentiles; `values` (the non-null latencies) when the caller already has them."""
+    if values is None:
+        values = latency_values(session, pilot)
+    return {**percentiles(values), "target_p95": pilot.latency_target_p95_ms}
+
+
+def cost(session: so.Session, pilot: Pilot, active_users: int, window_days: int,
+         totals: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Cost per active user per month = total ÷ active users ÷ window days × 30; margin at the planned price.
+    `totals`: `interaction_totals`' row, when the caller has it."""
+    totals = totals or interaction_totals(session, pilot)
+    return cost_from_totals(pilot, totals["total_usd"], totals["known"], totals["unknown"], active_users, window_days)
 
 
 def cost_from_totals(pilot: Pilot, total_usd: float | None, known: int, unknown: int, active_users: int,
@@ -161,16 +180,20 @@ def flags(session: so.Session, pilot: Pilot) -> dict[str, Any]:
     }
 
 
-def pilot_summary(session: so.Session, pilot: Pilot, now: datetime | None = None) -> dict[str, Any]:
-    """Every measured section of the readiness report (design.md keys), live from the data."""
+def pilot_summary(session: so.Session, pilot: Pilot, now: datetime | None = None, *,
+                  latencies: pd.Series | None = None, totals: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Every measured section of the readiness report (design.md keys), live from the data.
+    `latencies` (the non-null latency_ms values) and `totals` (a mapping with at least
+    `interaction_totals`' keys), when the caller has them already."""
     window_section = window(session, pilot)
     participants_section = participants(session, pilot)
+    totals = totals if totals is not None else interaction_totals(session, pilot)
     return {
         "window": window_section,
         "participants": participants_section,
-        "interactions": interactions(session, pilot),
-        "latency_ms": latency(session, pilot),
-        "cost": cost(session, pilot, participants_section["active"], window_section["days"]),
+        "interactions": interactions_from_counts(totals["total"], totals["failures"], totals["fallbacks"]),
+        "latency_ms": latency(session, pilot, latencies),
+        "cost": cost(session, pilot, participants_section["active"], window_section["days"], totals),
         "feedback": feedback(session, pilot),
         "flags": flags(session, pilot),
     }

@@ -13,12 +13,12 @@ from typing import Any
 
 from sqlalchemy import orm as so
 
-from pilot.analytics.summary import pilot_summary
+from pilot.analytics.summary import pilot_summary, timing_values
 from pilot.models import ChecklistAttestation, Pilot
 from pilot.models.base import utcnow
 from pilot.readiness.attestations import attestation_json, in_force, is_exemption, newest_attestations
 from pilot.readiness.checklist import CHECKLIST, FAIL, UNKNOWN, Item
-from pilot.readiness.facts import Facts, gather_facts
+from pilot.readiness.facts import Facts, gather_facts, interaction_counts
 from pilot.readiness.series import chart_series
 
 GO, NO_GO, INCOMPLETE = "go", "no-go", "incomplete"
@@ -102,8 +102,10 @@ def verdict_for(reasons: list[dict[str, Any]]) -> str:
 def build_report(session: so.Session, pilot: Pilot, now: datetime | None = None) -> dict[str, Any]:
     """The readiness report (design.md keys, plus `verdict_reasons`, `pilot_name`, `series`)."""
     now = now or utcnow()
-    summary = pilot_summary(session, pilot, now)
-    facts = gather_facts(session, pilot, summary)
+    latencies, ttfts = timing_values(session, pilot)  # one scan, shared by the summary, facts and chart
+    counts = interaction_counts(session, pilot)  # one pass: the summary's totals and the facts' counts
+    summary = pilot_summary(session, pilot, now, latencies=latencies, totals=counts)
+    facts = gather_facts(session, pilot, summary, ttft_values=ttfts, counts=counts)
     attestations = newest_attestations(session, pilot)
     checklist = [checklist_item(item, facts, attestations.get(item.key), now.date()) for item in CHECKLIST]
     reasons = verdict_reasons(checklist, summary["participants"], signed=False)
@@ -122,5 +124,5 @@ def build_report(session: so.Session, pilot: Pilot, now: datetime | None = None)
         "sign_off": None,
         "verdict_reasons": reasons,
         "pilot_name": pilot.name,
-        "series": chart_series(session, pilot),
+        "series": chart_series(session, pilot, latencies),
     }

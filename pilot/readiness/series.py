@@ -52,8 +52,9 @@ def cost_per_day(session: so.Session, pilot: Pilot) -> list[dict[str, Any]]:
     return [{"day": str(d), "usd": float(usd) if usd is not None else None, "interactions": n} for d, usd, n in rows]
 
 
-def chart_series(session: so.Session, pilot: Pilot) -> dict[str, Any]:
-    values = latency_values(session, pilot)
+def chart_series(session: so.Session, pilot: Pilot, latencies: pd.Series | None = None) -> dict[str, Any]:
+    """The chart data; `latencies` (non-null latency_ms) when the caller has loaded them already."""
+    values = latencies if latencies is not None else latency_values(session, pilot)
     return {
         "latency_histogram": latency_histogram(values, pilot.latency_target_p95_ms),
         "cost_per_day": cost_per_day(session, pilot),
