@@ -1,14 +1,12 @@
-"""Real headless Chromium (Debian's package) driven by Playwright, against a live server on
-loopback. Skips, saying why, where Chromium or Playwright is missing."""
+"""Real headless Chromium (Debian's package) driven by Playwright, against the live server of
+tests/conftest.py on loopback. Skips, saying why, where Chromium or Playwright is missing."""
 from __future__ import annotations
 
 import os
 import shutil
-import threading
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 CHROMIUM = os.environ.get("PILOT_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOT_DIR = Path(__file__).resolve().parents[2] / "out" / "screenshots"
@@ -16,17 +14,6 @@ CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
 ]
-
-
-@pytest.fixture()
-def live_server(app, db):
-    """Serve the test app on a free loopback port for the duration of one test."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
 
 
 @pytest.fixture(scope="session")
