@@ -19,6 +19,10 @@ from pilot.models.interactions import DEFAULT_PRICES
 from tests.factories import World, make_world
 
 
+def pytest_configure(config) -> None:
+    config.addinivalue_line("markers", "openapi_fuzz: schemathesis tests, run without xdist (Makefile)")
+
+
 def _database_url(tmp_path_factory) -> str:
     url = os.environ.get("TEST_DATABASE_URL")
     if url:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import (
@@ -16,6 +17,10 @@ from schemathesis.checks import (
 )
 
 from pilot.ingest.openapi import openapi_spec
+
+# schemathesis gives every operation's test the same node id, which pytest-xdist collapses into
+# one: these files run in a plain pytest pass of their own (see the Makefile).
+pytestmark = pytest.mark.openapi_fuzz
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
           response_headers_conformance]

@@ -3,6 +3,7 @@ numbers (in-process, through WSGI) against a pilot with data and a snapshot, and
 no answer outside the documented schemas."""
 from __future__ import annotations
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import (
@@ -15,6 +16,10 @@ from schemathesis.checks import (
 from pilot.ingest.openapi import openapi_spec
 from pilot.readiness.snapshots import create_snapshot, sign_snapshot
 from tests.readiness_data import load_sample
+
+# schemathesis gives every operation's test the same node id, which pytest-xdist collapses into
+# one: these files run in a plain pytest pass of their own (see the Makefile).
+pytestmark = pytest.mark.openapi_fuzz
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 schema = schemathesis.openapi.from_dict(openapi_spec()).include(
