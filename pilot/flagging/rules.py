@@ -8,6 +8,7 @@ for the whole batch in a few queries.
 """
 from __future__ import annotations
 
+import dataclasses
 import operator
 from dataclasses import dataclass
 from datetime import datetime
@@ -60,8 +61,7 @@ class InteractionView:
     cost_source: str
 
 
-FIELDS = ("id", "event_id", "membership_id", "external_user_id", "occurred_at", "model", "input_text",
-          "output_text", "latency_ms", "status", "error_message", "cost_usd", "cost_source")
+FIELDS = tuple(field.name for field in dataclasses.fields(InteractionView))
 _pick = operator.itemgetter(*FIELDS)
 
 
