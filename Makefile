@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install migrate demo bench clean
+.PHONY: run test install install-dev migrate demo bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,14 @@ $(VENV)/.installed: requirements.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
+# Test-only packages (pytest, Playwright, schemathesis, the OpenTelemetry SDK, ruff).
+$(VENV)/.installed-dev: requirements-dev.txt requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $(VENV)/.installed $@
+
 install: $(VENV)/.installed
+
+install-dev: $(VENV)/.installed-dev
 
 migrate: install
 	$(FLASK) db upgrade
@@ -31,11 +38,12 @@ run: demo
 	@echo ""
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
-test: install
+test: install-dev
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not openapi_fuzz"
 	$(BIN)/python -m pytest -q -m openapi_fuzz
 
-bench: install
+bench: install-dev
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/report.py
 

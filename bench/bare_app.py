@@ -18,7 +18,7 @@ JOURNAL = os.environ.get("BARE_JOURNAL", "")
 COLUMNS = ("event_id", "external_user_id", "session_id", "occurred_at", "model", "prompt_version", "input_text",
            "output_text", "input_tokens", "cached_input_tokens", "output_tokens", "latency_ms", "ttft_ms", "status",
            "metadata")
-SCHEMA = f"""CREATE TABLE IF NOT EXISTS interaction (id INTEGER PRIMARY KEY, event_id TEXT UNIQUE,
+SCHEMA = """CREATE TABLE IF NOT EXISTS interaction (id INTEGER PRIMARY KEY, event_id TEXT UNIQUE,
     external_user_id TEXT, session_id TEXT, occurred_at TEXT, model TEXT, prompt_version TEXT, input_text TEXT,
     output_text TEXT, input_tokens INTEGER, cached_input_tokens INTEGER, output_tokens INTEGER, latency_ms REAL,
     ttft_ms REAL, status TEXT, metadata TEXT)"""

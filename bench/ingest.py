@@ -36,8 +36,18 @@ from typing import Callable
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.harness import (  # noqa: E402
-    ROOT, Database, PostgresDatabase, Server, SqliteDatabase, gunicorn, json_batches, machine_load, make_records,
-    pilot_environment, post_bodies, set_up_pilot, wait_for_count,
+    Database,
+    PostgresDatabase,
+    Server,
+    SqliteDatabase,
+    gunicorn,
+    json_batches,
+    machine_load,
+    make_records,
+    pilot_environment,
+    post_bodies,
+    set_up_pilot,
+    wait_for_count,
 )
 
 BENCH_DIR = Path(__file__).resolve().parent

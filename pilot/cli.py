@@ -114,7 +114,7 @@ def settings_command(slug: str, assignments: tuple[str, ...]) -> None:
 @click.option("--if-empty", is_flag=True, help="Do nothing when the database already has a pilot.")
 def demo_command(seed: int, if_empty: bool) -> None:
     """Load a realistic demo pilot (30 participants, ~5,000 interactions over 14 days)."""
-    from pilot.demo import load_demo, database_is_empty
+    from pilot.demo import database_is_empty, load_demo
 
     if if_empty and not database_is_empty(db.session):
         click.echo("The database has pilots already; demo not loaded.")

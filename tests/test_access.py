@@ -43,8 +43,9 @@ def test_unknown_pilot_is_404(client_as):
 
 
 def test_paused_member_loses_access(client_as, world, db):
-    from pilot.models import Membership
     import sqlalchemy as sa
+
+    from pilot.models import Membership
 
     membership = db.session.scalar(sa.select(Membership).where(Membership.user_id == world.reviewer.id))
     membership.status = "paused"
@@ -65,8 +66,9 @@ def test_lead_actions_are_refused_to_others(client_as, world, db, path, data, wh
 
 
 def test_only_admins_create_pilots(client_as, db):
-    from pilot.models import Pilot
     import sqlalchemy as sa
+
+    from pilot.models import Pilot
 
     response = client_as("lead").post("/pilots/new", data={"slug": "gamma", "name": "G", "lead_email": "lead@example.com"})
     assert response.status_code == 403

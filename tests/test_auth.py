@@ -1,11 +1,11 @@
 import re
 
+import pytest
+
 from pilot.auth.services import AccountError, authenticate, create_user
 from pilot.auth.views import safe_next_url
 from pilot.models import User
 from tests.factories import PASSWORD
-
-import pytest
 
 
 def test_password_is_stored_hashed(db, world):

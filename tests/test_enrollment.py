@@ -6,7 +6,6 @@ import sqlalchemy as sa
 from pilot.enrollment import services
 from pilot.enrollment.services import EnrollmentError
 from pilot.models import AuditEvent, Membership, User
-from pilot.models.base import utcnow
 from tests.factories import add_member, make_user
 
 

@@ -574,8 +574,9 @@ def test_deeply_nested_metadata_is_rejected_not_crashing(client, db, api_key):
 def test_metrics_count_accepted_duplicates_and_rejected(client, db, api_key):
     def value(result):
         text = client.get("/metrics").get_data(as_text=True)
-        line = next(l for l in text.splitlines()
-                    if l.startswith("pilot_ingest_interactions_total{") and f'result="{result}"' in l and 'source="api"' in l)
+        line = next(row for row in text.splitlines()
+                    if row.startswith("pilot_ingest_interactions_total{") and f'result="{result}"' in row
+                    and 'source="api"' in row)
         return float(line.rsplit(" ", 1)[1])
 
     before = {r: value(r) for r in ("accepted", "duplicate", "rejected")}

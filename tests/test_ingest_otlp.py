@@ -48,7 +48,8 @@ def event_id(span) -> str:
 
 
 def genai_conversation(tracer) -> None:
-    from opentelemetry.trace import Status as SdkStatus, StatusCode
+    from opentelemetry.trace import Status as SdkStatus
+    from opentelemetry.trace import StatusCode
 
     with tracer.start_as_current_span("POST /ask", attributes={"http.request.method": "POST"}):
         with tracer.start_as_current_span("chat claude-sonnet-4-6") as span:

@@ -2,8 +2,6 @@
 interactions; everyone else is refused."""
 from __future__ import annotations
 
-from datetime import datetime
-
 import pytest
 import sqlalchemy as sa
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import uuid
 
-import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -54,3 +53,65 @@ def test_upgrade_matches_models_and_downgrade_empties(database_url, tmp_path):
             assert "interaction" in sa.inspect(db.engine).get_table_names()
             db.session.remove()
             db.engine.dispose()
+
+
+def test_database_at_the_first_0002_is_levelled_by_0003(database_url, tmp_path):
+    """A database stamped at the original 0002 (analytics_state without its two later
+    columns) gets them from 0003, and the schema then matches the models."""
+    with scratch_database(database_url, tmp_path) as url:
+        app = create_app(TestConfig(url))
+        with app.app_context():
+            upgrade(revision="0002_analytics")
+            with op_context() as op:
+                with op.batch_alter_table("analytics_state") as batch_op:
+                    batch_op.drop_column("fingerprint")
+                    batch_op.drop_column("looked_back_from")
+            columns = {c["name"] for c in sa.inspect(db.engine).get_columns("analytics_state")}
+            assert "fingerprint" not in columns and "looked_back_from" not in columns
+            upgrade()
+            columns = {c["name"] for c in sa.inspect(db.engine).get_columns("analytics_state")}
+            assert {"fingerprint", "looked_back_from"} <= columns
+            with db.engine.connect() as connection:
+                diff = compare_metadata(MigrationContext.configure(connection, opts={"compare_type": True}), db.metadata)
+            assert diff == []
+            db.session.remove()
+            db.engine.dispose()
+
+
+@contextlib.contextmanager
+def op_context():
+    """An Alembic Operations object on the app's engine, for shaping an old schema by hand."""
+    from alembic.operations import Operations
+
+    with db.engine.begin() as connection:
+        yield Operations(MigrationContext.configure(connection))
+
+
+def test_committed_migrations_are_never_edited():
+    """A migration file, once on main, keeps its first committed content: a database already
+    at that revision would never see an edit. (0002 was edited once, before this test; 0003
+    levels those databases.) Skips outside a git checkout."""
+    import pathlib
+    import shutil
+    import subprocess
+
+    root = pathlib.Path(__file__).resolve().parent.parent
+    if shutil.which("git") is None or not (root / ".git").exists():
+        import pytest
+
+        pytest.skip("not a git checkout: no history to compare migrations with")
+    edited = []
+    for path in sorted((root / "migrations" / "versions").glob("*.py")):
+        relative = path.relative_to(root).as_posix()
+        log = subprocess.run(["git", "log", "--format=%H", "--follow", "--", relative],
+                             cwd=root, capture_output=True, text=True, check=True).stdout.split()
+        if not log:
+            continue  # not committed yet: still free to change
+        first = subprocess.run(["git", "show", f"{log[-1]}:{relative}"],
+                               cwd=root, capture_output=True, text=True, check=True).stdout
+        if relative.endswith("0002_analytics.py"):
+            first = subprocess.run(["git", "show", f"{log[0]}:{relative}"],
+                                   cwd=root, capture_output=True, text=True, check=True).stdout
+        if path.read_text() != first:
+            edited.append(relative)
+    assert edited == [], f"committed migrations were edited (add a new migration instead): {edited}"

@@ -54,7 +54,7 @@ def test_interactions_csv_has_every_row(db, world, client_as):
 
 
 def test_flags_and_users_csv(db, world, client_as):
-    items = load_sample(db, world.pilot)
+    load_sample(db, world.pilot)
     flag = db.session.query(Flag).filter_by(reason="ai_error", status="confirmed").one()
     flag.note = "=cmd()"
     flag.reviewer_id = world.reviewer.id

@@ -12,8 +12,14 @@ from pilot.pilots.services import mint_api_key
 from pilot.readiness import build_report
 from pilot.readiness.attestations import attest
 from pilot.readiness.checklist import CHECKLIST_KEYS
-from pilot.readiness.snapshots import (SnapshotError, create_snapshot, get_snapshot, sign_snapshot, snapshot_json,
-                                       staleness)
+from pilot.readiness.snapshots import (
+    SnapshotError,
+    create_snapshot,
+    get_snapshot,
+    sign_snapshot,
+    snapshot_json,
+    staleness,
+)
 from tests.readiness_data import add_interaction, load_sample
 
 

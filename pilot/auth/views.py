@@ -3,17 +3,16 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
-
-import sqlalchemy as sa
 
 from pilot import audit
 from pilot.access import admin_required
 from pilot.auth.forms import LoginForm, NewUserForm
 from pilot.auth.services import AccountError, authenticate, create_user
-from pilot.models import User
 from pilot.extensions import db, limiter
+from pilot.models import User
 from pilot.models.base import utcnow
 
 bp = Blueprint("auth", __name__)

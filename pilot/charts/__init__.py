@@ -9,7 +9,7 @@ what a screen reader reads). Presentation attributes rather than CSS, because We
 """
 from __future__ import annotations
 
-from pilot.charts.formats import compact_number, percent, usd, milliseconds
+from pilot.charts.formats import compact_number, milliseconds, percent, usd
 from pilot.charts.svg import (
     PALETTE,
     Series,

@@ -23,7 +23,8 @@ import threading
 import time
 import weakref
 from collections import deque
-from dataclasses import dataclass, fields as dataclass_fields
+from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from datetime import datetime, timezone
 from typing import Any, Literal
 

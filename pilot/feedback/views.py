@@ -2,8 +2,19 @@
 widget with the API that mints its tokens."""
 from __future__ import annotations
 
-from flask import (Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request,
-                   send_file, url_for)
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_login import current_user
 
 from pilot.access import api_key_required, pilot_role_required, user_has_role

@@ -10,7 +10,14 @@ from pilot.flagging.forms import ReflagForm, RuleSettingsForm
 from pilot.flagging.reasons import REASONS
 from pilot.flagging.scenarios import scenario_texts
 from pilot.flagging.services import add_scenario, replace_scenarios, run_reflag, update_rule_settings
-from pilot.flagging.settings import LABELS, OUTPUT_FORMATS, RULE_DEFAULTS, RuleSettingError, display_value, stored_rule_values
+from pilot.flagging.settings import (
+    LABELS,
+    OUTPUT_FORMATS,
+    RULE_DEFAULTS,
+    RuleSettingError,
+    display_value,
+    stored_rule_values,
+)
 from pilot.models import Pilot
 
 bp = Blueprint("flagging", __name__)

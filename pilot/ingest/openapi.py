@@ -7,12 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 from pilot.flagging.reasons import REASON_CODES
-from pilot.models.flags import FLAG_KINDS, FLAG_STATUSES, SEVERITIES
-from pilot.review.views import API_PAGE_DEFAULT, API_PAGE_MAX
-
 from pilot.ingest import validation as v
 from pilot.ingest.services import MAX_BATCH_ITEMS
+from pilot.models.flags import FLAG_KINDS, FLAG_STATUSES, SEVERITIES
 from pilot.models.interactions import INTERACTION_STATUSES
+from pilot.review.views import API_PAGE_DEFAULT, API_PAGE_MAX
 
 JSON = "application/json"
 PROTOBUF = "application/x-protobuf"

@@ -18,8 +18,8 @@ from sqlalchemy import orm as so
 from sqlalchemy.dialects import postgresql, sqlite
 
 from pilot import flagging
-from pilot.ingest.pricing import PriceTable
 from pilot.feedback.services import FeedbackError, record_feedback
+from pilot.ingest.pricing import PriceTable
 from pilot.ingest.validation import ItemError, ValidItem, clean_text, identifier, json_type, validate_item
 from pilot.models import Feedback, Interaction, Membership, Pilot, PromptVersion
 from pilot.models.base import utcnow

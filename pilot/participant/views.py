@@ -4,16 +4,35 @@ from __future__ import annotations
 
 import json
 
-from flask import (Blueprint, Response, abort, current_app, flash, g, jsonify, redirect, render_template, request,
-                   url_for)
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user, logout_user
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from pilot.access import pilot_role_required
 from pilot.extensions import db
 from pilot.feedback import services as feedback_services
-from pilot.feedback.services import (GENERAL_KINDS, KIND_LABELS, MAX_COMMENT_CHARS, MAX_REPORT_CHARS,
-                                     PROBLEM_TYPE_LABELS, STATUS_LABELS, FeedbackError, ReportError)
+from pilot.feedback.services import (
+    GENERAL_KINDS,
+    KIND_LABELS,
+    MAX_COMMENT_CHARS,
+    MAX_REPORT_CHARS,
+    PROBLEM_TYPE_LABELS,
+    STATUS_LABELS,
+    FeedbackError,
+    ReportError,
+)
 from pilot.feedback.team import ID_CONVERTER, parse_id, parse_page
 from pilot.models import Membership
 from pilot.participant import services

@@ -13,7 +13,7 @@ from pilot.access import hash_api_key
 from pilot.models import ApiKey, Membership, Pilot, User
 from pilot.models.base import utcnow
 from pilot.models.pilots import PILOT_STATUSES
-from pilot.pilots.settings import SettingError, check_consistency, current_settings, parse_setting
+from pilot.pilots.settings import check_consistency, current_settings, parse_setting
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$")
 # Allowed lifecycle moves: forward through the stages, and reopening a closed pilot.

@@ -7,7 +7,6 @@ import threading
 
 import pytest
 import sqlalchemy as sa
-
 from werkzeug.serving import make_server
 
 from pilot.enrollment.services import invite
