@@ -220,16 +220,21 @@ def test_bad_spans_are_reported_as_partial_success_and_good_ones_kept(client, db
         span(30, {"llm.model_name": "gpt-5.2", "gen_ai.usage.input_tokens": 5, "gen_ai.usage.output_tokens": 5}),
         span(31, {"llm.model_name": "gpt-5.2", "gen_ai.usage.input_tokens": -5}),
         backwards, no_ids,
-        span(34, {"llm.model_name": "gpt-5.2", "user.id": "bad\x00user"}),
+        span(34, {"llm.model_name": "gpt-5.2", "user.id": "bad\x00user\n", "session.id": "s" * 300}),
     ).SerializeToString()
     answer = ExportTraceServiceResponse.FromString(send(client, api_key, body).data)
-    assert answer.partial_success.rejected_spans == 4
+    assert answer.partial_success.rejected_spans == 3
     message = answer.partial_success.error_message
     assert "end_time_unix_nano is before start_time_unix_nano" in message
     assert "trace_id must be 16 bytes" in message
     assert f"span 0af7651916cd43dd8448eb211c80319c/{(31).to_bytes(8, 'big').hex()}: input_tokens (attribute gen_ai.usage.input_tokens): must be a whole number" in message
-    assert "user (attribute user.id): must not contain control characters" in message
-    assert set(rows(db)) == {sid(30)}
+    # A bad identifier never loses the call (stock exporters ignore partial_success): it is
+    # cleaned, kept, and the answer says what was changed.
+    assert f"{(34).to_bytes(8, 'big').hex()}: user was cleaned" in message
+    assert "session was cleaned" in message
+    stored = rows(db)
+    assert set(stored) == {sid(30), sid(34)}
+    assert (stored[sid(34)].external_user_id, stored[sid(34)].session_id) == ("baduser", "s" * 255)
 
 
 def test_numeric_strings_and_doubles_are_read_as_numbers(client, db, api_key):

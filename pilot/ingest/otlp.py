@@ -9,7 +9,6 @@ are identical. Other spans are ignored, not rejected.
 from __future__ import annotations
 
 import base64
-import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -24,24 +23,35 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
+from pilot.ingest import genai
+
 # design.md's attribute map: for each interaction field, the span attributes that can carry it,
-# in order of preference (first present wins; GenAI names before OpenInference ones).
+# in order of preference (first present wins; GenAI names before OpenInference ones). Text
+# fields, user and model fallbacks, status and time to first token are read by pilot.ingest.genai.
 ATTRIBUTE_MAP: dict[str, tuple[str, ...]] = {
     "model": ("gen_ai.response.model", "gen_ai.request.model", "llm.model_name", "model"),
     "input_tokens": ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.token_count.prompt"),
     "output_tokens": ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens", "llm.token_count.completion"),
     "cached_input_tokens": ("gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_read_input_tokens",
                             "llm.token_count.prompt_details.cache_read"),
+    "cache_write_input_tokens": ("gen_ai.usage.cache_creation.input_tokens", "gen_ai.usage.cache_write.input_tokens",
+                                 "gen_ai.usage.cache_creation_input_tokens",
+                                 "llm.token_count.prompt_details.cache_write"),
     "cost_usd": ("gen_ai.usage.cost", "llm.cost.total"),
-    "user": ("user.id", "enduser.id"),
+    "user": ("user.id", "enduser.id", "gen_ai.user", "gen_ai.request.user", "llm.user"),
     "session": ("session.id", "gen_ai.conversation.id"),
-    "input": ("input.value", "gen_ai.input.messages", "gen_ai.prompt"),
-    "output": ("output.value", "gen_ai.output.messages", "gen_ai.completion"),
     "prompt_version": ("gen_ai.prompt.version", "llm.prompt_template.version"),
 }
+# Time to first token, in seconds, as some instrumentations record it on the span.
+TTFT_SECONDS_ATTRIBUTES = ("gen_ai.response.time_to_first_chunk", "gen_ai.server.time_to_first_token",
+                           "llm.response.time_to_first_token")
+# Span events whose first occurrence marks the first streamed token.
+FIRST_TOKEN_EVENTS = ("First Token Stream Event", "gen_ai.content.completion.chunk", "llm.content.completion.chunk",
+                      "first_token", "gen_ai.first_token")
+IDENTIFIER_LIMITS = {"user": 255, "session": 255, "model": 200, "prompt_version": 100}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
 LLM_OPERATIONS = ("chat", "text_completion", "generate_content")
-NUMERIC_FIELDS = ("input_tokens", "output_tokens", "cached_input_tokens", "cost_usd")
-TEXT_FIELDS = ("input", "output")
+NUMERIC_FIELDS = ("input_tokens", "output_tokens", "cached_input_tokens", "cache_write_input_tokens", "cost_usd")
 MAX_ERROR_MESSAGE_CHARS = 2_000
 _HEX = re.compile(r"^[0-9a-fA-F]*$")
 _EPOCH = datetime(1970, 1, 1)
@@ -59,6 +69,7 @@ class SpanBatch:
     span_labels: list[str] = field(default_factory=list)  # "span <trace>/<span>" per item
     attribute_names: list[dict[str, str]] = field(default_factory=list)  # item field → attribute used
     refused: list[str] = field(default_factory=list)  # messages for spans that could not be mapped
+    notes: list[str] = field(default_factory=list)  # what was changed to keep a span (partial_success)
     ignored: int = 0  # non-LLM spans
 
 
@@ -131,12 +142,20 @@ def _present(value: Any) -> bool:
 
 
 def spans_to_items(request: ExportTraceServiceRequest) -> SpanBatch:
-    """Every LLM span of the request as an API item; other spans are only counted."""
+    """Every LLM call of the request as an API item; other spans are only counted.
+
+    Spans that describe the same call — an LLM span inside another LLM span of the same trace
+    (LangChain over the OpenAI instrumentation, OpenInference over the Anthropic SDK's own span),
+    or spans with the same response id — become one item with the richest fields of both.
+    """
     batch = SpanBatch()
+    parents: dict[bytes, bytes] = {}  # span id → parent span id, every span of the request
+    calls: list[tuple[Span, dict[str, Any], str]] = []
     for resource_spans in request.resource_spans:
         resource = attributes(resource_spans.resource.attributes)
         for scope_spans in resource_spans.scope_spans:
             for span in scope_spans.spans:
+                parents[span.trace_id + span.span_id] = span.parent_span_id
                 attrs = attributes(span.attributes)
                 if not is_llm_span(attrs):
                     batch.ignored += 1
@@ -149,16 +168,112 @@ def spans_to_items(request: ExportTraceServiceRequest) -> SpanBatch:
                     batch.refused.append(f"{label}: end_time_unix_nano is before start_time_unix_nano")
                     continue
                 item, used = span_to_item(span, attrs, resource, scope_spans.scope.name)
-                batch.items.append(item)
-                batch.span_labels.append(label)
+                batch.notes.extend(f"{label}: {note}" for note in used.pop("_notes", []))
+                calls.append((span, item, label))
                 batch.attribute_names.append(used)
+    merged = _merge_same_calls(calls, parents, batch.attribute_names)
+    for index, (_, item, label) in enumerate(calls):
+        if index in merged:
+            continue
+        batch.items.append(item)
+        batch.span_labels.append(label)
+    batch.attribute_names = [used for index, used in enumerate(batch.attribute_names) if index not in merged]
     return batch
 
 
+def _merge_same_calls(calls: list, parents: dict[bytes, bytes], used: list[dict]) -> set[int]:
+    """Fold each LLM span into its nearest LLM-span ancestor (or a span with its response id).
+
+    Returns the indexes of the spans folded away. The survivor is the outermost span, so the
+    item's id does not depend on which spans of the trace happen to share an export request.
+    """
+    index_of = {span.trace_id + span.span_id: index for index, (span, _, _) in enumerate(calls)}
+    by_response: dict[str, int] = {}
+    target: dict[int, int] = {}
+    for index, (span, item, _) in enumerate(calls):
+        parent, seen = span.parent_span_id, 0
+        while parent and seen < 64:
+            key = span.trace_id + parent
+            if key in index_of:
+                target[index] = index_of[key]
+                break
+            parent, seen = parents.get(key, b""), seen + 1
+        response_id = item["metadata"]["otel"].get("response_id")
+        if index not in target and response_id:
+            if response_id in by_response:
+                target[index] = by_response[response_id]
+            else:
+                by_response[response_id] = index
+    groups: dict[int, list[int]] = {}
+    for index in target:
+        root, seen = index, set()
+        while root in target and root not in seen:
+            seen.add(root)
+            root = target[root]
+        groups.setdefault(root, []).append(index)
+    folded: set[int] = set()
+    for root, members in groups.items():
+        # Shallowest first, so the innermost (provider-level) span has the last word on usage.
+        for index in sorted(members, key=lambda i: _depth(calls[i][0], parents)):
+            if index == root:
+                continue
+            calls[root] = (calls[root][0], merge_items(calls[root][1], calls[index][1]), calls[root][2])
+            used[root] = {**used[index], **used[root]}
+            folded.add(index)
+    return folded
+
+
+def _depth(span: Span, parents: dict[bytes, bytes]) -> int:
+    depth, parent = 0, span.parent_span_id
+    while parent and depth < 64:
+        depth, parent = depth + 1, parents.get(span.trace_id + parent, b"")
+    return depth
+
+
+# The fields a merge takes from whichever span has them (the first non-empty in preference order).
+_MERGE_FIELDS = ("user", "session", "model", "prompt_version", "input_tokens", "output_tokens", "cached_input_tokens",
+                 "cache_write_input_tokens", "cost_usd", "ttft_ms", "error")
+
+
+def merge_items(outer: dict[str, Any], inner: dict[str, Any]) -> dict[str, Any]:
+    """Two descriptions of one call → one: the richest value of every field.
+
+    The outer span keeps its id, timestamp and latency (it covers the whole call). Text is the
+    more readable of the two (not raw JSON, then the longer); a failure beats `ok`; token counts
+    and model come from whichever span reported them (the provider-level span when both did).
+    Commutative in everything but the id, so the arrival order does not change the result.
+    """
+    merged = dict(outer)
+    for name in _MERGE_FIELDS:
+        values = [v for v in (inner.get(name), outer.get(name)) if v is not None and v != ""]
+        if values:
+            merged[name] = values[0]
+    for name in ("input", "output"):
+        texts = [t for t in (outer.get(name), inner.get(name)) if isinstance(t, str) and t]
+        if texts:
+            merged[name] = max(texts, key=lambda t: (not t.lstrip().startswith(("{", "[")), len(t), t))
+    statuses = [s for s in (outer.get("status"), inner.get("status")) if s and s != "ok"]
+    if statuses:
+        merged["status"] = "rate_limited" if "rate_limited" in statuses else sorted(statuses)[0]
+    if outer.get("latency_ms") is None:
+        merged["latency_ms"] = inner.get("latency_ms")
+    otel = dict(outer["metadata"]["otel"])
+    for key, value in inner["metadata"]["otel"].items():
+        otel.setdefault(key, value)
+    spans = sorted(set(outer["metadata"]["otel"].get("merged_spans", [otel["span_id"]]))
+                   | set(inner["metadata"]["otel"].get("merged_spans", [inner["metadata"]["otel"]["span_id"]])))
+    otel["merged_spans"] = spans
+    merged["metadata"] = {**inner.get("metadata", {}), **outer.get("metadata", {}), "otel": otel}
+    return merged
+
+
 def span_to_item(span: Span, attrs: dict[str, Any], resource: dict[str, Any], scope: str) -> tuple[dict, dict]:
-    """One span as an interaction object of the JSON API, and which attribute fed each field."""
+    """One span as an interaction object of the JSON API, and which attribute fed each field.
+
+    `used["_notes"]` lists identifiers that had to be cleaned (said in partial_success).
+    """
     item: dict[str, Any] = {"id": span.trace_id.hex() + span.span_id.hex()}
-    used: dict[str, str] = {}
+    used: dict[str, Any] = {}
     for name, keys in ATTRIBUTE_MAP.items():
         for key in keys:
             if _present(attrs.get(key)):
@@ -167,31 +282,108 @@ def span_to_item(span: Span, attrs: dict[str, Any], resource: dict[str, Any], sc
     for name in NUMERIC_FIELDS:
         if isinstance(item.get(name), str):
             item[name] = _number_from_text(item[name])
-    for name in TEXT_FIELDS:
-        if name in item:
-            item[name] = message_text(item[name])
+    params = genai.json_object(attrs.get("llm.invocation_parameters"))
+    request = genai.json_object(attrs.get("input.value"))
+    response = genai.json_object(attrs.get("output.value"))
+    for name, (value, source) in (("input", genai.input_text(attrs, request)),
+                                  ("output", genai.output_text(attrs, response))):
+        if value is not None:
+            item[name], used[name] = value, source
+    if "user" not in item and (user := genai.user_from(params, request)):
+        item["user"], used["user"] = user, "llm.invocation_parameters"
+    if "model" not in item and (model := genai.model_from(params, request, response)):
+        item["model"], used["model"] = model, "llm.invocation_parameters"
+    _usage_from_response(item, response)
+    _whole_input_tokens(item)
     if span.start_time_unix_nano:
         item["timestamp"] = _EPOCH + timedelta(microseconds=span.start_time_unix_nano // 1000)
     if span.start_time_unix_nano and span.end_time_unix_nano:
         item["latency_ms"] = (span.end_time_unix_nano - span.start_time_unix_nano) / 1_000_000
-    if span.status.code == Status.STATUS_CODE_ERROR:
-        item["status"] = "error"
-        message = span.status.message or attrs.get("error.type")
+    ttft = _ttft_ms(span, attrs)
+    if ttft is not None:
+        item["ttft_ms"] = ttft
+    exceptions = [attributes(event.attributes) for event in span.events if event.name == "exception"]
+    if span.status.code == Status.STATUS_CODE_ERROR or (exceptions and span.status.code != Status.STATUS_CODE_OK):
+        item["status"] = genai.failure_status(attrs, span.status.message, exceptions)
+        message = genai.error_message(attrs, span.status.message, exceptions)
         if message:
-            item["error"] = str(message)[:MAX_ERROR_MESSAGE_CHARS]
+            item["error"] = message[:MAX_ERROR_MESSAGE_CHARS]
+    used["_notes"] = _clean_identifiers(item)
+    response_id = attrs.get("gen_ai.response.id") or response.get("id")
     item["metadata"] = {"otel": {
         key: value for key, value in {
             "span_name": span.name[:200],
             "trace_id": span.trace_id.hex(),
             "span_id": span.span_id.hex(),
             "parent_span_id": span.parent_span_id.hex() or None,
+            "response_id": _short_text(response_id),
             "service_name": resource.get("service.name") if isinstance(resource.get("service.name"), str) else None,
             "scope": scope[:200] or None,
             "provider": _short_text(attrs.get("gen_ai.provider.name") or attrs.get("gen_ai.system")
-                                    or attrs.get("llm.provider")),
+                                    or attrs.get("llm.provider") or attrs.get("llm.system")),
         }.items() if value is not None
     }}
     return item, used
+
+
+def _usage_from_response(item: dict[str, Any], response: dict[str, Any]) -> None:
+    """Token counts from the provider's response JSON when no attribute carried them."""
+    usage = response.get("usage") if isinstance(response.get("usage"), dict) else None
+    if usage is None:
+        return
+    pairs = (("input_tokens", ("prompt_tokens", "input_tokens")),
+             ("output_tokens", ("completion_tokens", "output_tokens")),
+             ("cached_input_tokens", ("cache_read_input_tokens",)),
+             ("cache_write_input_tokens", ("cache_creation_input_tokens",)))
+    for name, keys in pairs:
+        if name not in item:
+            found = next((usage[k] for k in keys if isinstance(usage.get(k), int)), None)
+            if found is not None:
+                item[name] = found
+    details = usage.get("prompt_tokens_details") or usage.get("input_tokens_details")
+    if "cached_input_tokens" not in item and isinstance(details, dict) and isinstance(details.get("cached_tokens"), int):
+        item["cached_input_tokens"] = details["cached_tokens"]
+
+
+def _whole_input_tokens(item: dict[str, Any]) -> None:
+    """Anthropic reports input tokens without the cache reads and writes; Pilot counts all input."""
+    input_tokens = item.get("input_tokens")
+    cached = item.get("cached_input_tokens") or 0
+    written = item.get("cache_write_input_tokens") or 0
+    if isinstance(input_tokens, int) and isinstance(cached, int) and isinstance(written, int) \
+            and cached + written > input_tokens:
+        item["input_tokens"] = input_tokens + cached + written
+
+
+def _ttft_ms(span: Span, attrs: dict[str, Any]) -> float | None:
+    for key in TTFT_SECONDS_ATTRIBUTES:
+        value = attrs.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
+            return float(value) * 1000
+    for event in span.events:
+        if event.name in FIRST_TOKEN_EVENTS and event.time_unix_nano >= span.start_time_unix_nano > 0:
+            return (event.time_unix_nano - span.start_time_unix_nano) / 1_000_000
+    return None
+
+
+def _clean_identifiers(item: dict[str, Any]) -> list[str]:
+    """Trim, strip control characters from and cut the identifiers, so a bad one never loses the call."""
+    notes = []
+    for name, limit in IDENTIFIER_LIMITS.items():
+        value = item.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            value = str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+        cleaned = _CONTROL.sub("", value).strip()[:limit] if value is not None else None
+        if cleaned != item[name]:
+            if cleaned:
+                item[name] = cleaned
+                notes.append(f"{name} was cleaned (control characters removed, trimmed, cut to {limit:,} characters)")
+            else:
+                del item[name]
+                notes.append(f"{name} was left out (empty after removing control characters)")
+    return notes
 
 
 def _short_text(value: Any) -> str | None:
@@ -207,57 +399,10 @@ def _number_from_text(value: str) -> Any:
     return int(number) if number.is_integer() and "." not in value else number
 
 
-def message_text(value: Any) -> Any:
-    """Readable text from a chat-message list (GenAI `*.messages`, often a JSON string).
-
-    One message → its text; several → "role: text" paragraphs. Anything that is not a message
-    list (plain strings such as OpenInference's input.value) is kept as it is.
-    """
-    messages = value
-    if isinstance(value, str):
-        stripped = value.lstrip()
-        if not stripped.startswith(("[", "{")):
-            return value
-        try:
-            messages = json.loads(value)
-        except (ValueError, RecursionError):
-            return value
-    if isinstance(messages, dict) and isinstance(messages.get("messages"), list):
-        messages = messages["messages"]
-    if isinstance(messages, dict):
-        messages = [messages]
-    if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
-        return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-    parts = [(str(m.get("role") or ""), _content_text(m)) for m in messages]
-    if len(parts) == 1:
-        return parts[0][1]
-    return "\n\n".join(f"{role}: {text}" if role else text for role, text in parts)
-
-
-def _content_text(message: dict[str, Any]) -> str:
-    """The text of one message: `parts` (GenAI semconv) or `content` (string or part list)."""
-    content = message.get("parts", message.get("content", ""))
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        texts = []
-        for part in content:
-            if isinstance(part, str):
-                texts.append(part)
-            elif isinstance(part, dict):
-                text = part.get("content", part.get("text"))
-                if isinstance(text, str):
-                    texts.append(text)
-                elif part.get("type") == "tool_call":
-                    texts.append(f"[tool call {part.get('name', '')}]")
-        return "\n".join(texts)
-    return "" if content is None else json.dumps(content, ensure_ascii=False, default=str)
-
-
 def response_body(rejected_spans: int, error_message: str, mimetype: str) -> tuple[bytes, str]:
     """ExportTraceServiceResponse in the request's encoding, with partial_success if needed."""
     response = ExportTraceServiceResponse()
-    if rejected_spans:
+    if rejected_spans or error_message:  # OTLP allows a message with 0 rejected spans: a warning
         response.partial_success.rejected_spans = rejected_spans
         response.partial_success.error_message = error_message[:MAX_ERROR_MESSAGE_CHARS]
     if mimetype == "application/x-protobuf":

@@ -139,7 +139,7 @@ def post_traces():
         messages.append(_span_error(spans, rejection))
     if spans.refused:
         count_batch("otlp", 0, 0, len(spans.refused))
-    content, content_type = otlp.response_body(len(messages), "; ".join(messages), mimetype)
+    content, content_type = otlp.response_body(len(messages), "; ".join(messages + spans.notes), mimetype)
     return Response(content, status=200, content_type=content_type)
 
 
