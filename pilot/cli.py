@@ -202,9 +202,11 @@ def alerts_command(slug: str) -> None:
 @click.option("--input", "input_price", help="Input USD per million tokens.")
 @click.option("--output", "output_price", help="Output USD per million tokens.")
 @click.option("--cached", "cached_price", default=None, help="Cached-input USD per million tokens (default: the input price).")
+@click.option("--cache-write", "cache_write_price", default=None,
+              help="Cache-write USD per million tokens (default: 1.25 × input for claude models, else the input price).")
 @click.option("--from", "effective_from", default=None, help="Effective-from date, YYYY-MM-DD (default: always).")
 def price_command(slug: str, model: str | None, input_price: str | None, output_price: str | None,
-                  cached_price: str | None, effective_from: str | None) -> None:
+                  cached_price: str | None, effective_from: str | None, cache_write_price: str | None) -> None:
     """Show the pilot's price table, or add a dated price row for MODEL (re-prices stored interactions)."""
     from pilot.ingest import prices
 
@@ -213,18 +215,20 @@ def price_command(slug: str, model: str | None, input_price: str | None, output_
         try:
             row, repriced = prices.add_price(db.session, pilot, model=model, input_per_mtok=input_price,
                                              output_per_mtok=output_price, cached_input_per_mtok=cached_price,
+                                             cache_write_per_mtok=cache_write_price,
                                              effective_from=effective_from, actor=None)
         except prices.PriceError as error:
             fail(str(error))
         db.session.commit()
         click.echo(f"Added a price for {row.model} in {pilot.slug}; re-priced {repriced} stored interaction(s).")
     own, defaults = prices.price_rows(db.session, pilot)
-    click.echo("model\tinput/M\tcached/M\toutput/M\tfrom\tscope")
+    click.echo("model\tinput/M\tcached/M\toutput/M\tfrom\tscope\tcache_write/M")
     for scope, rows in (("pilot", own), ("default", defaults)):
         for row in rows:
             cached = "" if row.cached_input_per_mtok is None else row.cached_input_per_mtok
             since = row.effective_from.date().isoformat() if row.effective_from else "always"
-            click.echo(f"{row.model}\t{row.input_per_mtok}\t{cached}\t{row.output_per_mtok}\t{since}\t{scope}")
+            written = "" if row.cache_write_per_mtok is None else row.cache_write_per_mtok
+            click.echo(f"{row.model}\t{row.input_per_mtok}\t{cached}\t{row.output_per_mtok}\t{since}\t{scope}\t{written}")
 
 
 @pilot_cli.command("reflag")

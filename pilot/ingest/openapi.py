@@ -88,6 +88,8 @@ def _interaction_schema() -> dict[str, Any]:
             "output": {"type": "string", "maxLength": v.MAX_TEXT_CHARS},
             "input_tokens": tokens("All input tokens, cached ones included. Estimated as ceil(chars / 4) when missing."),
             "cached_input_tokens": tokens("The part of input_tokens read from a prompt cache (≤ input_tokens)."),
+            "cache_write_input_tokens": tokens("The part of input_tokens written to a prompt cache, priced at the "
+                                               "cache-write price (cached + cache-write ≤ input_tokens)."),
             "output_tokens": tokens("Output tokens. Estimated as ceil(chars / 4) when missing."),
             "latency_ms": millis("Time to the full answer."),
             "ttft_ms": millis("Time to the first token."),

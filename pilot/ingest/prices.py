@@ -105,6 +105,7 @@ def add_price(
     output_per_mtok: Any,
     cached_input_per_mtok: Any = None,
     effective_from: Any = None,
+    cache_write_per_mtok: Any = None,
     actor: User | None,
 ) -> tuple[ModelPrice, int]:
     """Add a dated price row for this pilot and re-price what it affects; (row, re-priced). No commit."""
@@ -114,6 +115,7 @@ def add_price(
         input_per_mtok=parse_price("input_per_mtok", input_per_mtok, required=True),
         cached_input_per_mtok=parse_price("cached_input_per_mtok", cached_input_per_mtok, required=False),
         output_per_mtok=parse_price("output_per_mtok", output_per_mtok, required=True),
+        cache_write_per_mtok=parse_price("cache_write_per_mtok", cache_write_per_mtok, required=False),
         effective_from=parse_effective_from(effective_from),
     )
     clash = session.scalar(sa.select(ModelPrice.id).where(
@@ -149,7 +151,7 @@ def remove_price(session: so.Session, pilot: Pilot, price_id: int, actor: User |
 def describe(row: ModelPrice) -> dict[str, Any]:
     return {
         "model": row.model, "input_per_mtok": row.input_per_mtok, "cached_input_per_mtok": row.cached_input_per_mtok,
-        "output_per_mtok": row.output_per_mtok,
+        "output_per_mtok": row.output_per_mtok, "cache_write_per_mtok": row.cache_write_per_mtok,
         "effective_from": row.effective_from.date().isoformat() if row.effective_from else None,
     }
 
@@ -161,14 +163,16 @@ def reprice_interactions(session: so.Session, pilot: Pilot, model_prefix: str) -
     escaped = model_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     found = session.execute(
         sa.select(Interaction.id, Interaction.model, Interaction.occurred_at, Interaction.input_tokens,
-                  Interaction.cached_input_tokens, Interaction.output_tokens, Interaction.cost_usd,
+                  Interaction.cached_input_tokens, Interaction.output_tokens, Interaction.cache_write_input_tokens,
+                  Interaction.cost_usd,
                   Interaction.cost_source)
         .where(Interaction.pilot_id == pilot.id, Interaction.cost_source != "reported",
                Interaction.model.like(escaped + "%", escape="\\"))
     ).all()
     changes = []
     for row in found:
-        cost = prices.cost(row.model, row.occurred_at, row.input_tokens, row.cached_input_tokens, row.output_tokens)
+        cost = prices.cost(row.model, row.occurred_at, row.input_tokens, row.cached_input_tokens, row.output_tokens,
+                           cache_write_input_tokens=row.cache_write_input_tokens)
         if (cost.usd, cost.source) != (row.cost_usd, row.cost_source):
             changes.append({"id": row.id, "cost_usd": cost.usd, "cost_source": cost.source})
     for start in range(0, len(changes), REPRICE_CHUNK):

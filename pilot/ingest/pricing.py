@@ -1,6 +1,10 @@
 """Exact costs from the price table (design.md, "Cost and the numbers in the report").
 
-cost = ((input − cached) × input price + cached × cached-input price + output × output price) ÷ 10^6.
+cost = ((input − cached − cache-written) × input price + cached × cached-input price
+        + cache-written × cache-write price + output × output price) ÷ 10^6.
+An empty cached-input price is the input price; an empty cache-write price is 1.25 × the input
+price for Anthropic (`claude…`) models, which is what Anthropic bills for 5-minute cache writes,
+and the input price for every other model.
 A model matches the longest price-table name it starts with; a pilot's own rows beat the global
 defaults; among rows for one name, the one in force at the interaction's time wins.
 """
@@ -15,6 +19,7 @@ from sqlalchemy import orm as so
 from pilot.models import ModelPrice, Pilot
 
 PER_MILLION = 1_000_000
+ANTHROPIC_CACHE_WRITE_FACTOR = 1.25
 
 
 @dataclass(frozen=True)
@@ -25,6 +30,15 @@ class Price:
     output_per_mtok: float
     effective_from: datetime | None
     pilot_specific: bool
+    cache_write_per_mtok: float | None = None
+
+    @property
+    def cache_write_rate(self) -> float:
+        if self.cache_write_per_mtok is not None:
+            return self.cache_write_per_mtok
+        if self.model.startswith("claude"):
+            return self.input_per_mtok * ANTHROPIC_CACHE_WRITE_FACTOR
+        return self.input_per_mtok
 
 
 @dataclass(frozen=True)
@@ -55,7 +69,7 @@ class PriceTable:
         ).all()
         return cls([
             Price(r.model, r.input_per_mtok, r.cached_input_per_mtok, r.output_per_mtok, r.effective_from,
-                  r.pilot_id is not None)
+                  r.pilot_id is not None, r.cache_write_per_mtok)
             for r in rows
         ])
 
@@ -88,6 +102,7 @@ class PriceTable:
         cached_input_tokens: int | None,
         output_tokens: int | None,
         reported_usd: float | None = None,
+        cache_write_input_tokens: int | None = 0,
     ) -> Cost:
         """The interaction's cost: reported wins, else computed, else unknown (never 0)."""
         if reported_usd is not None:
@@ -95,15 +110,19 @@ class PriceTable:
         price = self.price_at(model, at)
         if price is None or input_tokens is None or output_tokens is None:
             return Cost(None, "unknown")
-        return Cost(compute_cost(price, input_tokens, cached_input_tokens or 0, output_tokens), "computed")
+        return Cost(compute_cost(price, input_tokens, cached_input_tokens or 0, output_tokens,
+                                 cache_write_input_tokens or 0), "computed")
 
 
-def compute_cost(price: Price, input_tokens: int, cached_input_tokens: int, output_tokens: int) -> float:
-    """Cached tokens are part of input_tokens: priced once, at the cached rate."""
+def compute_cost(price: Price, input_tokens: int, cached_input_tokens: int, output_tokens: int,
+                 cache_write_input_tokens: int = 0) -> float:
+    """Cached and cache-written tokens are part of input_tokens: each priced once, at its own rate."""
     cached = min(cached_input_tokens, input_tokens)
+    written = min(cache_write_input_tokens, input_tokens - cached)
     cached_rate = price.cached_input_per_mtok if price.cached_input_per_mtok is not None else price.input_per_mtok
     return (
-        (input_tokens - cached) * price.input_per_mtok
+        (input_tokens - cached - written) * price.input_per_mtok
         + cached * cached_rate
+        + written * price.cache_write_rate
         + output_tokens * price.output_per_mtok
     ) / PER_MILLION

@@ -114,7 +114,7 @@ def _rows(session: so.Session, pilot: Pilot, items: list[ValidItem], source: str
     rows = []
     for item in items:
         cost = prices.cost(item.model, item.occurred_at, item.input_tokens, item.cached_input_tokens,
-                           item.output_tokens, item.reported_cost_usd)
+                           item.output_tokens, item.reported_cost_usd, item.cache_write_input_tokens)
         rows.append({
             "pilot_id": pilot.id,
             "event_id": item.event_id,
@@ -132,6 +132,7 @@ def _rows(session: so.Session, pilot: Pilot, items: list[ValidItem], source: str
             "input_hash": item.input_hash,
             "input_tokens": item.input_tokens,
             "cached_input_tokens": item.cached_input_tokens,
+            "cache_write_input_tokens": item.cache_write_input_tokens,
             "output_tokens": item.output_tokens,
             "tokens_estimated": item.tokens_estimated,
             "latency_ms": item.latency_ms,

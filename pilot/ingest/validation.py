@@ -13,6 +13,10 @@ Decisions (documented in docs/ingest.md):
   characters: NUL bytes and lone UTF-16 surrogates (which PostgreSQL cannot store) become
   U+FFFD, so no interaction is lost over one bad byte.
 - A timestamp without a zone is UTC; one with a zone is converted to UTC. Stored naive.
+- Token counts: a missing count is estimated from the text, except that a failed call
+  (`error`, `timeout`, `rate_limited`) without reported usage bills nothing (0 tokens: providers
+  do not bill refused calls), and a successful call with neither usage nor any text has unknown
+  tokens (so unknown cost, never 0).
 """
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ from typing import Any
 
 from pilot.models.interactions import INTERACTION_STATUSES
 
+FAILED_STATUSES = ("error", "timeout", "rate_limited")
 MAX_ID_CHARS = 128
 MAX_USER_CHARS = 255
 MAX_SESSION_CHARS = 255
@@ -67,10 +72,11 @@ class ValidItem:
     prompt_version: str | None
     input_text: str
     output_text: str
-    input_tokens: int
+    input_tokens: int | None
     cached_input_tokens: int
-    output_tokens: int
+    output_tokens: int | None
     tokens_estimated: bool
+    cache_write_input_tokens: int
     latency_ms: float | None
     ttft_ms: float | None
     status: str
@@ -267,14 +273,27 @@ def validate_item(raw: Any, now: datetime) -> ValidItem:
     input_tokens = whole_number(raw, "input_tokens")
     cached_input_tokens = whole_number(raw, "cached_input_tokens")
     output_tokens = whole_number(raw, "output_tokens")
+    cache_write_input_tokens = whole_number(raw, "cache_write_input_tokens")
     if input_tokens is not None and cached_input_tokens is not None and cached_input_tokens > input_tokens:
         raise ItemError("cached_input_tokens", f"must not exceed input_tokens ({cached_input_tokens:,} > "
                                                f"{input_tokens:,}): input_tokens counts all input, cached included")
+    if input_tokens is not None and cache_write_input_tokens is not None \
+            and (cached_input_tokens or 0) + cache_write_input_tokens > input_tokens:
+        raise ItemError("cache_write_input_tokens",
+                        f"cached_input_tokens + cache_write_input_tokens must not exceed input_tokens "
+                        f"({(cached_input_tokens or 0) + cache_write_input_tokens:,} > {input_tokens:,})")
+    item_status = status(raw)
     estimated = input_tokens is None or output_tokens is None
-    if input_tokens is None:
-        input_tokens = max(estimate_tokens(input_text), cached_input_tokens or 0)
-    if output_tokens is None:
-        output_tokens = estimate_tokens(output_text)
+    reported_usage = not estimated or cached_input_tokens is not None or cache_write_input_tokens is not None
+    if item_status in FAILED_STATUSES and input_tokens is None and output_tokens is None:
+        input_tokens, output_tokens, estimated = 0, 0, False  # a failed call without usage bills nothing
+    elif not reported_usage and not input_text and not output_text:
+        pass  # nothing to count or estimate from: tokens (and so cost) unknown
+    else:
+        if input_tokens is None:
+            input_tokens = max(estimate_tokens(input_text), (cached_input_tokens or 0) + (cache_write_input_tokens or 0))
+        if output_tokens is None:
+            output_tokens = estimate_tokens(output_text)
     return ValidItem(
         event_id=event_id,
         external_user_id=external_user_id,
@@ -288,9 +307,10 @@ def validate_item(raw: Any, now: datetime) -> ValidItem:
         cached_input_tokens=cached_input_tokens or 0,
         output_tokens=output_tokens,
         tokens_estimated=estimated,
+        cache_write_input_tokens=cache_write_input_tokens or 0,
         latency_ms=number(raw, "latency_ms", MAX_MILLISECONDS),
         ttft_ms=number(raw, "ttft_ms", MAX_MILLISECONDS),
-        status=status(raw),
+        status=item_status,
         error_message=text(raw, "error", MAX_ERROR_CHARS),
         reported_cost_usd=number(raw, "cost_usd", MAX_COST_USD),
         meta=metadata(raw),

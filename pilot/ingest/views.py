@@ -201,7 +201,7 @@ def prices_page(slug: str):
             row, repriced = prices.add_price(
                 db.session, g.pilot, model=form.model.data, input_per_mtok=form.input_per_mtok.data,
                 output_per_mtok=form.output_per_mtok.data, cached_input_per_mtok=form.cached_input_per_mtok.data,
-                effective_from=form.effective_from.data, actor=current_user)
+                cache_write_per_mtok=form.cache_write_per_mtok.data, effective_from=form.effective_from.data, actor=current_user)
         except prices.PriceError as problem:
             db.session.rollback()
             error = str(problem)

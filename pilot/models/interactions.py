@@ -31,6 +31,7 @@ class Interaction(db.Model):
         sa.Index("ix_interaction_pilot_user", "pilot_id", "external_user_id"),
         sa.Index("ix_interaction_pilot_status", "pilot_id", "status"),
         sa.Index("ix_interaction_pilot_member", "pilot_id", "membership_id"),
+        sa.Index("ix_interaction_pilot_trace", "pilot_id", "trace_id"),
     )
 
     id: so.Mapped[int] = so.mapped_column(BigIntPK, primary_key=True)
@@ -53,6 +54,8 @@ class Interaction(db.Model):
     input_hash: so.Mapped[Optional[str]] = so.mapped_column(sa.String(64))
     input_tokens: so.Mapped[Optional[int]] = so.mapped_column(sa.BigInteger)
     cached_input_tokens: so.Mapped[int] = so.mapped_column(sa.BigInteger, default=0)
+    # The part of input_tokens written to a prompt cache (priced at the cache-write price).
+    cache_write_input_tokens: so.Mapped[int] = so.mapped_column(sa.BigInteger, default=0, server_default="0")
     output_tokens: so.Mapped[Optional[int]] = so.mapped_column(sa.BigInteger)
     tokens_estimated: so.Mapped[bool] = so.mapped_column(default=False)
     latency_ms: so.Mapped[Optional[float]]
@@ -63,6 +66,8 @@ class Interaction(db.Model):
     cost_source: so.Mapped[str] = so.mapped_column(sa.String(16), default="unknown")
     meta: so.Mapped[dict[str, Any]] = so.mapped_column("metadata", sa.JSON, default=dict)
     source: so.Mapped[str] = so.mapped_column(sa.String(8), default="api")
+    # OTLP only: the trace the call's span(s) came from, so spans of one call merge into one row.
+    trace_id: so.Mapped[Optional[str]] = so.mapped_column(sa.String(32))
 
     membership: so.Mapped[Optional["Membership"]] = so.relationship()  # noqa: F821
 
@@ -78,6 +83,8 @@ class ModelPrice(db.Model):
     model: so.Mapped[str] = so.mapped_column(sa.String(200))
     input_per_mtok: so.Mapped[float] = so.mapped_column(sa.Float(precision=53))
     cached_input_per_mtok: so.Mapped[Optional[float]] = so.mapped_column(sa.Float(precision=53))
+    # Empty: 1.25 × input for Anthropic (claude*) models, the input price otherwise (pricing.py).
+    cache_write_per_mtok: so.Mapped[Optional[float]] = so.mapped_column(sa.Float(precision=53))
     output_per_mtok: so.Mapped[float] = so.mapped_column(sa.Float(precision=53))
     effective_from: so.Mapped[Optional[datetime]]
     created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
