@@ -12,13 +12,20 @@ import sqlalchemy as sa
 from sqlalchemy import orm as so
 
 from pilot.flagging.context import negative_feedback_details
-from pilot.flagging.engine import FEEDBACK_REASON, FlagHit, flag_batch, insert_flags, is_untouched
+from pilot.flagging.engine import FEEDBACK_REASON, FlagHit, flag_batch, insert_flags, is_untouched, reflag_interactions
 from pilot.models import Feedback, Flag, Interaction, Pilot
 
 
 def evaluate_new_interactions(session: so.Session, pilot: Pilot, interactions: list[Interaction]) -> None:
     """Add the flags that fire on freshly stored interactions (no commit)."""
     flag_batch(session, pilot, [ix for ix in interactions if ix.id is not None])
+
+
+def reevaluate_interactions(session: so.Session, pilot: Pilot, interactions: list[Interaction]) -> None:
+    """Bring the flags of changed interactions up to date: add what fires now, drop untouched
+    flags that no longer do (no commit). Ingestion calls it when a span merges into a stored call."""
+    session.flush()
+    reflag_interactions(session, pilot, interactions)
 
 
 def evaluate_feedback(session: so.Session, pilot: Pilot, feedback: Feedback) -> None:

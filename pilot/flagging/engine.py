@@ -198,6 +198,17 @@ def reflag(session: so.Session, pilot: Pilot, chunk_size: int = 1000) -> ReflagR
     return result
 
 
+def reflag_interactions(session: so.Session, pilot: Pilot, interactions: list) -> ReflagResult:
+    """Re-evaluate stored interactions whose fields changed (two OTLP spans of one call merged)."""
+    result = ReflagResult()
+    if interactions:
+        batch = views(interactions)
+        ctx = BatchContext.for_batch(session, PilotFacts.load(session, pilot), batch)
+        _reconcile(session, pilot.id, [row.id for row in batch], evaluate(ctx, batch), result)
+        result.interactions = len(batch)
+    return result
+
+
 def _reconcile(session: so.Session, pilot_id: int, interaction_ids: list[int], hits: list[FlagHit],
                result: ReflagResult) -> None:
     """Make the stored flags of these interactions match `hits`, sparing reviewed flags."""

@@ -375,7 +375,8 @@ def error_fields(text: str) -> tuple[str | None, str | None]:
 
 def error_message(attrs: dict[str, Any], status_message: str, exceptions: list[dict[str, Any]]) -> str | None:
     """The provider's own words where they can be found; never a Python traceback."""
-    candidates = [status_message] + [str(e.get("exception.message") or "") for e in exceptions]
+    candidates = [_TRACEBACK.sub("", text or "").strip()
+                  for text in [status_message] + [str(e.get("exception.message") or "") for e in exceptions]]
     for text in candidates:
         message, kind = error_fields(text)
         if message:
@@ -383,7 +384,6 @@ def error_message(attrs: dict[str, Any], status_message: str, exceptions: list[d
             prefix = " ".join(filter(None, [code.group(1) if code else None, kind]))
             return f"{prefix}: {message}" if prefix else message
     for text in candidates:
-        text = _TRACEBACK.sub("", text or "").strip()
         if text:
             return text
     kind = attrs.get("error.type") or next((e.get("exception.type") for e in exceptions if e.get("exception.type")), None)

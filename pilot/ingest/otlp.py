@@ -223,6 +223,30 @@ def _merge_same_calls(calls: list, parents: dict[bytes, bytes], used: list[dict]
     return folded
 
 
+def merged_spans(otel: dict[str, Any]) -> list[str]:
+    return otel.get("merged_spans") or [otel.get("span_id")]
+
+
+def nested(outer: dict[str, Any], inner: dict[str, Any]) -> bool:
+    """Is the span described by `inner` (metadata.otel) a child of one of `outer`'s spans?
+
+    Across requests only a direct parent link is visible (non-LLM spans are not stored); the
+    instrumentations in docs/ingest.md nest their spans directly."""
+    return bool(inner.get("parent_span_id")) and inner.get("parent_span_id") in merged_spans(outer)
+
+
+def same_call(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Do two LLM spans (their metadata.otel) describe one call? Same trace, and one the parent
+    of the other, or the same provider response id, or spans in common (a retry)."""
+    if not a or not b or a.get("trace_id") != b.get("trace_id"):
+        return False
+    if set(merged_spans(a)) & set(merged_spans(b)):
+        return True
+    if a.get("response_id") and a.get("response_id") == b.get("response_id"):
+        return True
+    return nested(a, b) or nested(b, a)
+
+
 def _depth(span: Span, parents: dict[bytes, bytes]) -> int:
     depth, parent = 0, span.parent_span_id
     while parent and depth < 64:
@@ -260,8 +284,7 @@ def merge_items(outer: dict[str, Any], inner: dict[str, Any]) -> dict[str, Any]:
     otel = dict(outer["metadata"]["otel"])
     for key, value in inner["metadata"]["otel"].items():
         otel.setdefault(key, value)
-    spans = sorted(set(outer["metadata"]["otel"].get("merged_spans", [otel["span_id"]]))
-                   | set(inner["metadata"]["otel"].get("merged_spans", [inner["metadata"]["otel"]["span_id"]])))
+    spans = sorted(set(merged_spans(outer["metadata"]["otel"])) | set(merged_spans(inner["metadata"]["otel"])))
     otel["merged_spans"] = spans
     merged["metadata"] = {**inner.get("metadata", {}), **outer.get("metadata", {}), "otel": otel}
     return merged

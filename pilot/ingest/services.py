@@ -19,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from pilot import flagging
 from pilot.feedback.services import FeedbackError, record_feedback
+from pilot.ingest import merge
 from pilot.ingest.pricing import PriceTable
 from pilot.ingest.validation import ItemError, ValidItem, clean_text, identifier, json_type, validate_item
 from pilot.models import Feedback, Interaction, Membership, Pilot, PromptVersion
@@ -83,6 +84,10 @@ def ingest_items(
             continue
         seen.add(item.event_id)
         valid.append(item)
+    if source == "otlp" and valid:  # spans of calls already stored merge into their row
+        folded = merge.fold_into_stored(session, pilot, valid)
+        valid, result.duplicates = folded.new_items, result.duplicates + folded.duplicates
+        _update_merged(session, pilot, folded, now, result)
     if not valid:
         return result
 
@@ -101,10 +106,26 @@ def ingest_items(
         else:
             result.ids.append(item.event_id)
             result.new_interactions.append(interaction)
-    result.accepted = len(result.new_interactions)
+    result.accepted += len(result.new_interactions)
     if result.new_interactions:
         flagging.evaluate_new_interactions(session, pilot, result.new_interactions)
     return result
+
+
+def _update_merged(session: so.Session, pilot: Pilot, folded: merge.Folded, now: datetime,
+                   result: IngestResult) -> None:
+    """Write merged calls over their stored rows (re-priced, re-flagged, re-counted by the rollup
+    through received_at); the row takes the outer span's id and counts as accepted."""
+    if not folded.stored:
+        return
+    items = [validate_item(item, now) for item in folded.merged]
+    for interaction, values in zip(folded.stored, _rows(session, pilot, items, "otlp", now)):
+        for name, value in values.items():
+            if name != "pilot_id":
+                setattr(interaction, name, value)
+        result.ids.append(interaction.event_id)
+        result.accepted += 1
+    flagging.reevaluate_interactions(session, pilot, folded.stored)
 
 
 def _rows(session: so.Session, pilot: Pilot, items: list[ValidItem], source: str, now: datetime) -> list[dict]:
@@ -143,8 +164,15 @@ def _rows(session: so.Session, pilot: Pilot, items: list[ValidItem], source: str
             "cost_source": cost.source,
             "meta": item.meta,
             "source": source,
+            "trace_id": _trace_id(item) if source == "otlp" else None,
         })
     return rows
+
+
+def _trace_id(item: ValidItem) -> str | None:
+    otel = item.meta.get("otel")
+    trace = otel.get("trace_id") if isinstance(otel, dict) else None
+    return trace if isinstance(trace, str) and len(trace) == 32 else None
 
 
 def enrolled_members(session: so.Session, pilot: Pilot, external_ids: set[str]) -> dict[str, int]:

@@ -1,0 +1,262 @@
+"""OTLP spans shaped like the published instrumentations emit them (OpenInference OpenAI /
+Anthropic / LangChain, OpenTelemetry GenAI openai-v2, OpenLLMetry, the Anthropic SDK's own spans)
+store the truth: readable text with the system prompt and tool calls, user, model, TTFT,
+429 → rate_limited, the provider's error message, cache writes, and one row per call even when
+its spans arrive in different export requests. Runs on SQLite and, with TEST_DATABASE_URL, PostgreSQL."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import sqlalchemy as sa
+from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
+
+from pilot.ingest import genai
+from pilot.models import Flag, Interaction
+from tests.test_ingest_otlp import START_NS, export_request, rows, send, span
+
+TRACE = "0af7651916cd43dd8448eb211c80319c"
+
+
+def sid(number: int) -> str:
+    return TRACE + number.to_bytes(8, "big").hex()
+
+
+def child(number: int, parent: int, attrs: dict, **kwargs) -> Span:
+    result = span(number, attrs, **kwargs)
+    result.parent_span_id = parent.to_bytes(8, "big")
+    return result
+
+
+def post(client, api_key, *spans: Span):
+    response = send(client, api_key, export_request(*spans).SerializeToString())
+    assert response.status_code == 200
+    return response
+
+
+ERROR = Status(code=Status.STATUS_CODE_ERROR)
+
+OPENAI_REQUEST = {"messages": [{"role": "system", "content": "You are a bank assistant."},
+                               {"role": "user", "content": "Freeze my card"}],
+                  "model": "gpt-5.2", "user": "cust-7", "tools": [{"type": "function"}]}
+OPENAI_RESPONSE = {"id": "chatcmpl-1", "object": "chat.completion", "model": "gpt-5.2-2026-01-01",
+                   "choices": [{"index": 0, "message": {"role": "assistant", "content": None, "tool_calls": [
+                       {"id": "call_1", "type": "function",
+                        "function": {"name": "freeze_card", "arguments": "{\"last4\": \"4242\"}"}}]}}],
+                   "usage": {"prompt_tokens": 50, "completion_tokens": 12,
+                             "prompt_tokens_details": {"cached_tokens": 32}}}
+
+# openinference-instrumentation-openai, chat completion with a tool call.
+OPENINFERENCE_OPENAI = {
+    "openinference.span.kind": "LLM", "llm.system": "openai", "llm.provider": "openai",
+    "llm.model_name": "gpt-5.2-2026-01-01",
+    "llm.invocation_parameters": json.dumps({"model": "gpt-5.2", "user": "cust-7"}),
+    "input.value": json.dumps(OPENAI_REQUEST), "input.mime_type": "application/json",
+    "output.value": json.dumps(OPENAI_RESPONSE), "output.mime_type": "application/json",
+    "llm.input_messages.0.message.role": "system", "llm.input_messages.0.message.content": "You are a bank assistant.",
+    "llm.input_messages.1.message.role": "user", "llm.input_messages.1.message.content": "Freeze my card",
+    "llm.output_messages.0.message.role": "assistant",
+    "llm.output_messages.0.message.tool_calls.0.tool_call.id": "call_1",
+    "llm.output_messages.0.message.tool_calls.0.tool_call.function.name": "freeze_card",
+    "llm.output_messages.0.message.tool_calls.0.tool_call.function.arguments": "{\"last4\": \"4242\"}",
+    "llm.token_count.prompt": 50, "llm.token_count.completion": 12, "llm.token_count.total": 62,
+    "llm.token_count.prompt_details.cache_read": 32,
+}
+
+
+def test_openinference_openai_tool_call_keeps_system_prompt_user_and_tool_call(client, db, api_key):
+    post(client, api_key, span(1, OPENINFERENCE_OPENAI))
+    row = rows(db)[sid(1)]
+    assert row.input_text == "system: You are a bank assistant.\n\nuser: Freeze my card"
+    assert row.output_text == '[tool call freeze_card({"last4": "4242"})]'
+    assert (row.external_user_id, row.model) == ("cust-7", "gpt-5.2-2026-01-01")
+    assert (row.input_tokens, row.cached_input_tokens, row.output_tokens, row.tokens_estimated) == (50, 32, 12, False)
+    assert row.meta["otel"]["response_id"] == "chatcmpl-1"
+
+
+def test_output_from_provider_json_when_no_structured_messages(client, db, api_key):
+    anthropic_response = {"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-haiku-4-5",
+                          "content": [{"type": "text", "text": "Card frozen."},
+                                      {"type": "tool_use", "id": "tu_1", "name": "notify", "input": {"channel": "sms"}}],
+                          "usage": {"input_tokens": 10, "cache_creation_input_tokens": 1000,
+                                    "cache_read_input_tokens": 0, "output_tokens": 20}}
+    responses_api = {"id": "resp_1", "object": "response", "model": "gpt-5.2",
+                     "output": [{"type": "message", "role": "assistant",
+                                 "content": [{"type": "output_text", "text": "Done."}]}]}
+    post(client, api_key,
+         span(2, {"openinference.span.kind": "LLM", "llm.model_name": "claude-haiku-4-5",
+                  "input.value": json.dumps({"system": "Be brief.", "messages": [{"role": "user", "content": "Freeze"}]}),
+                  "output.value": json.dumps(anthropic_response)}),
+         span(3, {"openinference.span.kind": "LLM", "llm.model_name": "gpt-5.2",
+                  "input.value": json.dumps({"instructions": "Be kind.", "input": "Freeze it"}),
+                  "output.value": json.dumps(responses_api)}))
+    stored = rows(db)
+    anthropic, responses = stored[sid(2)], stored[sid(3)]
+    assert anthropic.input_text == "system: Be brief.\n\nuser: Freeze"
+    assert anthropic.output_text == 'Card frozen.\n[tool call notify({"channel": "sms"})]'
+    # Anthropic's input_tokens leaves the cache write out; Pilot counts all input.
+    assert (anthropic.input_tokens, anthropic.cache_write_input_tokens, anthropic.output_tokens) == (1010, 1000, 20)
+    # claude-haiku-4-5: 0.25 in, 1.25 out, no cache-write price → 1.25 × input for the 1,000 written.
+    assert anthropic.cost_usd == pytest.approx((10 * 0.25 + 1000 * 0.25 * 1.25 + 20 * 1.25) / 1e6)
+    assert responses.input_text == "system: Be kind.\n\nuser: Freeze it"
+    assert responses.output_text == "Done."
+
+
+def test_langchain_serialised_messages_are_unwrapped():
+    value = json.dumps({"messages": [[
+        {"lc": 1, "type": "constructor", "id": ["langchain", "schema", "messages", "SystemMessage"],
+         "kwargs": {"content": "Be brief.", "type": "system"}},
+        {"lc": 1, "type": "constructor", "id": ["langchain", "schema", "messages", "HumanMessage"],
+         "kwargs": {"content": "Hi", "type": "human"}},
+    ]]})
+    text, source = genai.input_text({"input.value": value}, genai.json_object(value))
+    assert (text, source) == ("system: Be brief.\n\nuser: Hi", "input.value")
+
+
+def test_genai_latest_experimental_with_tool_result_and_time_to_first_chunk(client, db, api_key):
+    attrs = {
+        "gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-5.2",
+        "gen_ai.response.model": "gpt-5.2-2026-01-01", "gen_ai.response.id": "chatcmpl-2",
+        "gen_ai.usage.input_tokens": 80, "gen_ai.usage.output_tokens": 9,
+        "gen_ai.system_instructions": json.dumps([{"type": "text", "content": "You are a bank assistant."}]),
+        "gen_ai.input.messages": json.dumps([
+            {"role": "user", "parts": [{"type": "text", "content": "Freeze my card"}]},
+            {"role": "assistant", "parts": [{"type": "tool_call", "id": "call_1", "name": "freeze_card",
+                                             "arguments": {"last4": "4242"}}]},
+            {"role": "tool", "parts": [{"type": "tool_call_response", "id": "call_1", "response": "frozen"}]},
+        ]),
+        "gen_ai.output.messages": json.dumps([{"role": "assistant", "parts": [{"type": "text", "content": "Frozen."}],
+                                              "finish_reason": "stop"}]),
+        "gen_ai.response.time_to_first_chunk": 0.25,
+    }
+    post(client, api_key, span(4, attrs))
+    row = rows(db)[sid(4)]
+    assert row.input_text == ("system: You are a bank assistant.\n\nuser: Freeze my card\n\n"
+                              'assistant: [tool call freeze_card({"last4": "4242"})]\n\ntool: [tool result call_1] frozen')
+    assert (row.output_text, row.ttft_ms) == ("Frozen.", 250.0)
+
+
+def test_first_token_events_give_ttft(client, db, api_key):
+    openinference = span(5, {"openinference.span.kind": "LLM", "llm.model_name": "gpt-5.2",
+                             "llm.output_messages.0.message.role": "assistant",
+                             "llm.output_messages.0.message.contents.0.message_content.type": "text",
+                             "llm.output_messages.0.message.contents.0.message_content.text": "Hi"})
+    openinference.events.add(name="First Token Stream Event", time_unix_nano=START_NS + 120_000_000)
+    openllmetry = span(6, {"gen_ai.system": "openai", "llm.request.type": "chat", "gen_ai.request.model": "gpt-5.2",
+                           "gen_ai.prompt.0.role": "user", "gen_ai.prompt.0.content": "Hello",
+                           "gen_ai.completion.0.role": "assistant", "gen_ai.completion.0.content": "Hi!"})
+    for offset in (300, 310, 320):
+        openllmetry.events.add(name="gen_ai.content.completion.chunk", time_unix_nano=START_NS + offset * 1_000_000)
+    post(client, api_key, openinference, openllmetry)
+    stored = rows(db)
+    assert (stored[sid(5)].ttft_ms, stored[sid(5)].output_text) == (120.0, "Hi")
+    assert (stored[sid(6)].ttft_ms, stored[sid(6)].input_text, stored[sid(6)].output_text) == (300.0, "Hello", "Hi!")
+
+
+OPENAI_429 = ("Error code: 429 - {'error': {'message': 'Rate limit reached for gpt-5.2 on requests per min.', "
+              "'type': 'requests', 'param': None, 'code': 'rate_limit_exceeded'}}")
+ANTHROPIC_500 = ("Error code: 500 - {'type': 'error', 'error': {'type': 'api_error', 'message': 'Internal server error'}}"
+                 "\nTraceback (most recent call last):\n  File \"x.py\", line 1")
+
+
+@pytest.mark.parametrize("attrs,status_message,exception", [
+    ({"error.type": "RateLimitError"}, "", None),
+    ({"error.type": "<class 'openai.RateLimitError'>"}, "", None),
+    ({"http.response.status_code": 429}, "", None),
+    ({}, "", {"exception.type": "openai.RateLimitError", "exception.message": OPENAI_429}),
+    ({}, OPENAI_429, None),
+    ({"error.type": "rate_limit_error"}, "", None),
+])
+def test_every_form_of_429_is_rate_limited(attrs, status_message, exception):
+    exceptions = [exception] if exception else []
+    assert genai.failure_status(attrs, status_message, exceptions) == "rate_limited"
+
+
+def test_failed_calls_have_readable_errors_and_bill_nothing(client, db, api_key):
+    base = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai",
+            "gen_ai.input.messages": json.dumps([{"role": "user", "parts": [{"type": "text", "content": "x" * 4000}]}])}
+    limited = span(7, {**base, "error.type": "RateLimitError"}, status=Status(code=Status.STATUS_CODE_ERROR, message=OPENAI_429))
+    limited.events.add(name="exception", time_unix_nano=START_NS, attributes=[])
+    # OpenInference error span: no llm.model_name, the model is in the invocation parameters.
+    failed = span(8, {"openinference.span.kind": "LLM", "llm.invocation_parameters": json.dumps({"model": "claude-haiku-4-5"}),
+                      "input.value": "hello"},
+                  status=Status(code=Status.STATUS_CODE_ERROR, message=ANTHROPIC_500))
+    post(client, api_key, limited, failed)
+    stored = rows(db)
+    assert stored[sid(7)].status == "rate_limited"
+    assert stored[sid(7)].error_message == "429 requests: Rate limit reached for gpt-5.2 on requests per min."
+    assert (stored[sid(7)].input_tokens, stored[sid(7)].output_tokens, stored[sid(7)].tokens_estimated) == (0, 0, False)
+    assert (stored[sid(8)].status, stored[sid(8)].model) == ("error", "claude-haiku-4-5")
+    assert stored[sid(8)].error_message == "500 api_error: Internal server error"
+    assert stored[sid(8)].cost_usd == 0 and stored[sid(8)].cost_source == "computed"
+
+
+def test_successful_call_with_nothing_to_count_has_unknown_cost(client, db, api_key):
+    post(client, api_key, span(9, {"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-5.2"}))
+    row = rows(db)[sid(9)]
+    assert (row.input_tokens, row.output_tokens, row.cost_usd, row.cost_source) == (None, None, None, "unknown")
+
+
+def test_user_from_invocation_parameters_forms():
+    assert genai.user_from({"safety_identifier": "h-1"}, {}) == "h-1"
+    assert genai.user_from({"metadata": {"user_id": "u-9"}}, {}) == "u-9"
+    assert genai.user_from({}, {"user": "u-3"}) == "u-3"
+
+
+# --- one call, one interaction ----------------------------------------------------------------------
+
+LANGCHAIN = {  # openinference-instrumentation-langchain's ChatOpenAI span (no token counts of its own here)
+    "openinference.span.kind": "LLM", "llm.model_name": "gpt-5.2",
+    "input.value": json.dumps({"messages": [[{"lc": 1, "type": "constructor",
+                                              "id": ["langchain", "schema", "messages", "HumanMessage"],
+                                              "kwargs": {"content": "Freeze my card", "type": "human"}}]]}),
+    "llm.input_messages.0.message.role": "user", "llm.input_messages.0.message.content": "Freeze my card",
+    "llm.output_messages.0.message.role": "assistant", "llm.output_messages.0.message.content": "",
+    "user.id": "cust-7", "session.id": "sess-1",
+}
+
+
+def _assert_one_merged_call(db):
+    stored = list(db.session.scalars(sa.select(Interaction)))
+    assert len(stored) == 1
+    row = stored[0]
+    assert row.event_id == sid(20)  # the outer span's id, whatever the arrival order
+    assert (row.external_user_id, row.session_id) == ("cust-7", "sess-1")
+    assert (row.input_tokens, row.cached_input_tokens, row.output_tokens) == (50, 32, 12)
+    assert row.output_text == '[tool call freeze_card({"last4": "4242"})]'
+    assert row.trace_id == TRACE and sorted(row.meta["otel"]["merged_spans"]) == sorted([sid(20)[32:], sid(21)[32:]])
+    assert db.session.scalar(sa.select(sa.func.count(Flag.id)).where(Flag.reason == "empty_output")) == 0
+    return row
+
+
+def test_langchain_over_openai_in_one_request_is_one_interaction(client, db, api_key):
+    post(client, api_key, span(20, LANGCHAIN, duration_ms=900), child(21, 20, OPENINFERENCE_OPENAI, duration_ms=700))
+    _assert_one_merged_call(db)
+
+
+@pytest.mark.parametrize("child_first", [True, False])
+def test_spans_of_one_call_in_different_requests_merge_and_retries_stay_duplicates(client, db, api_key, child_first):
+    outer, inner = span(20, LANGCHAIN, duration_ms=900), child(21, 20, OPENINFERENCE_OPENAI, duration_ms=700)
+    for first in ((inner, outer) if child_first else (outer, inner)):
+        post(client, api_key, first)
+    row = _assert_one_merged_call(db)
+    cost = row.cost_usd
+    assert cost == pytest.approx((18 * 10 + 32 * 10 + 12 * 40) / 1e6)  # gpt-5.2 at 10/40, counted once
+    for again in (inner, outer):  # the exporter retries both requests
+        post(client, api_key, again)
+    db.session.expire_all()
+    assert _assert_one_merged_call(db).cost_usd == pytest.approx(cost)
+
+
+def test_two_spans_with_one_response_id_are_one_interaction(client, db, api_key):
+    sdk_span = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "anthropic",
+                "gen_ai.request.model": "claude-haiku-4-5", "gen_ai.response.id": "msg_9",
+                "gen_ai.usage.input_tokens": 40, "gen_ai.usage.output_tokens": 5}
+    openllmetry = {"gen_ai.system": "Anthropic", "gen_ai.request.model": "claude-haiku-4-5",
+                   "gen_ai.response.id": "msg_9", "gen_ai.prompt.0.role": "user", "gen_ai.prompt.0.content": "Hi",
+                   "gen_ai.completion.0.role": "assistant", "gen_ai.completion.0.content": "Hello!"}
+    post(client, api_key, span(30, sdk_span))
+    post(client, api_key, span(31, openllmetry))
+    stored = list(db.session.scalars(sa.select(Interaction)))
+    assert len(stored) == 1
+    assert (stored[0].input_text, stored[0].output_text, stored[0].input_tokens) == ("Hi", "Hello!", 40)
