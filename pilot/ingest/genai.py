@@ -306,6 +306,21 @@ def output_text(attrs: dict[str, Any], response: dict[str, Any]) -> tuple[str | 
     return None, None
 
 
+def response_id(response: dict[str, Any]) -> str | None:
+    """The provider's id of the response: `id` of an OpenAI/Anthropic body, or the one LangChain
+    keeps in the message's response_metadata (its own message ids are run ids, not the provider's)."""
+    if isinstance(response.get("id"), str) and response["id"]:
+        return response["id"]
+    for row in response.get("generations") or []:
+        for generation in row if isinstance(row, list) else [row]:
+            message = generation.get("message") if isinstance(generation, dict) else None
+            kwargs = message.get("kwargs") if isinstance(message, dict) else None
+            metadata = kwargs.get("response_metadata") if isinstance(kwargs, dict) else None
+            if isinstance(metadata, dict) and isinstance(metadata.get("id"), str) and metadata["id"]:
+                return metadata["id"]
+    return None
+
+
 # --- who, which model, how it ended -------------------------------------------------------------
 
 def user_from(params: dict[str, Any], request: dict[str, Any]) -> str | None:
@@ -387,4 +402,5 @@ def error_message(attrs: dict[str, Any], status_message: str, exceptions: list[d
         if text:
             return text
     kind = attrs.get("error.type") or next((e.get("exception.type") for e in exceptions if e.get("exception.type")), None)
-    return str(kind) if kind else None
+    code = attrs.get("http.response.status_code", attrs.get("http.status_code"))
+    return " ".join(str(part) for part in (code, kind) if part not in (None, "")) or None

@@ -24,6 +24,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from pilot.ingest import genai
+from pilot.ingest.validation import input_hash
 
 # design.md's attribute map: for each interaction field, the span attributes that can carry it,
 # in order of preference (first present wins; GenAI names before OpenInference ones). Text
@@ -48,6 +49,8 @@ TTFT_SECONDS_ATTRIBUTES = ("gen_ai.response.time_to_first_chunk", "gen_ai.server
 # Span events whose first occurrence marks the first streamed token.
 FIRST_TOKEN_EVENTS = ("First Token Stream Event", "gen_ai.content.completion.chunk", "llm.content.completion.chunk",
                       "first_token", "gen_ai.first_token")
+WRAPPER_START_NS = 1_000_000_000  # an inner span starts within a second of its wrapper
+MAX_CANDIDATES = 50  # spans sharing a trace, response id or input compared pairwise, at most
 IDENTIFIER_LIMITS = {"user": 255, "session": 255, "model": 200, "prompt_version": 100}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
 LLM_OPERATIONS = ("chat", "text_completion", "generate_content")
@@ -144,13 +147,12 @@ def _present(value: Any) -> bool:
 def spans_to_items(request: ExportTraceServiceRequest) -> SpanBatch:
     """Every LLM call of the request as an API item; other spans are only counted.
 
-    Spans that describe the same call — an LLM span inside another LLM span of the same trace
-    (LangChain over the OpenAI instrumentation, OpenInference over the Anthropic SDK's own span),
-    or spans with the same response id — become one item with the richest fields of both.
+    Spans that describe the same call (see `same_call`) become one item with the richest
+    fields of each, under the outer span's id.
     """
     batch = SpanBatch()
-    parents: dict[bytes, bytes] = {}  # span id → parent span id, every span of the request
-    calls: list[tuple[Span, dict[str, Any], str]] = []
+    parents: dict[bytes, bytes] = {}  # trace + span id → parent span id, every span of the request
+    calls: list[tuple[Span, dict[str, Any], str, dict[str, Any]]] = []
     for resource_spans in request.resource_spans:
         resource = attributes(resource_spans.resource.attributes)
         for scope_spans in resource_spans.scope_spans:
@@ -169,110 +171,160 @@ def spans_to_items(request: ExportTraceServiceRequest) -> SpanBatch:
                     continue
                 item, used = span_to_item(span, attrs, resource, scope_spans.scope.name)
                 batch.notes.extend(f"{label}: {note}" for note in used.pop("_notes", []))
-                calls.append((span, item, label))
-                batch.attribute_names.append(used)
-    merged = _merge_same_calls(calls, parents, batch.attribute_names)
-    for index, (_, item, label) in enumerate(calls):
-        if index in merged:
-            continue
+                calls.append((span, item, label, used))
+    for group in _same_call_groups(calls, parents):
+        group.sort(key=lambda index: outer_rank(calls[index][1]))
+        first = calls[group[0]]
+        item, used = first[1], first[3]
+        for index in group[1:]:
+            item = merge_items(item, calls[index][1])
+            used = {**calls[index][3], **used}
         batch.items.append(item)
-        batch.span_labels.append(label)
-    batch.attribute_names = [used for index, used in enumerate(batch.attribute_names) if index not in merged]
+        batch.span_labels.append(first[2])
+        batch.attribute_names.append(used)
     return batch
 
 
-def _merge_same_calls(calls: list, parents: dict[bytes, bytes], used: list[dict]) -> set[int]:
-    """Fold each LLM span into its nearest LLM-span ancestor (or a span with its response id).
+def _same_call_groups(calls: list, parents: dict[bytes, bytes]) -> list[list[int]]:
+    """Indexes of `calls` grouped by call: an LLM span with its nearest LLM ancestor in the
+    request (through any non-LLM spans between), and any two spans `same_call` pairs up.
+    Candidates are only compared within a trace, a response id or an input text."""
+    group_of = list(range(len(calls)))
 
-    Returns the indexes of the spans folded away. The survivor is the outermost span, so the
-    item's id does not depend on which spans of the trace happen to share an export request.
-    """
-    index_of = {span.trace_id + span.span_id: index for index, (span, _, _) in enumerate(calls)}
-    by_response: dict[str, int] = {}
-    target: dict[int, int] = {}
-    for index, (span, item, _) in enumerate(calls):
-        parent, seen = span.parent_span_id, 0
-        while parent and seen < 64:
+    def find(index: int) -> int:
+        while group_of[index] != index:
+            group_of[index] = group_of[group_of[index]]
+            index = group_of[index]
+        return index
+
+    def join(first: int, second: int) -> None:
+        group_of[find(first)] = find(second)
+
+    index_of = {span.trace_id + span.span_id: index for index, (span, *_rest) in enumerate(calls)}
+    candidates: dict[tuple, list[int]] = {}
+    for index, (span, item, _, _) in enumerate(calls):
+        parent, hops = span.parent_span_id, 0
+        while parent and hops < 64:
             key = span.trace_id + parent
             if key in index_of:
-                target[index] = index_of[key]
+                join(index, index_of[key])
                 break
-            parent, seen = parents.get(key, b""), seen + 1
-        response_id = item["metadata"]["otel"].get("response_id")
-        if index not in target and response_id:
-            if response_id in by_response:
-                target[index] = by_response[response_id]
-            else:
-                by_response[response_id] = index
+            parent, hops = parents.get(key, b""), hops + 1
+        otel = item["metadata"]["otel"]
+        failed = ("failed", item.get("status"), str(item.get("model"))) if item.get("status") else (None, None)
+        for key in (("trace", otel["trace_id"]), ("response", otel.get("response_id")),
+                    ("input", item.get("input") or None), failed):
+            if key[1]:
+                candidates.setdefault(key, []).append(index)
+    for members in candidates.values():
+        if 1 < len(members) <= MAX_CANDIDATES:
+            for position, first in enumerate(members):
+                for second in members[position + 1:]:
+                    if find(first) != find(second) and same_call(calls[first][1], calls[second][1]):
+                        join(first, second)
     groups: dict[int, list[int]] = {}
-    for index in target:
-        root, seen = index, set()
-        while root in target and root not in seen:
-            seen.add(root)
-            root = target[root]
-        groups.setdefault(root, []).append(index)
-    folded: set[int] = set()
-    for root, members in groups.items():
-        # Shallowest first, so the innermost (provider-level) span has the last word on usage.
-        for index in sorted(members, key=lambda i: _depth(calls[i][0], parents)):
-            if index == root:
-                continue
-            calls[root] = (calls[root][0], merge_items(calls[root][1], calls[index][1]), calls[root][2])
-            used[root] = {**used[index], **used[root]}
-            folded.add(index)
-    return folded
+    for index in range(len(calls)):
+        groups.setdefault(find(index), []).append(index)
+    return list(groups.values())
 
 
 def merged_spans(otel: dict[str, Any]) -> list[str]:
     return otel.get("merged_spans") or [otel.get("span_id")]
 
 
-def nested(outer: dict[str, Any], inner: dict[str, Any]) -> bool:
-    """Is the span described by `inner` (metadata.otel) a child of one of `outer`'s spans?
+def _scopes(otel: dict[str, Any]) -> set[str]:
+    return set(otel.get("merged_scopes") or [otel.get("scope") or ""])
 
-    Across requests only a direct parent link is visible (non-LLM spans are not stored); the
-    instrumentations in docs/ingest.md nest their spans directly."""
-    return bool(inner.get("parent_span_id")) and inner.get("parent_span_id") in merged_spans(outer)
+
+def _nested(outer: dict[str, Any], inner: dict[str, Any]) -> bool:
+    """`inner` lies within `outer` in time and started right after it (a wrapper calls at once)."""
+    start, end = outer.get("start_ns"), outer.get("end_ns")
+    return bool(start and end and inner.get("start_ns") and inner.get("end_ns")
+                and start <= inner["start_ns"] <= start + WRAPPER_START_NS and inner["end_ns"] <= end)
+
+
+def input_key(item: dict[str, Any]) -> str | None:
+    """The hash of an item's input text (stored rows carry `input_hash` instead of the text)."""
+    if item.get("input_hash"):
+        return item["input_hash"]
+    text = item.get("input")
+    if isinstance(text, str) and text:
+        item["input_hash"] = input_hash(text)
+        return item["input_hash"]
+    return None
 
 
 def same_call(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    """Do two LLM spans (their metadata.otel) describe one call? Same trace, and one the parent
-    of the other, or the same provider response id, or spans in common (a retry)."""
-    if not a or not b or a.get("trace_id") != b.get("trace_id"):
-        return False
-    if set(merged_spans(a)) & set(merged_spans(b)):
+    """Do two LLM span items describe one call?
+
+    Yes when they share a span (a retry), carry the same provider response id, or are parent
+    and child in one trace. Otherwise, when neither has a response id that tells them apart, yes
+    when they come from different instrumentations, one started within a second
+    after the other and ended inside it, and they
+    have the same input text (non-empty) — or when the inner one has no text at all (the
+    Anthropic SDK's metadata-only span) and the same model, in one trace or, across traces, both
+    failed the same way. Instrumentations that do not make their span current put the two
+    descriptions of one call in different traces; text, model and timing then tie them.
+    """
+    oa, ob = a["metadata"]["otel"], b["metadata"]["otel"]
+    if set(merged_spans(oa)) & set(merged_spans(ob)):
         return True
-    if a.get("response_id") and a.get("response_id") == b.get("response_id"):
+    if oa.get("response_id") and ob.get("response_id"):
+        return oa["response_id"] == ob["response_id"]
+    same_trace = oa.get("trace_id") == ob.get("trace_id")
+    if same_trace and (oa.get("parent_span_id") in merged_spans(ob) or ob.get("parent_span_id") in merged_spans(oa)):
         return True
-    return nested(a, b) or nested(b, a)
+    if _scopes(oa) & _scopes(ob):
+        return False  # one instrumentation describes a call once
+    for outer, inner, outer_item, inner_item in ((oa, ob, a, b), (ob, oa, b, a)):
+        if not _nested(outer, inner):
+            continue
+        if input_key(inner_item) and input_key(inner_item) == input_key(outer_item):
+            return True
+        if not input_key(inner_item) and not inner_item.get("output") and not inner_item.get("output_chars") \
+                and _same_model(outer_item.get("model"), inner_item.get("model")) \
+                and (same_trace or _failed(outer_item) == _failed(inner_item) != "ok"):
+            return True
+    return False
 
 
-def _depth(span: Span, parents: dict[bytes, bytes]) -> int:
-    depth, parent = 0, span.parent_span_id
-    while parent and depth < 64:
-        depth, parent = depth + 1, parents.get(span.trace_id + parent, b"")
-    return depth
+def _failed(item: dict[str, Any]) -> str:
+    return item.get("status") or "ok"
 
 
-# The fields a merge takes from whichever span has them (the first non-empty in preference order).
+def _same_model(first: Any, second: Any) -> bool:
+    if not (isinstance(first, str) and isinstance(second, str)):
+        return True
+    return first.startswith(second) or second.startswith(first)
+
+
+def outer_rank(item: dict[str, Any]) -> tuple:
+    """Sort key putting the outer description of a call first: the longest span, then the
+    earliest start, then the span id (so every arrival order picks the same one)."""
+    otel = item["metadata"]["otel"]
+    start, end = otel.get("start_ns") or 0, otel.get("end_ns") or 0
+    return (-(end - start), start, otel.get("span_id") or "")
+
+
+# The fields a merge takes from whichever span has them (the inner one's when both do).
 _MERGE_FIELDS = ("user", "session", "model", "prompt_version", "input_tokens", "output_tokens", "cached_input_tokens",
-                 "cache_write_input_tokens", "cost_usd", "ttft_ms", "error")
+                 "cache_write_input_tokens", "cost_usd", "ttft_ms")
 
 
 def merge_items(outer: dict[str, Any], inner: dict[str, Any]) -> dict[str, Any]:
     """Two descriptions of one call → one: the richest value of every field.
 
     The outer span keeps its id, timestamp and latency (it covers the whole call). Text is the
-    more readable of the two (not raw JSON, then the longer); a failure beats `ok`; token counts
-    and model come from whichever span reported them (the provider-level span when both did).
-    Commutative in everything but the id, so the arrival order does not change the result.
+    more readable of the two (not raw JSON, then the longer); a failure beats `ok`; token counts,
+    model and TTFT come from the inner (provider-level) span when both have them.
     """
     merged = dict(outer)
+    merged.pop("input_hash", None)  # the merged text may be the inner one's
     for name in _MERGE_FIELDS:
         values = [v for v in (inner.get(name), outer.get(name)) if v is not None and v != ""]
         if values:
             merged[name] = values[0]
-    for name in ("input", "output"):
+    for name in ("input", "output", "error"):  # the provider's words over a bare error code
         texts = [t for t in (outer.get(name), inner.get(name)) if isinstance(t, str) and t]
         if texts:
             merged[name] = max(texts, key=lambda t: (not t.lstrip().startswith(("{", "[")), len(t), t))
@@ -281,11 +333,10 @@ def merge_items(outer: dict[str, Any], inner: dict[str, Any]) -> dict[str, Any]:
         merged["status"] = "rate_limited" if "rate_limited" in statuses else sorted(statuses)[0]
     if outer.get("latency_ms") is None:
         merged["latency_ms"] = inner.get("latency_ms")
-    otel = dict(outer["metadata"]["otel"])
-    for key, value in inner["metadata"]["otel"].items():
-        otel.setdefault(key, value)
-    spans = sorted(set(merged_spans(outer["metadata"]["otel"])) | set(merged_spans(inner["metadata"]["otel"])))
-    otel["merged_spans"] = spans
+    outer_otel, inner_otel = outer["metadata"]["otel"], inner["metadata"]["otel"]
+    otel = {**inner_otel, **{key: value for key, value in outer_otel.items() if value is not None}}
+    otel["merged_spans"] = sorted(set(merged_spans(outer_otel)) | set(merged_spans(inner_otel)))
+    otel["merged_scopes"] = sorted(_scopes(outer_otel) | _scopes(inner_otel))
     merged["metadata"] = {**inner.get("metadata", {}), **outer.get("metadata", {}), "otel": otel}
     return merged
 
@@ -332,7 +383,7 @@ def span_to_item(span: Span, attrs: dict[str, Any], resource: dict[str, Any], sc
         if message:
             item["error"] = message[:MAX_ERROR_MESSAGE_CHARS]
     used["_notes"] = _clean_identifiers(item)
-    response_id = attrs.get("gen_ai.response.id") or response.get("id")
+    response_id = attrs.get("gen_ai.response.id") or genai.response_id(response)
     item["metadata"] = {"otel": {
         key: value for key, value in {
             "span_name": span.name[:200],
@@ -340,6 +391,8 @@ def span_to_item(span: Span, attrs: dict[str, Any], resource: dict[str, Any], sc
             "span_id": span.span_id.hex(),
             "parent_span_id": span.parent_span_id.hex() or None,
             "response_id": _short_text(response_id),
+            "start_ns": span.start_time_unix_nano or None,
+            "end_ns": span.end_time_unix_nano or None,
             "service_name": resource.get("service.name") if isinstance(resource.get("service.name"), str) else None,
             "scope": scope[:200] or None,
             "provider": _short_text(attrs.get("gen_ai.provider.name") or attrs.get("gen_ai.system")

@@ -164,15 +164,16 @@ def _rows(session: so.Session, pilot: Pilot, items: list[ValidItem], source: str
             "cost_source": cost.source,
             "meta": item.meta,
             "source": source,
-            "trace_id": _trace_id(item) if source == "otlp" else None,
+            "trace_id": _otel_id(item, "trace_id", 32) if source == "otlp" else None,
+            "response_id": _otel_id(item, "response_id", 200) if source == "otlp" else None,
         })
     return rows
 
 
-def _trace_id(item: ValidItem) -> str | None:
+def _otel_id(item: ValidItem, key: str, max_chars: int) -> str | None:
     otel = item.meta.get("otel")
-    trace = otel.get("trace_id") if isinstance(otel, dict) else None
-    return trace if isinstance(trace, str) and len(trace) == 32 else None
+    value = otel.get(key) if isinstance(otel, dict) else None
+    return value if isinstance(value, str) and 0 < len(value) <= max_chars else None
 
 
 def enrolled_members(session: so.Session, pilot: Pilot, external_ids: set[str]) -> dict[str, int]:

@@ -32,6 +32,8 @@ class Interaction(db.Model):
         sa.Index("ix_interaction_pilot_status", "pilot_id", "status"),
         sa.Index("ix_interaction_pilot_member", "pilot_id", "membership_id"),
         sa.Index("ix_interaction_pilot_trace", "pilot_id", "trace_id"),
+        sa.Index("ix_interaction_pilot_response", "pilot_id", "response_id"),
+        sa.Index("ix_interaction_pilot_input_hash", "pilot_id", "input_hash"),
     )
 
     id: so.Mapped[int] = so.mapped_column(BigIntPK, primary_key=True)
@@ -66,8 +68,10 @@ class Interaction(db.Model):
     cost_source: so.Mapped[str] = so.mapped_column(sa.String(16), default="unknown")
     meta: so.Mapped[dict[str, Any]] = so.mapped_column("metadata", sa.JSON, default=dict)
     source: so.Mapped[str] = so.mapped_column(sa.String(8), default="api")
-    # OTLP only: the trace the call's span(s) came from, so spans of one call merge into one row.
+    # OTLP only: the trace and provider response id of the call's span(s), so spans of one call
+    # that arrive in different requests merge into one row (pilot.ingest.merge).
     trace_id: so.Mapped[Optional[str]] = so.mapped_column(sa.String(32))
+    response_id: so.Mapped[Optional[str]] = so.mapped_column(sa.String(200))
 
     membership: so.Mapped[Optional["Membership"]] = so.relationship()  # noqa: F821
 
