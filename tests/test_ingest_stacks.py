@@ -260,3 +260,104 @@ def test_two_spans_with_one_response_id_are_one_interaction(client, db, api_key)
     stored = list(db.session.scalars(sa.select(Interaction)))
     assert len(stored) == 1
     assert (stored[0].input_text, stored[0].output_text, stored[0].input_tokens) == ("Hi", "Hello!", 40)
+
+
+# --- spans of one call in different traces (instrumentations that do not make their span current) ---
+
+def traced(trace: str, number: int, scope_attrs: dict, *, start_ms: float, duration_ms: float,
+           status: Status | None = None) -> Span:
+    result = span(number, scope_attrs, duration_ms=duration_ms, status=status)
+    result.trace_id = bytes.fromhex(trace)
+    result.start_time_unix_nano = START_NS + int(start_ms * 1_000_000)
+    result.end_time_unix_nano = result.start_time_unix_nano + int(duration_ms * 1_000_000)
+    return result
+
+
+def scoped(client, api_key, scope: str, *spans: Span):
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+    from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope
+    from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans
+
+    body = ExportTraceServiceRequest(resource_spans=[ResourceSpans(scope_spans=[
+        ScopeSpans(scope=InstrumentationScope(name=scope), spans=list(spans))])]).SerializeToString()
+    assert send(client, api_key, body).status_code == 200
+
+
+# Recorded from openinference-instrumentation-langchain 0.1.80 + openinference-instrumentation-openai
+# 0.1.66, ChatOpenAI.stream(): two root spans in two traces, no usage (the stream asked for none).
+LANGCHAIN_STREAM = {
+    "openinference.span.kind": "LLM", "llm.provider": "openai", "llm.system": "openai", "llm.model_name": "gpt-5.2",
+    "input.value": json.dumps({"messages": [[{"lc": 1, "type": "constructor",
+                                              "id": ["langchain", "schema", "messages", "HumanMessage"],
+                                              "kwargs": {"content": "LangChain stream", "type": "human"}}]]}),
+    "llm.input_messages.0.message.role": "user", "llm.input_messages.0.message.content": "LangChain stream",
+    "llm.output_messages.0.message.role": "assistant",
+    "llm.output_messages.0.message.content": "Fake answer to: LangChain stream",
+    "llm.invocation_parameters": json.dumps({"model": "gpt-5.2", "stream": False, "_type": "openai-chat"}),
+    "user.id": "cust-7", "session.id": "sess-1",
+}
+OPENAI_STREAM = {
+    "openinference.span.kind": "LLM", "llm.system": "openai", "llm.model_name": "gpt-5.2",
+    "input.value": json.dumps({"model": "gpt-5.2", "stream": True,
+                               "messages": [{"content": "LangChain stream", "role": "user"}]}),
+    "llm.invocation_parameters": json.dumps({"model": "gpt-5.2", "stream": True}),
+    "llm.input_messages.0.message.role": "user", "llm.input_messages.0.message.content": "LangChain stream",
+    "llm.output_messages.0.message.role": "assistant",
+    "llm.output_messages.0.message.content": "Fake answer to: LangChain stream",
+}
+
+
+@pytest.mark.parametrize("inner_first", [True, False])
+def test_langchain_stream_over_openai_in_two_traces_is_one_interaction(client, db, api_key, inner_first):
+    outer = traced("8f9cd3278659ed7a236ed329de7bd7d2", 40, LANGCHAIN_STREAM, start_ms=0, duration_ms=130)
+    inner = traced("400a5a662696c350b142b035cf30e319", 41, OPENAI_STREAM, start_ms=2, duration_ms=127)
+    inner.events.add(name="First Token Stream Event", time_unix_nano=inner.start_time_unix_nano + 73_000_000)
+    sends = [("openinference.instrumentation.openai", inner), ("openinference.instrumentation.langchain", outer)]
+    for scope, one in (sends if inner_first else sends[::-1]) * 2:  # and every export retried
+        scoped(client, api_key, scope, one)
+    stored = list(db.session.scalars(sa.select(Interaction)))
+    assert len(stored) == 1
+    row = stored[0]
+    assert row.event_id == "8f9cd3278659ed7a236ed329de7bd7d2" + (40).to_bytes(8, "big").hex()
+    assert (row.external_user_id, row.session_id, row.ttft_ms) == ("cust-7", "sess-1", 73.0)
+    assert (row.input_text, row.output_text) == ("LangChain stream", "Fake answer to: LangChain stream")
+    assert row.tokens_estimated  # neither span reported usage
+
+
+def test_same_prompt_twice_from_one_instrumentation_stays_two_interactions(client, db, api_key):
+    first = traced("11111111111111111111111111111111", 42, OPENAI_STREAM, start_ms=0, duration_ms=500)
+    second = traced("22222222222222222222222222222222", 43, OPENAI_STREAM, start_ms=10, duration_ms=100)
+    scoped(client, api_key, "openinference.instrumentation.openai", first)
+    scoped(client, api_key, "openinference.instrumentation.openai", second)
+    assert db.session.scalar(sa.select(sa.func.count(Interaction.id))) == 2
+
+
+# Recorded from opentelemetry-instrumentation-anthropic 0.62.4 with the anthropic 2.17.0 SDK's own
+# metadata-only span: a 429 in two traces, neither with a response id.
+SDK_429 = {"gen_ai.provider.name": "anthropic", "gen_ai.operation.name": "chat",
+           "gen_ai.request.model": "claude-haiku-4-5", "gen_ai.request.max_tokens": 100,
+           "http.request.method": "POST", "http.response.status_code": 429, "error.type": "rate_limit_error"}
+OPENLLMETRY_429 = {"gen_ai.provider.name": "anthropic", "gen_ai.operation.name": "chat",
+                   "gen_ai.request.model": "claude-haiku-4-5", "gen_ai.request.max_tokens": 100,
+                   "gen_ai.input.messages": json.dumps([{"role": "user", "parts": [{"type": "text", "content": "hi"}]}]),
+                   "error.type": "RateLimitError"}
+ANTHROPIC_429 = ("429 This request would exceed the rate limit for your organization (fake-org) of 30,000 input "
+                 "tokens per minute.")
+
+
+def test_failed_anthropic_call_with_sdk_span_in_another_trace_is_one_interaction(client, db, api_key):
+    outer = traced("a19b381214b4599d46831033694e3e39", 44, OPENLLMETRY_429, start_ms=0, duration_ms=72,
+                   status=Status(code=Status.STATUS_CODE_ERROR, message=ANTHROPIC_429))
+    inner = traced("55c1fe7883c47602ff0d4d5c5d86343d", 45, SDK_429, start_ms=1, duration_ms=69, status=ERROR)
+    scoped(client, api_key, "com.anthropic.sdk.python", inner)
+    scoped(client, api_key, "opentelemetry.instrumentation.anthropic", outer)
+    stored = list(db.session.scalars(sa.select(Interaction)))
+    assert len(stored) == 1
+    row = stored[0]
+    assert (row.status, row.error_message, row.input_text) == ("rate_limited", ANTHROPIC_429, "hi")
+    assert (row.input_tokens, row.output_tokens, row.cost_usd) == (0, 0, 0)
+
+
+def test_sdk_metadata_only_error_names_status_and_type(client, db, api_key):
+    post(client, api_key, span(46, SDK_429, status=ERROR))
+    assert (rows(db)[sid(46)].status, rows(db)[sid(46)].error_message) == ("rate_limited", "429 rate_limit_error")
