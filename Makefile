@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install install-dev migrate demo bench clean
+.PHONY: run test install install-dev install-contract migrate demo bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,11 @@ $(VENV)/.installed: requirements.txt | $(BIN)/python
 $(VENV)/.installed-dev: requirements-dev.txt requirements.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $(VENV)/.installed $@
+
+# The client stacks of tests/contract (openai, anthropic, the instrumentations), in a venv of their
+# own; rebuilt only when requirements-contract.txt changes (the test fixture would build it too).
+install-contract:
+	$(PYTHON) tests/contract/venv.py
 
 install: $(VENV)/.installed
 
@@ -38,7 +43,7 @@ run: demo
 	@echo ""
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
-test: install-dev
+test: install-dev install-contract
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not openapi_fuzz"
 	$(BIN)/python -m pytest -q -m openapi_fuzz
@@ -48,4 +53,4 @@ bench: install-dev
 	$(BIN)/python bench/report.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .venv-contract .pytest_cache
