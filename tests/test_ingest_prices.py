@@ -165,3 +165,35 @@ def test_cli_adds_and_lists_prices(runner, db, world):
     bad = runner.invoke(args=["pilot", "price", "alpha", "m", "--input", "-1", "--output", "1"])
     assert bad.exit_code == 1 and "input_per_mtok: must be from 0" in bad.output
     assert runner.invoke(args=["pilot", "price", "nope"]).exit_code == 1
+
+
+def test_cache_writes_are_priced_at_the_cache_write_price_page_and_cli(client_as, runner, db, world):
+    written = {"input_tokens": 1000, "cached_input_tokens": 300, "cache_write_input_tokens": 200, "output_tokens": 50}
+    ingest(db, world, {"id": "claude", "model": "claude-sonnet-4-6", **written},
+           {"id": "acme", "model": "acme-finetune-v1", **written},
+           {"id": "mistral", "model": "mistral-large-3", **written})
+    # No cache-write price: Anthropic (claude…) bills 1.25 × input; cached input defaults to input.
+    assert cost_of(db, "claude")[0] == pytest.approx((500 * 3 + 300 * 3 + 200 * 3 * 1.25 + 50 * 15) / 1e6)
+    lead = client_as("lead")
+    assert lead.post(PAGE, data=price_form(cache_write_per_mtok="4")).status_code == 302
+    assert cost_of(db, "acme") == (pytest.approx((500 * 2 + 300 * 0.5 + 200 * 4 + 50 * 8) / 1e6), "computed")
+    page = lead.get(PAGE).get_data(as_text=True)
+    assert "Cache write / M" in page and "$4" in page and "1.25 × input" in page
+    assert lead.post(PAGE, data=price_form(model="acme-2", cache_write_per_mtok="-1")).status_code == 400
+    result = runner.invoke(args=["pilot", "price", "alpha", "mistral-large", "--input", "2", "--output", "6",
+                                 "--cache-write", "2.5"])
+    assert result.exit_code == 0, result.output
+    assert "mistral-large\t2.0\t\t6.0\talways\tpilot\t2.5" in result.output
+    assert cost_of(db, "mistral")[0] == pytest.approx((800 * 2 + 200 * 2.5 + 50 * 6) / 1e6)
+
+
+def test_cache_write_tokens_are_checked_against_input_tokens(db, world):
+    from pilot.ingest.services import ingest_items
+
+    result = ingest_items(db.session, world.pilot, [
+        {"id": "too-many", "input_tokens": 100, "cached_input_tokens": 60, "cache_write_input_tokens": 50},
+        {"id": "negative", "input_tokens": 100, "cache_write_input_tokens": -1},
+    ])
+    errors = [rejection["error"] for rejection in result.rejected]
+    assert errors[0].startswith("cache_write_input_tokens: cached_input_tokens + cache_write_input_tokens must not exceed")
+    assert errors[1].startswith("cache_write_input_tokens: must be a whole number")

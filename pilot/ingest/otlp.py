@@ -433,7 +433,7 @@ def _whole_input_tokens(item: dict[str, Any]) -> None:
 
 def _ttft_ms(span: Span, attrs: dict[str, Any]) -> float | None:
     for key in TTFT_SECONDS_ATTRIBUTES:
-        value = attrs.get(key)
+        value = _number_from_text(attrs[key]) if isinstance(attrs.get(key), str) else attrs.get(key)
         if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
             return float(value) * 1000
     for event in span.events:
