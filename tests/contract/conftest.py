@@ -98,7 +98,7 @@ def contract_run(request, contract_python, fake_provider):
 def _execute(request, python: Path, provider: FakeProviderServer, stack: Stack) -> dict[str, Run]:
     """Run the stack once; its spans go out in both encodings, each to a pilot of its own."""
     from pilot.extensions import db
-    from pilot.models import Interaction
+    from pilot.models import Flag, Interaction
     from pilot.pilots.services import mint_api_key
 
     server = request.getfixturevalue("live_server")
@@ -117,7 +117,10 @@ def _execute(request, python: Path, provider: FakeProviderServer, stack: Stack) 
         pytest.fail(f"{stack.name} exited {completed.returncode}:\n{completed.stderr[-4000:]}")
     output = json.loads(completed.stdout)
     db.session.rollback()
-    rows = [{name: getattr(row, name, None) for name in _ROW_FIELDS}
+    flags: dict[int, list[str]] = {}
+    for interaction_id, reason in db.session.execute(sa.select(Flag.interaction_id, Flag.reason)):
+        flags.setdefault(interaction_id, []).append(reason)
+    rows = [{**{name: getattr(row, name, None) for name in _ROW_FIELDS}, "flags": sorted(flags.get(row.id, []))}
             for row in db.session.scalars(sa.select(Interaction).order_by(Interaction.id))]
     runs = {}
     for encoding, pilot in pilots.items():

@@ -1,7 +1,7 @@
 """A fake OpenAI- and Anthropic-compatible provider on 127.0.0.1, for the contract tests.
 
 Deterministic: every answer is derived from the request, so a test knows what was sent and what
-came back. Markers in the last user message choose the failure: `#429` answers with the
+came back (only response ids carry a serial number: a provider's ids are unique per call). Markers in the last user message choose the failure: `#429` answers with the
 provider's real rate-limit body, `#500` with its real server-error body. A request that offers
 tools and carries no tool result yet gets a tool call; one that carries a tool result gets text.
 Token counts: input = 1000 + characters of the request's messages ÷ 4; a request with a system
@@ -14,6 +14,7 @@ Standard library only: it runs in the test process, while the client stacks run 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import threading
 import time
@@ -57,8 +58,16 @@ def anthropic_error(status: int) -> dict[str, Any]:
     return {"type": "error", "error": error, "request_id": "req_fake0123456789"}
 
 
+_SERIAL = itertools.count(1)
+
+
 def _digest(body: dict[str, Any]) -> str:
+    """The request's hash; response ids add a serial number, unique per request as a provider's are."""
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def _response_id(prefix: str, body: dict[str, Any]) -> str:
+    return f"{prefix}{_digest(body)[:16]}{next(_SERIAL):08d}"
 
 
 def _text_of(content: Any) -> str:
@@ -115,7 +124,7 @@ def openai_chat_plan(body: dict[str, Any]) -> dict[str, Any]:
     last_user = _openai_last_user(messages)
     tool_results = [m for m in messages if m.get("role") == "tool"]
     has_system = any(m.get("role") in ("system", "developer") for m in messages)
-    plan: dict[str, Any] = {"id": "chatcmpl-" + _digest(body), "failure": _failure(last_user)}
+    plan: dict[str, Any] = {"id": _response_id("chatcmpl-", body), "failure": _failure(last_user)}
     if body.get("tools") and not tool_results:
         name = body["tools"][0]["function"]["name"]
         arguments = json.dumps(TOOL_ARGUMENTS)
@@ -196,7 +205,7 @@ def _responses_input(body: dict[str, Any]) -> tuple[list[Any], str, list[Any]]:
 def responses_plan(body: dict[str, Any]) -> dict[str, Any]:
     items, last_user, outputs = _responses_input(body)
     has_system = bool(body.get("instructions")) or any(i.get("role") in ("system", "developer") for i in items)
-    plan: dict[str, Any] = {"id": "resp_" + _digest(body), "failure": _failure(last_user)}
+    plan: dict[str, Any] = {"id": _response_id("resp_", body), "failure": _failure(last_user)}
     if body.get("tools") and not outputs:
         tool = body["tools"][0]
         plan["tool_call"] = {"id": "fc_" + _digest(body)[:20], "call_id": "call_" + _digest(body)[:20],
@@ -287,7 +296,7 @@ def anthropic_plan(body: dict[str, Any]) -> dict[str, Any]:
             tool_result = _text_of(results[-1].get("content"))
         else:
             last_user = _text_of(content)
-    plan: dict[str, Any] = {"id": "msg_" + _digest(body), "failure": _failure(last_user)}
+    plan: dict[str, Any] = {"id": _response_id("msg_", body), "failure": _failure(last_user)}
     if body.get("tools") and tool_result is None:
         plan["tool_call"] = {"id": "toolu_" + _digest(body)[:20], "name": body["tools"][0]["name"],
                              "input": TOOL_ARGUMENTS}

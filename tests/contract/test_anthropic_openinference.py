@@ -6,8 +6,8 @@ from tests.contract.conftest import ENCODINGS, Stack
 from tests.contract.stacks_calls import ANTHROPIC_CALLS
 
 STACKS = [
-    Stack("anthropic_openinference", "anthropic_openinference.py", ('--sdk-spans', 'off')),
-    Stack("anthropic_openinference_sdk", "anthropic_openinference.py", ('--sdk-spans', 'content')),
+    Stack("anthropic_openinference", "anthropic_openinference.py", ("--sdk-spans", "off")),
+    Stack("anthropic_openinference_sdk", "anthropic_openinference.py", ("--sdk-spans", "content", "--simple-export")),
 ]
 
 

@@ -6,8 +6,8 @@ from tests.contract.conftest import ENCODINGS, Stack
 from tests.contract.stacks_calls import ANTHROPIC_CALLS
 
 STACKS = [
-    Stack("anthropic_openllmetry", "anthropic_openllmetry.py", ('--sdk-spans', 'off')),
-    Stack("anthropic_openllmetry_sdk", "anthropic_openllmetry.py", ('--sdk-spans', 'metadata')),
+    Stack("anthropic_openllmetry", "anthropic_openllmetry.py", ("--sdk-spans", "off")),
+    Stack("anthropic_openllmetry_sdk", "anthropic_openllmetry.py", ("--sdk-spans", "metadata")),
 ]
 
 

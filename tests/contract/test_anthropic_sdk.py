@@ -6,8 +6,8 @@ from tests.contract.conftest import ENCODINGS, Stack
 from tests.contract.stacks_calls import ANTHROPIC_CALLS
 
 STACKS = [
-    Stack("anthropic_sdk", "anthropic_sdk.py", ('--sdk-spans', 'metadata')),
-    Stack("anthropic_sdk_content", "anthropic_sdk.py", ('--sdk-spans', 'content')),
+    Stack("anthropic_sdk", "anthropic_sdk.py", ("--sdk-spans", "metadata")),
+    Stack("anthropic_sdk_content", "anthropic_sdk.py", ("--sdk-spans", "content")),
 ]
 
 

@@ -13,7 +13,7 @@ import json
 import time
 from typing import Any, Callable
 
-from _harness import PROVIDER_URL, Harness, session_for, user_for
+from _harness import PROVIDER_URL, REPEAT, Harness, session_for, user_for
 
 MODEL = "claude-sonnet-4-6"
 SYSTEM = "You are the help assistant of Northwind Bank. Answer in one sentence."
@@ -92,6 +92,8 @@ def run_anthropic_calls(h: Harness, identity: Callable[[str], Any], client_optio
                 _received(record, client.messages.create(**kwargs))
 
     create("messages", [{"role": "user", "content": "How do I freeze my card?"}])
+    for call in REPEAT:
+        create(call, [{"role": "user", "content": "Is the branch open today?"}])
     create("messages_stream", [{"role": "user", "content": "What is my card limit?"}], stream="helper")
     create("messages_stream_raw", [{"role": "user", "content": "Can I raise my limit?"}], stream="raw")
     create("tool_use", [{"role": "user", "content": "What is the weather in Paris?"}], system=None,

@@ -103,7 +103,10 @@ class Harness:
                 exporter: SpanExporter = OTLPJsonSpanExporter(ENDPOINT, headers)
             else:
                 exporter = OTLPSpanExporter(endpoint=ENDPOINT, headers=headers)
-            self.provider.add_span_processor(BatchSpanProcessor(exporter))
+            # `--simple-export`: one export request per span as it ends (Phoenix's `register()` default),
+            # so the spans of one call reach Pilot in different requests.
+            simple = "--simple-export" in sys.argv
+            self.provider.add_span_processor(SimpleSpanProcessor(exporter) if simple else BatchSpanProcessor(exporter))
         self.memory = InMemorySpanExporter()
         self.provider.add_span_processor(SimpleSpanProcessor(self.memory))
         trace.set_tracer_provider(self.provider)
@@ -179,9 +182,17 @@ def span_dump(span: ReadableSpan) -> dict[str, Any]:
     }
 
 
+REPEAT = ("repeat_a", "repeat_b")  # the same request twice, back to back: two calls, two interactions
+BAD_IDENTIFIERS = "bad_identifiers"  # a user id with a trailing newline, a session id of 300 characters
+
+
 def user_for(call: str) -> str:
-    return f"user-{RUN}-{call}"
+    if call == BAD_IDENTIFIERS:
+        return f"user-{RUN}-bad\n"
+    return f"user-{RUN}-{'repeat' if call in REPEAT else call}"
 
 
 def session_for(call: str) -> str:
+    if call == BAD_IDENTIFIERS:
+        return f"session-{RUN}-" + "x" * 300
     return f"session-{RUN}"

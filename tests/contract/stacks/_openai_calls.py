@@ -12,7 +12,7 @@ import json
 import time
 from typing import Any, Callable
 
-from _harness import PROVIDER_URL, Harness, session_for, user_for
+from _harness import BAD_IDENTIFIERS, PROVIDER_URL, REPEAT, Harness, session_for, user_for
 
 MODEL = "gpt-5.2"
 SYSTEM = "You are the help assistant of Northwind Bank. Answer in one sentence."
@@ -105,6 +105,11 @@ def run_openai_calls(h: Harness, identity: Callable[[str], Any], *, include: tup
     system = {"role": "system", "content": SYSTEM}
     if wanted("chat"):
         chat("chat", [system, {"role": "user", "content": "How do I freeze my card?"}])
+    for call in REPEAT:
+        if wanted(call):
+            chat(call, [system, {"role": "user", "content": "Is the branch open today?"}])
+    if wanted(BAD_IDENTIFIERS):
+        chat(BAD_IDENTIFIERS, [{"role": "user", "content": "Hello with odd identifiers"}])
     if wanted("chat_stream"):
         chat("chat_stream", [system, {"role": "user", "content": "What is my card limit?"}], stream=True)
     if wanted("tool_call"):

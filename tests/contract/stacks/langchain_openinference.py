@@ -9,7 +9,7 @@ import json
 import sys
 import time
 
-from _harness import PROVIDER_URL, Harness, session_for, user_for
+from _harness import BAD_IDENTIFIERS, PROVIDER_URL, REPEAT, Harness, session_for, user_for
 from openinference.instrumentation import using_attributes
 from openinference.instrumentation.langchain import LangChainInstrumentor
 
@@ -86,6 +86,9 @@ class _null:
 
 system = SystemMessage(SYSTEM)
 call("chat", [system, HumanMessage("How do I freeze my card?")])
+for name in REPEAT:
+    call(name, [system, HumanMessage("Is the branch open today?")])
+call(BAD_IDENTIFIERS, [HumanMessage("Hello with odd identifiers")])
 call("chat_stream", [system, HumanMessage("What is my card limit?")], stream=True)
 call("tool_call", [HumanMessage("What is the weather in Paris?")], runnable=llm.bind_tools([get_weather]),
      tools=["get_weather"])
