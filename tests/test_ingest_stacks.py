@@ -198,9 +198,10 @@ def test_successful_call_with_nothing_to_count_has_unknown_cost(client, db, api_
 
 
 def test_user_from_invocation_parameters_forms():
-    assert genai.user_from({"safety_identifier": "h-1"}, {}) == "h-1"
-    assert genai.user_from({"metadata": {"user_id": "u-9"}}, {}) == "u-9"
-    assert genai.user_from({}, {"user": "u-3"}) == "u-3"
+    assert genai.user_from({"safety_identifier": "h-1"}, {}, {}) == "h-1"
+    assert genai.user_from({"metadata": {"user_id": "u-9"}}, {}, {}) == "u-9"
+    assert genai.user_from({}, {"user": "u-3"}, {}) == "u-3"
+    assert genai.user_from({"user": "u-3"}, {}, {"user_id": "lc-1"}) == "lc-1"  # LangChain run metadata
 
 
 # --- one call, one interaction ----------------------------------------------------------------------
@@ -236,14 +237,15 @@ def test_langchain_over_openai_in_one_request_is_one_interaction(client, db, api
 
 @pytest.mark.parametrize("child_first", [True, False])
 def test_spans_of_one_call_in_different_requests_merge_and_retries_stay_duplicates(client, db, api_key, child_first):
-    outer, inner = span(20, LANGCHAIN, duration_ms=900), child(21, 20, OPENINFERENCE_OPENAI, duration_ms=700)
-    for first in ((inner, outer) if child_first else (outer, inner)):
-        post(client, api_key, first)
+    sends = [("openinference.instrumentation.openai", child(21, 20, OPENINFERENCE_OPENAI, duration_ms=700)),
+             ("openinference.instrumentation.langchain", span(20, LANGCHAIN, duration_ms=900))]
+    for scope, one in (sends if child_first else sends[::-1]):
+        scoped(client, api_key, scope, one)
     row = _assert_one_merged_call(db)
     cost = row.cost_usd
     assert cost == pytest.approx((18 * 10 + 32 * 10 + 12 * 40) / 1e6)  # gpt-5.2 at 10/40, counted once
-    for again in (inner, outer):  # the exporter retries both requests
-        post(client, api_key, again)
+    for scope, again in sends:  # the exporter retries both requests
+        scoped(client, api_key, scope, again)
     db.session.expire_all()
     assert _assert_one_merged_call(db).cost_usd == pytest.approx(cost)
 
@@ -255,8 +257,8 @@ def test_two_spans_with_one_response_id_are_one_interaction(client, db, api_key)
     openllmetry = {"gen_ai.system": "Anthropic", "gen_ai.request.model": "claude-haiku-4-5",
                    "gen_ai.response.id": "msg_9", "gen_ai.prompt.0.role": "user", "gen_ai.prompt.0.content": "Hi",
                    "gen_ai.completion.0.role": "assistant", "gen_ai.completion.0.content": "Hello!"}
-    post(client, api_key, span(30, sdk_span))
-    post(client, api_key, span(31, openllmetry))
+    scoped(client, api_key, "com.anthropic.sdk.python", span(30, sdk_span))
+    scoped(client, api_key, "opentelemetry.instrumentation.anthropic", span(31, openllmetry))
     stored = list(db.session.scalars(sa.select(Interaction)))
     assert len(stored) == 1
     assert (stored[0].input_text, stored[0].output_text, stored[0].input_tokens) == ("Hi", "Hello!", 40)
@@ -361,3 +363,10 @@ def test_failed_anthropic_call_with_sdk_span_in_another_trace_is_one_interaction
 def test_sdk_metadata_only_error_names_status_and_type(client, db, api_key):
     post(client, api_key, span(46, SDK_429, status=ERROR))
     assert (rows(db)[sid(46)].status, rows(db)[sid(46)].error_message) == ("rate_limited", "429 rate_limit_error")
+
+
+def test_a_response_id_repeated_by_one_instrumentation_is_two_calls(client, db, api_key):
+    repeat = {"gen_ai.operation.name": "chat", "gen_ai.request.model": "claude-haiku-4-5", "gen_ai.response.id": "msg_1"}
+    scoped(client, api_key, "com.anthropic.sdk.python", span(50, repeat))
+    scoped(client, api_key, "com.anthropic.sdk.python", span(51, repeat))
+    assert db.session.scalar(sa.select(sa.func.count(Interaction.id))) == 2

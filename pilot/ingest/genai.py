@@ -323,8 +323,11 @@ def response_id(response: dict[str, Any]) -> str | None:
 
 # --- who, which model, how it ended -------------------------------------------------------------
 
-def user_from(params: dict[str, Any], request: dict[str, Any]) -> str | None:
-    """The end user passed to the provider: `user`, `safety_identifier`, `metadata.user_id`."""
+def user_from(params: dict[str, Any], request: dict[str, Any], metadata: dict[str, Any]) -> str | None:
+    """The end user passed to the provider (`user`, `safety_identifier`, `metadata.user_id`) or
+    in OpenInference's `metadata` attribute (LangChain's run metadata `user_id`)."""
+    if isinstance(metadata.get("user_id"), str) and metadata["user_id"].strip():
+        return metadata["user_id"]
     for source in (params, request):
         for key in ("user", "safety_identifier"):
             if isinstance(source.get(key), str) and source[key].strip():
@@ -332,6 +335,14 @@ def user_from(params: dict[str, Any], request: dict[str, Any]) -> str | None:
         metadata = source.get("metadata")
         if isinstance(metadata, dict) and isinstance(metadata.get("user_id"), str) and metadata["user_id"].strip():
             return metadata["user_id"]
+    return None
+
+
+def session_from(metadata: dict[str, Any]) -> str | None:
+    """A session in OpenInference's `metadata` attribute (LangChain run metadata)."""
+    for key in ("session_id", "thread_id", "conversation_id"):
+        if isinstance(metadata.get(key), str) and metadata[key].strip():
+            return metadata[key]
     return None
 
 

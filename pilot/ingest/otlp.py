@@ -257,25 +257,25 @@ def input_key(item: dict[str, Any]) -> str | None:
 def same_call(a: dict[str, Any], b: dict[str, Any]) -> bool:
     """Do two LLM span items describe one call?
 
-    Yes when they share a span (a retry), carry the same provider response id, or are parent
-    and child in one trace. Otherwise, when neither has a response id that tells them apart, yes
-    when they come from different instrumentations, one started within a second
-    after the other and ended inside it, and they
-    have the same input text (non-empty) — or when the inner one has no text at all (the
-    Anthropic SDK's metadata-only span) and the same model, in one trace or, across traces, both
-    failed the same way. Instrumentations that do not make their span current put the two
-    descriptions of one call in different traces; text, model and timing then tie them.
+    Yes when they share a span (a retry). Never when they come from one instrumentation (it
+    describes a call once). Yes when they carry the same provider response id, or are parent
+    and child in one trace. Otherwise, when no response ids tell them apart and one started
+    within a second after the other and ended inside it: yes when they have the same input text,
+    or when the inner one has no text at all (the Anthropic SDK's metadata-only span) and the
+    same model, in one trace or, across traces, both failed the same way. Instrumentations that
+    do not make their span current put the two descriptions of one call in different traces;
+    text, model and timing then tie them.
     """
     oa, ob = a["metadata"]["otel"], b["metadata"]["otel"]
     if set(merged_spans(oa)) & set(merged_spans(ob)):
         return True
+    if _scopes(oa) & _scopes(ob):
+        return False  # one instrumentation describes a call once (a repeated response id is not enough)
     if oa.get("response_id") and ob.get("response_id"):
         return oa["response_id"] == ob["response_id"]
     same_trace = oa.get("trace_id") == ob.get("trace_id")
     if same_trace and (oa.get("parent_span_id") in merged_spans(ob) or ob.get("parent_span_id") in merged_spans(oa)):
         return True
-    if _scopes(oa) & _scopes(ob):
-        return False  # one instrumentation describes a call once
     for outer, inner, outer_item, inner_item in ((oa, ob, a, b), (ob, oa, b, a)):
         if not _nested(outer, inner):
             continue
@@ -363,8 +363,11 @@ def span_to_item(span: Span, attrs: dict[str, Any], resource: dict[str, Any], sc
                                   ("output", genai.output_text(attrs, response))):
         if value is not None:
             item[name], used[name] = value, source
-    if "user" not in item and (user := genai.user_from(params, request)):
-        item["user"], used["user"] = user, "llm.invocation_parameters"
+    metadata = genai.json_object(attrs.get("metadata"))
+    if "user" not in item and (user := genai.user_from(params, request, metadata)):
+        item["user"], used["user"] = user, "metadata" if user == metadata.get("user_id") else "llm.invocation_parameters"
+    if "session" not in item and (session := genai.session_from(metadata)):
+        item["session"], used["session"] = session, "metadata"
     if "model" not in item and (model := genai.model_from(params, request, response)):
         item["model"], used["model"] = model, "llm.invocation_parameters"
     _usage_from_response(item, response)
