@@ -139,6 +139,8 @@ def compare_call(run, name: str) -> Comparison:
             result.expect("ttft_ms", ok, f"{low:.0f} <= ttft <= {high:.1f} (the client's own measure)", row["ttft_ms"])
         else:
             result.gaps.append("time to first token (no event or attribute for it)")
+    elif not call["stream"]:
+        result.expect("ttft_ms of a call that did not stream", row["ttft_ms"] is None, None, row["ttft_ms"])
 
     if error:
         _compare_failure(result, spans, error, row)
