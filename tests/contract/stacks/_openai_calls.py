@@ -128,6 +128,8 @@ def run_openai_calls(h: Harness, identity: Callable[[str], Any], *, include: tup
         _responses(h, client, who, "responses", stream=False)
     if wanted("responses_stream"):
         _responses(h, client, who, "responses_stream", stream=True)
+    if wanted("responses_tool_call"):
+        _responses(h, client, who, "responses_tool_call", stream=False, tools=[RESPONSES_TOOL])
     if wanted("async_chat") or wanted("async_stream"):
         asyncio.run(_async_calls(h, who, wanted))
     if wanted("rate_limited"):
@@ -138,18 +140,24 @@ def run_openai_calls(h: Harness, identity: Callable[[str], Any], *, include: tup
         chat("user_param", [{"role": "user", "content": "Who am I?"}], user=user_for("user_param"))
 
 
-def _responses(h: Harness, client: Any, who: Callable, call: str, *, stream: bool) -> None:
+def _responses(h: Harness, client: Any, who: Callable, call: str, *, stream: bool, tools=None) -> None:
     instructions = "You are the help assistant of Northwind Bank. Be brief."
     question = "How do I order a new card?" if not stream else "Where is the nearest branch?"
+    if tools:
+        question = "What is the weather in Paris today?"
     inputs: Any = question if not stream else [{"role": "user", "content": question}]
+    extra = {"tools": tools} if tools else {}
     with who(call), h.call(call, model=MODEL, api="responses", stream=stream,
                            messages=[{"role": "system", "text": instructions}, {"role": "user", "text": question}],
-                           user=user_for(call), session=session_for(call)) as record:
+                           tools=[t["name"] for t in tools or []], user=user_for(call),
+                           session=session_for(call)) as record:
         started = time.perf_counter()
         if not stream:
-            response = client.responses.create(model=MODEL, instructions=instructions, input=inputs)
+            response = client.responses.create(model=MODEL, instructions=instructions, input=inputs, **extra)
+            calls = [{"name": item.name, "arguments": item.arguments} for item in response.output
+                     if item.type == "function_call"]
             record["received"].update({"id": response.id, "model": response.model, "text": response.output_text,
-                                       "tool_calls": [], "usage": _usage(response.usage)})
+                                       "tool_calls": calls, "usage": _usage(response.usage)})
             return
         text, first, final = [], None, None
         for event in client.responses.create(model=MODEL, instructions=instructions, input=inputs, stream=True):
