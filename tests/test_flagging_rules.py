@@ -20,7 +20,8 @@ AT = datetime(2026, 5, 4, 12, 0)
 def interaction(**fields):
     base = dict(id=1, event_id="ev-1", membership_id=None, external_user_id="user-1", occurred_at=AT, model="claude-haiku-4-5",
                 input_text="How do I freeze my card?", output_text="Open Cards and tap Freeze.", latency_ms=800.0,
-                status="ok", error_message=None, cost_usd=0.001, cost_source="computed")
+                status="ok", error_message=None, cost_usd=0.001, cost_source="computed", output_tokens=7,
+                tokens_estimated=False)
     base.update(fields)
     return SimpleNamespace(**base)
 
@@ -70,7 +71,10 @@ def test_fallback_served():
 
 
 def test_empty_output_on_answered_calls_only():
-    assert rules.empty_output(interaction(output_text="  \n"), context()) == "the answer is empty"
+    assert rules.empty_output(interaction(output_text="  \n", output_tokens=0), context()) == "the answer is empty"
+    assert rules.empty_output(interaction(output_text="", tokens_estimated=True), context()) == "the answer is empty"
+    # Output tokens reported but no text: the instrumentation did not capture it (SDK metadata-only).
+    assert rules.empty_output(interaction(output_text="", output_tokens=40), context()) is None
     assert rules.empty_output(interaction(output_text="Hi"), context()) is None
     assert rules.empty_output(interaction(output_text="", status="error"), context()) is None  # that's ai_error
 

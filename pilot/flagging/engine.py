@@ -33,6 +33,7 @@ RULE_COLUMNS = (
     Interaction.id, Interaction.event_id, Interaction.membership_id, Interaction.external_user_id, Interaction.occurred_at,
     Interaction.model, Interaction.input_text, Interaction.output_text, Interaction.latency_ms,
     Interaction.status, Interaction.error_message, Interaction.cost_usd, Interaction.cost_source,
+    Interaction.output_tokens, Interaction.tokens_estimated,
 )
 # Reasons a batch evaluation decides; negative_feedback comes from feedback rows.
 FEEDBACK_REASON = "negative_feedback"

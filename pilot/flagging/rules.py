@@ -36,6 +36,8 @@ class InteractionLike(Protocol):
     error_message: str | None
     cost_usd: float | None
     cost_source: str
+    output_tokens: int | None
+    tokens_estimated: bool
 
 
 Rule = Callable[[InteractionLike, BatchContext], "str | None"]
@@ -59,6 +61,8 @@ class InteractionView:
     error_message: str | None
     cost_usd: float | None
     cost_source: str
+    output_tokens: int | None
+    tokens_estimated: bool
 
 
 FIELDS = tuple(field.name for field in dataclasses.fields(InteractionView))
@@ -103,8 +107,11 @@ def fallback_served(ix: InteractionLike, ctx: BatchContext) -> str | None:
 
 
 def empty_output(ix: InteractionLike, ctx: BatchContext) -> str | None:
-    """An answered call with nothing in it (failed calls are ai_error, not this)."""
-    if ix.status in ANSWERED_STATUSES and not (ix.output_text or "").strip():
+    """An answered call with nothing in it (failed calls are ai_error, not this). Reported
+    output tokens without text mean the text was not captured (the Anthropic SDK's
+    metadata-only spans, a streamed answer an instrumentation did not record), not an empty answer."""
+    if ix.status in ANSWERED_STATUSES and not (ix.output_text or "").strip() \
+            and (ix.tokens_estimated or not ix.output_tokens):
         return "the answer is empty"
     return None
 
