@@ -7,7 +7,7 @@ from tests.contract.stacks_calls import ANTHROPIC_CALLS
 
 STACKS = [
     Stack("anthropic_openinference", "anthropic_openinference.py", ("--sdk-spans", "off")),
-    Stack("anthropic_openinference_sdk", "anthropic_openinference.py", ("--sdk-spans", "content", "--simple-export")),
+    Stack("anthropic_openinference_sdk", "anthropic_openinference.py", ("--sdk-spans", "content", "--simple-export", "--export-twice")),
 ]
 
 

@@ -7,7 +7,7 @@ from tests.contract.stacks_calls import LANGCHAIN_CALLS
 
 STACKS = [
     Stack("langchain_openinference", "langchain_openinference.py", ()),
-    Stack("langchain_openinference_openai", "langchain_openinference.py", ("--with-openai", "--simple-export")),
+    Stack("langchain_openinference_openai", "langchain_openinference.py", ("--with-openai", "--simple-export", "--export-twice")),
 ]
 
 

@@ -83,6 +83,21 @@ class OTLPJsonSpanExporter(SpanExporter):
         self._session.close()
 
 
+class ExportTwice(SpanExporter):
+    """Every export request sent again, as an exporter retries when the answer to a committed
+    request was lost: Pilot must count the second one as duplicates."""
+
+    def __init__(self, inner: SpanExporter):
+        self._inner = inner
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        self._inner.export(spans)
+        return self._inner.export(spans)
+
+    def shutdown(self) -> None:
+        self._inner.shutdown()
+
+
 PARTIAL_SUCCESS: list[Any] = []
 
 
@@ -106,6 +121,8 @@ class Harness:
             # `--simple-export`: one export request per span as it ends (Phoenix's `register()` default),
             # so the spans of one call reach Pilot in different requests.
             simple = "--simple-export" in sys.argv
+            if "--export-twice" in sys.argv:
+                exporter = ExportTwice(exporter)
             self.provider.add_span_processor(SimpleSpanProcessor(exporter) if simple else BatchSpanProcessor(exporter))
         self.memory = InMemorySpanExporter()
         self.provider.add_span_processor(SimpleSpanProcessor(self.memory))
