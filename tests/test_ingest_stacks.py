@@ -370,3 +370,11 @@ def test_a_response_id_repeated_by_one_instrumentation_is_two_calls(client, db, 
     scoped(client, api_key, "com.anthropic.sdk.python", span(50, repeat))
     scoped(client, api_key, "com.anthropic.sdk.python", span(51, repeat))
     assert db.session.scalar(sa.select(sa.func.count(Interaction.id))) == 2
+
+
+def test_langchain_error_repr_and_traceback_become_the_provider_message():
+    # openinference-instrumentation-langchain: the exception's repr, then the traceback, in the status.
+    status = ("OpenAIRateLimitError('Error code: 429 - Rate limit reached for gpt-5.2.')\n"
+              "Traceback (most recent call last):\n  File \"chat_models.py\", line 1\n")
+    assert genai.error_message({}, status, []) == "Error code: 429 - Rate limit reached for gpt-5.2."
+    assert genai.failure_status({}, status, []) == "rate_limited"

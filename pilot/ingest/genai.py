@@ -21,6 +21,7 @@ from typing import Any
 Message = tuple[str, str]  # (role, text)
 
 _TRACEBACK = re.compile(r"\n?Traceback \(most recent call last\):.*", re.S)
+_EXCEPTION_REPR = re.compile(r"^[A-Za-z_][\w.]*\((['\"])(.*)\1\)$", re.S)  # OpenAIRateLimitError('…')
 _STATUS_429 = re.compile(r"(?<!\d)429(?!\d)")
 _RATE_LIMIT_NAMES = {"ratelimiterror", "ratelimitexceeded", "ratelimited", "toomanyrequests", "429"}
 _TIMEOUT_NAMES = {"apitimeouterror", "timeout", "timeouterror", "readtimeout", "connecttimeout", "deadlineexceeded"}
@@ -399,9 +400,15 @@ def error_fields(text: str) -> tuple[str | None, str | None]:
     return (message if isinstance(message, str) else None), (str(kind) if kind else None)
 
 
+def _unwrap(text: str) -> str:
+    """"OpenAIRateLimitError('Error code: 429 - …')" (LangChain's repr of the exception) → its message."""
+    match = _EXCEPTION_REPR.match(text)
+    return match.group(2) if match else text
+
+
 def error_message(attrs: dict[str, Any], status_message: str, exceptions: list[dict[str, Any]]) -> str | None:
     """The provider's own words where they can be found; never a Python traceback."""
-    candidates = [_TRACEBACK.sub("", text or "").strip()
+    candidates = [_unwrap(_TRACEBACK.sub("", text or "").strip())
                   for text in [status_message] + [str(e.get("exception.message") or "") for e in exceptions]]
     for text in candidates:
         message, kind = error_fields(text)
