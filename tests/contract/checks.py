@@ -158,19 +158,27 @@ def compare_call(run, name: str) -> Comparison:
 def _compare_input(result: Comparison, spans, sent, row) -> None:
     text = row["input_text"] or ""
     messages = sent["messages"]
-    if not any(m["text"] and sent_on_spans(spans, m["text"]) for m in messages):
-        result.gaps.append("input messages (content not captured)")
+    carried = []  # (role, piece) of each message text that the stack put on a span
+    for message in messages:
+        for piece in [message["text"], *message.get("parts", [])]:
+            if not piece:
+                continue
+            if sent_on_spans(spans, piece):
+                carried.append((message["role"], piece))
+            else:
+                result.gaps.append(f"input {message['role']} text {piece[:40]!r} (content not captured)")
+    if not carried:
         return
     result.expect("input_text is readable text, not JSON", not _looks_like_json(text), "text", text)
+    for role, piece in carried:
+        result.expect(f"input_text has the {role} message", piece in text, piece, text)
     for message in messages:
-        if message["text"]:
-            result.expect(f"input_text has the {message['role']} message", message["text"] in text,
-                          message["text"], text)
         for call in message.get("tool_calls", []):
             result.expect(f"input_text shows the assistant's tool call {call['name']}", call["name"] in text,
                           call["name"], text)
-    if len(messages) > 1:
-        for role in sorted({m["role"] for m in messages}):
+    roles = {role for role, _ in carried}
+    if len(carried) > 1 and len(roles) > 1:
+        for role in sorted(roles):
             result.expect(f"input_text names the role {role}", role in text.lower(), role, text)
 
 

@@ -88,6 +88,12 @@ def _text_of(content: Any) -> str:
     return ""
 
 
+def _answer(question: str) -> str:
+    """The answer to `question`: derived from it, yet never quoting it, so that finding a message's
+    text on a span says the stack captured the input, not that the output echoed it."""
+    return f"Fake answer {hashlib.sha256(question.encode()).hexdigest()[:10]} to a {len(question)}-character question."
+
+
 def _failure(text: str) -> int | None:
     if "#429" in text:
         return 429
@@ -133,7 +139,7 @@ def openai_chat_plan(body: dict[str, Any]) -> dict[str, Any]:
         completion = 25
     else:
         basis = _text_of(tool_results[-1].get("content")) if tool_results else last_user
-        plan["text"] = f"Fake answer to: {basis}"
+        plan["text"] = _answer(basis)
         plan["tool_call"] = None
         completion = _output_tokens(plan["text"])
     prompt = _input_tokens(messages)
@@ -214,7 +220,7 @@ def responses_plan(body: dict[str, Any]) -> dict[str, Any]:
         completion = 25
     else:
         basis = str(outputs[-1].get("output")) if outputs else last_user
-        plan["text"] = f"Fake answer to: {basis}"
+        plan["text"] = _answer(basis)
         plan["tool_call"] = None
         completion = _output_tokens(plan["text"])
     prompt = _input_tokens([body.get("instructions"), items])
@@ -303,7 +309,7 @@ def anthropic_plan(body: dict[str, Any]) -> dict[str, Any]:
         plan["text"] = None
         completion = 25
     else:
-        plan["text"] = f"Fake answer to: {tool_result if tool_result is not None else last_user}"
+        plan["text"] = _answer(tool_result if tool_result is not None else last_user)
         plan["tool_call"] = None
         completion = _output_tokens(plan["text"])
     has_system = bool(body.get("system"))

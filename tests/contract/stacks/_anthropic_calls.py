@@ -46,9 +46,9 @@ def _messages_sent(system: str | None, messages: list[dict[str, Any]]) -> list[d
         if isinstance(content, str):
             sent.append({"role": m["role"], "text": content})
             continue
-        texts = [b.get("text", "") for b in content if b["type"] == "text"]
-        texts += [b["content"] for b in content if b["type"] == "tool_result"]
-        entry = {"role": m["role"], "text": " ".join(texts)}
+        entry = {"role": m["role"], "text": "",
+                 "parts": [b["text"] for b in content if b["type"] == "text"]
+                 + [b["content"] for b in content if b["type"] == "tool_result"]}
         calls = [{"name": b["name"], "arguments": json.dumps(b["input"])} for b in content if b["type"] == "tool_use"]
         if calls:
             entry["tool_calls"] = calls
@@ -68,10 +68,12 @@ def run_anthropic_calls(h: Harness, identity: Callable[[str], Any], client_optio
         return manager if manager is not None else contextlib.nullcontext()
 
     def create(call: str, messages: list[dict[str, Any]], *, system: str | None = SYSTEM, stream: str | None = None,
-               tools=None, **params: Any) -> None:
+               tools=None, cached_system: bool = False, **params: Any) -> None:
         kwargs: dict[str, Any] = {"model": MODEL, "max_tokens": 256, "messages": messages, **params}
         if system:
-            kwargs["system"] = system
+            # Prompt caching as Anthropic documents it: the system prompt as blocks with cache_control.
+            kwargs["system"] = [{"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}] \
+                if cached_system else system
         if tools:
             kwargs["tools"] = tools
         from_metadata = "metadata" in params
@@ -94,7 +96,11 @@ def run_anthropic_calls(h: Harness, identity: Callable[[str], Any], client_optio
     create("messages", [{"role": "user", "content": "How do I freeze my card?"}])
     for call in REPEAT:
         create(call, [{"role": "user", "content": "Is the branch open today?"}])
-    create("messages_stream", [{"role": "user", "content": "What is my card limit?"}], stream="helper")
+    create("messages_stream", [{"role": "user", "content": "What is my card limit?"}], stream="helper",
+           cached_system=True)
+    create("content_parts", [{"role": "user", "content": [
+        {"type": "text", "text": "First part: my card is blocked."},
+        {"type": "text", "text": "Second part: what do I do?"}]}], cached_system=True)
     create("messages_stream_raw", [{"role": "user", "content": "Can I raise my limit?"}], stream="raw")
     create("tool_use", [{"role": "user", "content": "What is the weather in Paris?"}], system=None,
            tools=[WEATHER_TOOL])

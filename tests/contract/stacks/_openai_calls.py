@@ -26,7 +26,10 @@ RESPONSES_TOOL = {"type": "function", "name": "get_weather", "description": "Cur
 def _messages_sent(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     sent = []
     for m in messages:
-        entry = {"role": m["role"], "text": m.get("content") or ""}
+        content = m.get("content") or ""
+        entry: dict[str, Any] = {"role": m["role"], "text": content if isinstance(content, str) else ""}
+        if isinstance(content, list):
+            entry["parts"] = [part["text"] for part in content if part.get("type") == "text"]
         if m.get("tool_calls"):
             entry["tool_calls"] = [{"name": c["function"]["name"], "arguments": c["function"]["arguments"]}
                                    for c in m["tool_calls"]]
@@ -91,8 +94,9 @@ def run_openai_calls(h: Harness, identity: Callable[[str], Any], *, include: tup
             kwargs["tools"] = tools
         if stream:
             kwargs.update(stream=True, stream_options={"include_usage": True})
-        user = params.get("user") or user_for(call)
-        session = None if "user" in params else session_for(call)
+        own = params.get("user") or params.get("safety_identifier")  # the provider's own field, no context
+        user = own or user_for(call)
+        session = None if own else session_for(call)
         with who(call), h.call(call, model=MODEL, messages=_messages_sent(messages), stream=stream,
                                tools=[t["function"]["name"] for t in tools or []], user=user,
                                session=session) as record:
@@ -105,6 +109,10 @@ def run_openai_calls(h: Harness, identity: Callable[[str], Any], *, include: tup
     system = {"role": "system", "content": SYSTEM}
     if wanted("chat"):
         chat("chat", [system, {"role": "user", "content": "How do I freeze my card?"}])
+    if wanted("content_parts"):
+        chat("content_parts", [system, {"role": "user", "content": [
+            {"type": "text", "text": "First part: my card is blocked."},
+            {"type": "text", "text": "Second part: what do I do?"}]}])
     for call in REPEAT:
         if wanted(call):
             chat(call, [system, {"role": "user", "content": "Is the branch open today?"}])
@@ -138,6 +146,9 @@ def run_openai_calls(h: Harness, identity: Callable[[str], Any], *, include: tup
         chat("server_error", [{"role": "user", "content": "Break the server #500"}], stream=True)
     if wanted("user_param"):
         chat("user_param", [{"role": "user", "content": "Who am I?"}], user=user_for("user_param"))
+    if wanted("safety_identifier"):
+        chat("safety_identifier", [{"role": "user", "content": "Who am I, safely?"}],
+             safety_identifier=user_for("safety_identifier"))
 
 
 def _responses(h: Harness, client: Any, who: Callable, call: str, *, stream: bool, tools=None) -> None:
