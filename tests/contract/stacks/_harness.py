@@ -199,6 +199,7 @@ def span_dump(span: ReadableSpan) -> dict[str, Any]:
     }
 
 
+OWN_FIELD_CALLS = ("user_param", "safety_identifier")  # the user only in the provider's own request field
 REPEAT = ("repeat_a", "repeat_b")  # the same request twice, back to back: two calls, two interactions
 BAD_IDENTIFIERS = "bad_identifiers"  # a user id with a trailing newline, a session id of 300 characters
 

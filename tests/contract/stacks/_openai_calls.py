@@ -2,7 +2,7 @@
 
 `identity(call)` returns the context manager that says who is calling, the way a user of the
 stack would (OpenInference's `using_attributes`, or baggage), or None when the call passes the
-OpenAI `user` parameter instead (call `user_param`).
+OpenAI `user` or `safety_identifier` parameter instead (OWN_FIELD_CALLS).
 """
 from __future__ import annotations
 
