@@ -62,10 +62,6 @@ def flattened(attrs: dict[str, Any], prefix: str) -> list[dict[str, Any]]:
     return [found[index] for index in sorted(found)]
 
 
-def _sub(flat: dict[str, Any], prefix: str) -> list[dict[str, Any]]:
-    return flattened(flat, prefix)
-
-
 # --- rendering ---------------------------------------------------------------------------------
 
 def render(messages: list[Message]) -> str:
@@ -170,12 +166,12 @@ def _openinference_messages(attrs: dict[str, Any], prefix: str) -> list[Message]
         texts = []
         if isinstance(flat.get("message.content"), str):
             texts.append(flat["message.content"])
-        for part in _sub(flat, "message.contents."):
+        for part in flattened(flat, "message.contents."):
             if isinstance(part.get("message_content.text"), str):
                 texts.append(part["message_content.text"])
             elif part.get("message_content.type") == "image":
                 texts.append("[image]")
-        for call in _sub(flat, "message.tool_calls."):
+        for call in flattened(flat, "message.tool_calls."):
             texts.append(_tool_call(call.get("tool_call.function.name"), call.get("tool_call.function.arguments")))
         text = "\n".join(t for t in texts if t)
         if role == "tool" and text:
@@ -191,7 +187,7 @@ def _openllmetry_messages(attrs: dict[str, Any], prefix: str) -> list[Message]:
         content = flat.get("content")
         parsed = parse_json(content)
         text = content_text(parsed) if isinstance(parsed, list) else (content if isinstance(content, str) else "")
-        calls = [_tool_call(call.get("name"), call.get("arguments")) for call in _sub(flat, "tool_calls.")]
+        calls = [_tool_call(call.get("name"), call.get("arguments")) for call in flattened(flat, "tool_calls.")]
         text = "\n".join(filter(None, [text, *calls]))
         if role == "tool" and text and flat.get("tool_call_id"):
             text = _tool_result(text, flat.get("tool_call_id"))

@@ -186,7 +186,7 @@ def _schemas() -> dict[str, Any]:
         "OtlpTracesJson": {"type": "object", "description": "OTLP JSON ExportTraceServiceRequest (resourceSpans …).",
                            "properties": {"resourceSpans": {"type": "array", "items": {"type": "object"}}}},
         "OtlpTracesAnswerJson": {
-            "type": "object", "description": "OTLP JSON ExportTraceServiceResponse; empty when every span was taken.",
+            "type": "object", "description": "OTLP JSON ExportTraceServiceResponse; empty when every span was taken as sent.",
             "properties": {"partialSuccess": {"type": "object", "properties": {
                 "rejectedSpans": {"oneOf": [{"type": "string"}, {"type": "integer"}]},
                 "errorMessage": {"type": "string"}}}},
@@ -238,7 +238,7 @@ def _paths() -> dict[str, Any]:
                 PROTOBUF: {"schema": {"type": "string", "format": "binary"}},
                 JSON: {"schema": _ref("OtlpTracesJson")}}},
             "responses": {"200": {"description": "ExportTraceServiceResponse in the request's encoding, with "
-                                                 "partial_success when spans were rejected.",
+                                                 "partial_success when spans were rejected or identifiers cleaned.",
                                   "content": {PROTOBUF: {"schema": {"type": "string", "format": "binary"}},
                                               JSON: {"schema": _ref("OtlpTracesAnswerJson")}}}, **WRITE_ERRORS},
         }},

@@ -284,7 +284,8 @@ def validate_item(raw: Any, now: datetime) -> ValidItem:
                         f"({(cached_input_tokens or 0) + cache_write_input_tokens:,} > {input_tokens:,})")
     item_status = status(raw)
     estimated = input_tokens is None or output_tokens is None
-    reported_usage = not estimated or cached_input_tokens is not None or cache_write_input_tokens is not None
+    reported_usage = any(count is not None for count in
+                         (input_tokens, output_tokens, cached_input_tokens, cache_write_input_tokens))
     if item_status in FAILED_STATUSES and input_tokens is None and output_tokens is None:
         input_tokens, output_tokens, estimated = 0, 0, False  # a failed call without usage bills nothing
     elif not reported_usage and not input_text and not output_text:
