@@ -59,7 +59,7 @@ def test_document_lists_every_design_endpoint(client):
     }
     interaction = document["components"]["schemas"]["Interaction"]["properties"]
     assert set(interaction) == {"id", "user", "session", "timestamp", "model", "prompt_version", "input", "output",
-                                "input_tokens", "cached_input_tokens", "output_tokens", "latency_ms", "ttft_ms",
+                                "input_tokens", "cached_input_tokens", "cache_write_input_tokens", "output_tokens", "latency_ms", "ttft_ms",
                                 "status", "error", "cost_usd", "metadata"}
     assert interaction["status"]["enum"] == ["ok", "error", "timeout", "rate_limited", "fallback"]
 
