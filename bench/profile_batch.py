@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from flask_migrate import upgrade  # noqa: E402
 
+from bench.harness import WORDS, machine_load  # noqa: E402
 from pilot import create_app  # noqa: E402
 from pilot.auth.services import create_user  # noqa: E402
 from pilot.config import TestConfig  # noqa: E402
@@ -32,8 +33,6 @@ from pilot.ingest.services import ingest_items  # noqa: E402
 from pilot.models import Membership  # noqa: E402
 from pilot.models.base import utcnow  # noqa: E402
 from pilot.pilots.services import create_pilot  # noqa: E402
-
-from bench.harness import WORDS, machine_load  # noqa: E402
 
 USERS = 10
 DAILY_LIMIT = 200

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any, Iterable
 
 import sqlalchemy as sa
