@@ -1,9 +1,9 @@
-"""SQLite files are opened in WAL mode with a busy timeout (pilot.extensions._sqlite_wal)."""
+"""SQLite files are opened in WAL mode with a busy timeout and a larger page cache (pilot.extensions._sqlite_wal)."""
 from __future__ import annotations
 
 import sqlalchemy as sa
 
-from pilot.extensions import SQLITE_BUSY_TIMEOUT_MS
+from pilot.extensions import SQLITE_BUSY_TIMEOUT_MS, SQLITE_CACHE_KIB
 
 
 def test_a_sqlite_file_is_opened_in_wal_mode_with_a_busy_timeout(tmp_path):
@@ -12,6 +12,7 @@ def test_a_sqlite_file_is_opened_in_wal_mode_with_a_busy_timeout(tmp_path):
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == SQLITE_BUSY_TIMEOUT_MS
         assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL: a 200 survives a power cut
+        assert connection.exec_driver_sql("PRAGMA cache_size").scalar() == -SQLITE_CACHE_KIB
     engine.dispose()
 
 
