@@ -31,6 +31,7 @@ Targets: JSON ≥ 40 % of bare at every size, the largest size within 20 % of th
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -253,6 +254,16 @@ def run_bare(bodies: list[bytes], count: int, options: Options) -> Row:
     return row
 
 
+@contextlib.contextmanager
+def warm_pilot_server(kind: str, env: dict[str, str], auth: dict[str, str], options: Options, name: str):
+    """Pilot under gunicorn, its workers warmed by a few tiny batches before any clock starts."""
+    with gunicorn("wsgi:app", options.port_base + (0 if kind == "sqlite" else 1), env,
+                  options.workdir / f"{name}.log") as server:
+        warm = json.dumps({"interactions": [{"id": f"warm-up-{i}", "output": "warm"} for i in range(4)]}).encode()
+        post_bodies(server.url, "/api/v1/interactions", [warm] * 4, auth, concurrency=2)
+        yield server
+
+
 def run_pilot(kind: str, bodies: list[bytes], count: int, client_records: list[dict], otlp_records: list[dict],
               options: Options) -> list[Row]:
     if kind == "sqlite":
@@ -268,10 +279,7 @@ def run_pilot(kind: str, bodies: list[bytes], count: int, client_records: list[d
         if kind == "sqlite" and options.sqlite_journal:
             database.set_journal_mode(options.sqlite_journal)
         auth = {"Authorization": f"Bearer {key}"}
-        with gunicorn("wsgi:app", options.port_base + (0 if kind == "sqlite" else 1), env,
-                      options.workdir / f"pilot-{kind}.log") as server:
-            warm = json.dumps({"interactions": [{"id": f"warm-up-{i}", "output": "warm"} for i in range(4)]}).encode()
-            post_bodies(server.url, "/api/v1/interactions", [warm] * 4, auth, concurrency=2)
+        with warm_pilot_server(kind, env, auth, options, f"pilot-{kind}") as server:
             log(f"Pilot on {kind}: batched JSON")
             rows.append(measure_json("Pilot POST /api/v1/interactions", kind, server.url, "/api/v1/interactions", auth,
                                      bodies, count, database.count, options))
@@ -326,10 +334,7 @@ def run_stored(kind: str, size: int, bodies: list[bytes], count: int, options: O
         flask_cli(env, "db", "upgrade")  # a cache built by an older checkout gets this one's indexes
         key = flask_cli(env, "pilot", "api-key", STORED_SLUG).strip().splitlines()[-1].strip()
         auth = {"Authorization": f"Bearer {key}"}
-        with gunicorn("wsgi:app", options.port_base + (0 if kind == "sqlite" else 1), env,
-                      options.workdir / f"stored-{kind}-{size}.log") as server:
-            warm = json.dumps({"interactions": [{"id": f"warm-up-{i}", "output": "warm"} for i in range(4)]}).encode()
-            post_bodies(server.url, "/api/v1/interactions", [warm] * 4, auth, concurrency=2)
+        with warm_pilot_server(kind, env, auth, options, f"stored-{kind}-{size}") as server:
             log(f"Pilot on {kind} holding {size:,}: batched JSON")
             row = measure_json(f"Pilot JSON, {size:,} stored", kind, server.url, "/api/v1/interactions", auth,
                                bodies, count, database.counter_from_now(), options)
