@@ -1,6 +1,7 @@
 """Pilot-wide facts the rules need, computed once per batch in a handful of narrow queries.
 
-- median cost per interaction: one count and one ORDER BY/OFFSET query over cost_usd alone;
+- median cost per interaction: one count and one ORDER BY/OFFSET query over cost_usd alone (an
+  index walk of (pilot, cost_usd), cached for a minute);
 - enrolled external ids: one query over memberships;
 - over-the-daily-limit interactions: a grouped count per user before the batch, and the rows from
   the batch's earliest time on (both bounded by the batch, not by the day);
