@@ -83,6 +83,8 @@ def build(session: so.Session, rows: int, seed: int = 11, slug: str = "bench-pil
     member_ids = {m.external_id: m.id for m in members}
     session.commit()
 
+    if not rows:  # the same pilot, members and limits, with nothing stored yet
+        return BuiltPilot(slug, pilot.id, 0, 0, 0, lead.email)
     frame = _interactions(rng, rows, member_ids)
     connection = session.connection()
     dialect = connection.dialect.name

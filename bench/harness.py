@@ -43,6 +43,16 @@ class Database:
     def count(self, table: str = "interaction") -> int:
         raise NotImplementedError
 
+    def scalar(self, sql: str):
+        raise NotImplementedError
+
+    def counter_from_now(self):
+        """A count of the interactions stored from now on that reads only those rows (an index
+        range above today's highest id): counting a million rows on every poll would load the
+        database being measured."""
+        last_id = self.scalar("SELECT coalesce(max(id), 0) FROM interaction")
+        return lambda: self.scalar(f"SELECT count(*) FROM interaction WHERE id > {int(last_id)}")
+
 
 class SqliteDatabase(Database):
     kind = "sqlite"
@@ -68,9 +78,12 @@ class SqliteDatabase(Database):
             connection.close()
 
     def count(self, table: str = "interaction") -> int:
+        return self.scalar(f"SELECT count(*) FROM {table}")
+
+    def scalar(self, sql: str):
         connection = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30)
         try:
-            return connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            return connection.execute(sql).fetchone()[0]
         finally:
             connection.close()
 
@@ -101,10 +114,17 @@ class PostgresDatabase(Database):
             self._connection = None
         self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
 
+    def exists(self) -> bool:
+        with self._psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as connection:
+            return connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (self.name,)).fetchone() is not None
+
     def count(self, table: str = "interaction") -> int:
+        return self.scalar(f"SELECT count(*) FROM {table}")
+
+    def scalar(self, sql: str):
         if self._connection is None:
             self._connection = self._psycopg.connect(self.url, autocommit=True)
-        return self._connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        return self._connection.execute(sql).fetchone()[0]
 
 
 # ------------------------------------------------------------------ the Pilot CLI and servers
@@ -219,9 +239,11 @@ def _paragraph(rng: random.Random, characters: int) -> str:
     return " ".join(words)[:characters].capitalize() + "."
 
 
-def make_records(count: int, prefix: str, seed: int = 7) -> list[dict]:
+def make_records(count: int, prefix: str, seed: int = 7, users: list[str] | None = None) -> list[dict]:
     """LLM-sized interactions (~600-character question, ~1,200-character answer, tokens,
-    latency, user, session, metadata), from a pool of texts so memory stays modest."""
+    latency, user, session, metadata), from a pool of texts so memory stays modest. `users`:
+    the external ids to take turns (default 30 unenrolled ones)."""
+    users = users or [f"user-{n:02d}" for n in range(30)]
     rng = random.Random(seed)
     inputs = [_paragraph(rng, rng.randint(400, 800)) for _ in range(200)]
     outputs = [_paragraph(rng, rng.randint(800, 1600)) for _ in range(200)]
@@ -232,7 +254,7 @@ def make_records(count: int, prefix: str, seed: int = 7) -> list[dict]:
         text_in, text_out = inputs[index % 200], outputs[(index * 7) % 200]
         records.append({
             "id": f"{prefix}-{index:07d}",
-            "user": f"user-{index % 30:02d}",
+            "user": users[index % len(users)],
             "session": f"session-{index // 5}",
             "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(start + index * 0.01)) + "Z",
             "model": models[index % 3],

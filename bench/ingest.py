@@ -17,10 +17,21 @@ Rows of the table:
 
 Targets (the issue): OTLP ≥ 20× Phoenix end to end with zero spans lost; batched JSON ≥ 40 %
 of the bare endpoint's rate in the same run.
+
+With `--stored 0,100000,1000000` it also sends the same batches into pilots that already hold
+that many interactions (bench/dataset.py: 48 members, a daily limit of 900, 30 days of history
+with feedback and flags, bulk-loaded by SQL, never through the API). The records then come from
+10 enrolled users, so each of them goes far over the daily limit and those interactions are
+flagged. A built pilot is kept in --stored-cache (SQLite files) or as a template database
+(PostgreSQL, pilot_bench_stored_<N>) and copied for each run, so a million rows are built once.
+Targets: JSON ≥ 40 % of bare at every size, the largest size within 20 % of the empty pilot.
+
+    .venv/bin/python bench/ingest.py --db both --stored 0,100000,1000000 --skip-client --skip-phoenix
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -40,6 +51,7 @@ from bench.harness import (  # noqa: E402
     PostgresDatabase,
     Server,
     SqliteDatabase,
+    flask_cli,
     gunicorn,
     json_batches,
     machine_load,
@@ -53,6 +65,9 @@ from bench.harness import (  # noqa: E402
 BENCH_DIR = Path(__file__).resolve().parent
 TARGET_OTLP_VS_PHOENIX = 20.0
 TARGET_JSON_VS_BARE = 0.40
+TARGET_LARGEST_VS_EMPTY = 0.80
+HEAVY_USERS = [f"cust-{n:04d}" for n in range(1, 11)]  # enrolled in bench/dataset.py's pilot
+STORED_SLUG = "bench-pilot"  # bench/report.py's build
 
 
 @dataclass
@@ -64,6 +79,8 @@ class Row:
     seconds: float | None  # until every record was stored; None: some never were
     last_seconds: float  # until the last record that did arrive was stored
     note: str = ""
+    stored_before: int | None = None  # the --stored size the pilot held before the run
+    load: str = ""  # the machine's load average when the measurement ended
 
     @property
     def rate(self) -> float | None:
@@ -86,6 +103,7 @@ class Options:
     workdir: Path
     store_timeout: float
     sqlite_journal: str  # "" keeps SQLite's default (DELETE); "wal" switches both SQLite files to WAL
+    stored_cache: Path = Path("/tmp/pilot-bench-stored")
 
 
 def log(message: str) -> None:
@@ -116,7 +134,7 @@ def measure_json(name: str, database_kind: str, url: str, path: str, headers: di
     note = ", ".join(f"HTTP {status}×{n}" for status, n in sorted(result.statuses.items()) if status != 200)
     if result.errors:
         note = ", ".join(filter(None, [note, *(f"{name}×{n}" for name, n in result.errors.items())]))
-    return Row(name, database_kind, count, stored, seconds, last_seconds, note)
+    return Row(name, database_kind, count, stored, seconds, last_seconds, note, load=machine_load())
 
 
 def measure_client(url: str, key: str, records: list[dict], database: Database, options: Options) -> Row:
@@ -217,7 +235,7 @@ def measure_otlp(name: str, database_kind: str, endpoint: str, headers: dict[str
     done.wait(timeout=60)
     provider.shutdown()
     note = f"exporter gave up on {exporter.failed} spans" if exporter.failed else ""
-    return Row(name, database_kind, len(records), stored, seconds, last_seconds, note)
+    return Row(name, database_kind, len(records), stored, seconds, last_seconds, note, load=machine_load())
 
 
 # ------------------------------------------------------------------ the servers
@@ -236,6 +254,16 @@ def run_bare(bodies: list[bytes], count: int, options: Options) -> Row:
     return row
 
 
+@contextlib.contextmanager
+def warm_pilot_server(kind: str, env: dict[str, str], auth: dict[str, str], options: Options, name: str):
+    """Pilot under gunicorn, its workers warmed by a few tiny batches before any clock starts."""
+    with gunicorn("wsgi:app", options.port_base + (0 if kind == "sqlite" else 1), env,
+                  options.workdir / f"{name}.log") as server:
+        warm = json.dumps({"interactions": [{"id": f"warm-up-{i}", "output": "warm"} for i in range(4)]}).encode()
+        post_bodies(server.url, "/api/v1/interactions", [warm] * 4, auth, concurrency=2)
+        yield server
+
+
 def run_pilot(kind: str, bodies: list[bytes], count: int, client_records: list[dict], otlp_records: list[dict],
               options: Options) -> list[Row]:
     if kind == "sqlite":
@@ -251,10 +279,7 @@ def run_pilot(kind: str, bodies: list[bytes], count: int, client_records: list[d
         if kind == "sqlite" and options.sqlite_journal:
             database.set_journal_mode(options.sqlite_journal)
         auth = {"Authorization": f"Bearer {key}"}
-        with gunicorn("wsgi:app", options.port_base + (0 if kind == "sqlite" else 1), env,
-                      options.workdir / f"pilot-{kind}.log") as server:
-            warm = json.dumps({"interactions": [{"id": f"warm-up-{i}", "output": "warm"} for i in range(4)]}).encode()
-            post_bodies(server.url, "/api/v1/interactions", [warm] * 4, auth, concurrency=2)
+        with warm_pilot_server(kind, env, auth, options, f"pilot-{kind}") as server:
             log(f"Pilot on {kind}: batched JSON")
             rows.append(measure_json("Pilot POST /api/v1/interactions", kind, server.url, "/api/v1/interactions", auth,
                                      bodies, count, database.count, options))
@@ -270,6 +295,53 @@ def run_pilot(kind: str, bodies: list[bytes], count: int, client_records: list[d
     finally:
         database.drop()
     return rows
+
+
+def stored_database(kind: str, size: int, options: Options) -> Database:
+    """A fresh copy of a pilot holding `size` interactions, built once by bench/report.py's
+    build (bulk SQL) into the cache and copied from there."""
+    if kind == "sqlite":
+        cached = options.stored_cache / f"sqlite-{size}.db"
+        if not cached.exists():
+            options.stored_cache.mkdir(parents=True, exist_ok=True)
+            _build_stored(f"sqlite:///{cached}.part", size)
+            Path(f"{cached}.part").rename(cached)
+        database: Database = SqliteDatabase(options.workdir / f"stored-{size}" / "pilot.db")
+        database.path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(cached, database.path)
+        return database
+    template = PostgresDatabase(f"pilot_bench_stored_{size}")
+    if not template.exists():
+        template.create()
+        _build_stored(template.url.replace("postgresql://", "postgresql+psycopg://", 1), size)
+    database = PostgresDatabase(f"pilot_bench_{os.getpid()}_{size}")
+    database._admin(f'DROP DATABASE IF EXISTS "{database.name}" WITH (FORCE)')
+    database._admin(f'CREATE DATABASE "{database.name}" TEMPLATE "{template.name}"')
+    return database
+
+
+def _build_stored(url: str, size: int) -> None:
+    log(f"building a pilot with {size:,} stored interactions (once; cached)")
+    subprocess.run([sys.executable, str(BENCH_DIR / "report.py"), "--measure", "build", "--url", url,
+                    "--rows", str(size)], check=True, capture_output=True, timeout=3600)
+
+
+def run_stored(kind: str, size: int, bodies: list[bytes], count: int, options: Options) -> Row:
+    """The batched JSON row, into a pilot that already holds `size` interactions."""
+    database = stored_database(kind, size, options)
+    try:
+        env = pilot_environment(database, options.workdir / f"stored-{kind}-{size}")
+        flask_cli(env, "db", "upgrade")  # a cache built by an older checkout gets this one's indexes
+        key = flask_cli(env, "pilot", "api-key", STORED_SLUG).strip().splitlines()[-1].strip()
+        auth = {"Authorization": f"Bearer {key}"}
+        with warm_pilot_server(kind, env, auth, options, f"stored-{kind}-{size}") as server:
+            log(f"Pilot on {kind} holding {size:,}: batched JSON")
+            row = measure_json(f"Pilot JSON, {size:,} stored", kind, server.url, "/api/v1/interactions", auth,
+                               bodies, count, database.counter_from_now(), options)
+        row.stored_before = size
+        return row
+    finally:
+        database.drop()
 
 
 def phoenix_python(venv: Path) -> Path | None:
@@ -297,7 +369,7 @@ def run_phoenix(otlp_records: list[dict], options: Options, venv: Path) -> Row:
                              text=True).stdout.strip()
     working_dir = options.workdir / "phoenix"
     working_dir.mkdir(parents=True, exist_ok=True)
-    port = options.port_base + 91 if options.port_base + 92 < 65536 else 5291
+    port = options.port_base + 2  # the bare endpoint's port (it has stopped by now); gRPC on +3
     env = dict(os.environ, PHOENIX_PORT=str(port), PHOENIX_HOST="127.0.0.1", PHOENIX_GRPC_PORT=str(port + 1),
                PHOENIX_WORKING_DIR=str(working_dir), PHOENIX_TELEMETRY_ENABLED="false",
                PHOENIX_ALLOW_EXTERNAL_RESOURCES="false")
@@ -341,7 +413,7 @@ def report(rows: list[Row], options: Options, load_before: str, started: float) 
         seconds = f"{row.seconds:.1f}" if row.seconds else (f"({row.last_seconds:.1f})" if row.stored else "-")
         rate = f"{row.rate:,.0f}" if row.rate else "-"
         lines.append(f"{row.name:<42} {row.database:<9} {f'{row.stored:,}/{row.sent:,}':>17} {seconds:>8} "
-                     f"{rate:>10} {row.lost:>7,}  {row.note}")
+                     f"{rate:>10} {row.lost:>7,}  {row.load.split(', ', 1)[-1]} {row.note}")
     lines += ["", "targets:"]
     bare = next((r for r in rows if r.name.startswith("bare")), None)
     phoenix = next((r for r in rows if "Phoenix" in r.name), None)
@@ -360,6 +432,20 @@ def report(rows: list[Row], options: Options, load_before: str, started: float) 
             else:
                 lines.append(f"  OTLP on {row.database}: {row.lost:,} of {row.sent:,} spans lost (target 0); "
                              f"no Phoenix figure in this run to compare with")
+    for database in dict.fromkeys(r.database for r in rows if r.stored_before is not None):
+        sweep = [r for r in rows if r.stored_before is not None and r.database == database]
+        empty = next((r for r in sweep if r.stored_before == 0), None)
+        for row in sweep:
+            if bare and bare.rate and row.rate:
+                ratio = row.rate / bare.rate
+                lines.append(f"  JSON on {database} holding {row.stored_before:,}: {ratio:.0%} of bare "
+                             f"(target ≥ {TARGET_JSON_VS_BARE:.0%}) → {'MET' if ratio >= TARGET_JSON_VS_BARE else 'MISSED'}")
+        largest = max(sweep, key=lambda r: r.stored_before)
+        if empty and empty.rate and largest.rate and largest is not empty:
+            ratio = largest.rate / empty.rate
+            lines.append(f"  JSON on {database}: {largest.stored_before:,} stored runs at {ratio:.0%} of the empty "
+                         f"pilot's rate (target ≥ {TARGET_LARGEST_VS_EMPTY:.0%}) → "
+                         f"{'MET' if ratio >= TARGET_LARGEST_VS_EMPTY else 'MISSED'}")
     if phoenix is not None and phoenix_rate:
         lines.append(f"  Phoenix stored {phoenix.stored:,} of {phoenix.sent:,} spans at {phoenix_rate:,.0f}/s "
                      f"(over the time until its last span was stored)")
@@ -378,10 +464,15 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--skip-phoenix", action="store_true", help="do not install/run Arize Phoenix")
     parser.add_argument("--skip-client", action="store_true", help="no pilot.client row")
     parser.add_argument("--quick", action="store_true", help="2,000 records, for a smoke run")
-    parser.add_argument("--port-base", type=int, default=5200, help="Pilot on +0/+1, bare on +2, Phoenix on +91/+92")
+    parser.add_argument("--port-base", type=int, default=5200, help="Pilot on +0/+1, bare on +2, Phoenix on +2/+3 after bare has stopped")
     parser.add_argument("--phoenix-venv", type=Path, default=Path("/tmp/phoenix-venv"))
     parser.add_argument("--sqlite-journal", choices=("", "wal"), default="",
                         help="journal mode of the SQLite files (Pilot's and the bare endpoint's); default SQLite's own")
+    parser.add_argument("--stored", default="", help="comma-separated sizes of pilots already holding interactions, "
+                        "e.g. 0,100000,1000000: the JSON row again into each")
+    parser.add_argument("--stored-only", action="store_true", help="with --stored: bare and the sweep only")
+    parser.add_argument("--stored-cache", type=Path, default=Path("/tmp/pilot-bench-stored"),
+                        help="where built SQLite pilots are kept between runs")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows as JSON here")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, SQLite files)")
     return parser.parse_args(argv)
@@ -392,11 +483,12 @@ def main(argv: list[str] | None = None) -> int:
     count = args.count or (2_000 if args.quick else 20_000)
     workdir = Path(tempfile.mkdtemp(prefix="pilot-bench-"))
     options = Options(count, args.batch, args.senders, args.port_base, workdir, store_timeout=max(120.0, count / 50),
-                      sqlite_journal=args.sqlite_journal)
+                      sqlite_journal=args.sqlite_journal, stored_cache=args.stored_cache)
+    sizes = [int(size) for size in args.stored.split(",") if size.strip()]
     load_before = machine_load()
     started = time.monotonic()
     log(f"work directory {workdir}; {load_before}")
-    records = make_records(count, "json")
+    records = make_records(count, "json", users=HEAVY_USERS if sizes else None)
     bodies = json_batches(records, args.batch)
     client_records = [] if args.skip_client else make_records(count, "client")
     otlp_records = records  # OTLP spans get their own ids (trace id + span id)
@@ -406,8 +498,12 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(run_bare(bodies, count, options))
         log_row(rows[-1])
         for kind in ("sqlite", "postgres") if args.db == "both" else (args.db,):
-            rows.extend(run_pilot(kind, bodies, count, client_records, otlp_records, options))
-        if not args.skip_phoenix:
+            if not args.stored_only:
+                rows.extend(run_pilot(kind, bodies, count, client_records, otlp_records, options))
+            for size in sizes:
+                rows.append(run_stored(kind, size, bodies, count, options))
+                log_row(rows[-1])
+        if not args.skip_phoenix and not args.stored_only:
             rows.append(run_phoenix(otlp_records, options, args.phoenix_venv))
             log_row(rows[-1])
     finally:

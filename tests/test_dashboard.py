@@ -299,3 +299,55 @@ def test_user_rows_open_their_flagged_interactions(client_as, small):
     page = client_as("reviewer").get("/pilots/alpha").get_data(as_text=True)
     assert 'href="/pilots/alpha/review?participant=user-1&amp;status=all"' in page
     assert client_as("reviewer").get("/pilots/alpha/review?participant=user-1&status=all").status_code == 200
+
+
+def _rollup_rows(db, pilot):
+    from pilot.models import DailyRollup, DayRollup
+
+    daily = sorted(
+        (r.day, r.model or "", r.prompt_version or "", r.external_user_id or "", r.interactions, r.failures,
+         r.fallbacks, r.known_cost, round(r.cost_usd, 12), r.latency_count, r.feedback_count, r.feedback_positive,
+         r.feedback_negative, r.rating_count, r.rating_sum)
+        for r in db.session.scalars(sa.select(DailyRollup).where(DailyRollup.pilot_id == pilot.id)))
+    per_day = sorted(
+        (r.day, r.latency_p50, r.latency_p95, r.latency_p99, r.ttft_p50, r.ttft_p95, r.ttft_p99,
+         r.latency_histogram, r.flags)
+        for r in db.session.scalars(sa.select(DayRollup).where(DayRollup.pilot_id == pilot.id)))
+    return daily, per_day
+
+
+def test_days_recomputed_together_equal_days_recomputed_one_by_one(db, world):
+    """A first refresh groups up to SPAN_DAYS days per query (by date()); a single changed day is
+    grouped by plain columns. Both give the same rollup rows, midnight rows and empty days included."""
+    from pilot.analytics.rollup import SPAN_DAYS, recompute
+
+    pilot, rng = world.pilot, random.Random(4)
+    first = datetime(2026, 3, 1)
+    specs = []
+    for n in range(300):
+        day = rng.choice([d for d in range(SPAN_DAYS + 4) if d != 5])  # day 5 stays empty
+        when = first + timedelta(days=day, seconds=rng.choice([0, 86_399, rng.randint(1, 86_398)]))
+        specs.append((f"user-{rng.randint(1, 4)}", when, rng.choice([SONNET, HAIKU]), rng.choice(["v1", "v2", None]),
+                      rng.choice(["ok", "ok", "ok", "error", "fallback"]), rng.choice([None, rng.uniform(50, 9000)]),
+                      rng.choice([None, rng.uniform(10, 900)]), rng.choice([None, rng.uniform(0, 0.02)]), f"q{n % 7}"))
+    items = add_interactions(pilot, specs)
+    for item in items[::9]:
+        db.session.add(Feedback(pilot_id=pilot.id, interaction_id=item.id, thumbs=rng.choice(["up", "down"]),
+                                rating=rng.choice([None, 1, 5]), comment="", source="ui"))
+    for item in items:
+        if item.status == "error":
+            db.session.add(Flag(pilot_id=pilot.id, interaction_id=item.id, kind="failure", reason="ai_error",
+                                severity="high", status=rng.choice(["open", "dismissed"])))
+    db.session.commit()
+    assert len(refresh(db.session, pilot)) == SPAN_DAYS + 4
+    db.session.commit()
+    together = _rollup_rows(db, pilot)
+    assert together[0] and len(together[1]) == SPAN_DAYS + 3
+
+    for offset in range(SPAN_DAYS + 4):
+        day = first.date() + timedelta(days=offset)
+        recompute(db.session, pilot, day, day)
+    db.session.commit()
+    assert _rollup_rows(db, pilot) == together
+    numbers = dashboard_numbers(db.session, pilot, refresh_first=False)
+    assert numbers["interactions"]["total"] == 300 == pilot_summary(db.session, pilot)["interactions"]["total"]

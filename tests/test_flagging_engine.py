@@ -301,3 +301,32 @@ def test_cli_reflag(runner, pilot):
     again = runner.invoke(args=["pilot", "reflag", "alpha"])
     assert "0 flags added, 0 removed, 0 refreshed" in again.output
     assert runner.invoke(args=["pilot", "reflag", "nope"]).exit_code == 1
+
+
+def test_usage_limit_ranks_a_late_batch_among_the_users_whole_day(pilot):
+    """A batch older than what is stored is ranked among all of the user's interactions that day
+    (the rule counts the rows before the batch's earliest time, then ranks the rest): the same
+    flags as when the day arrived in order, for the rows of the batch being evaluated."""
+    pilot.daily_request_limit = 2
+    db.session.commit()
+    day = START.replace(hour=8)
+    later = make_interactions(pilot, [{"occurred_at": day + timedelta(hours=n)} for n in (4, 5)])
+    assert not any("usage_limit_exceeded" in reasons_of(row) for row in later)  # ranks 1 and 2 when they came
+    earlier = make_interactions(pilot, [{"occurred_at": day + timedelta(hours=n)} for n in (1, 2, 3)]
+                                + [{"occurred_at": day - timedelta(hours=9)}])  # the day before: rank 1 there
+    assert [("usage_limit_exceeded" in reasons_of(row)) for row in earlier] == [False, False, True, False]
+    detail = db.session.scalar(sa.select(Flag.detail).where(Flag.interaction_id == earlier[2].id))
+    assert detail == f"request #3 of 'user-1' on {day.date()} (UTC) is over the daily limit of 2"
+
+
+def test_usage_limit_counts_rows_stored_before_the_batch_on_its_first_day(pilot):
+    """A batch across midnight: its first day counts the user's earlier rows of that day, the next day starts at 1."""
+    pilot.daily_request_limit = 3
+    db.session.commit()
+    day = START.replace(hour=20)
+    make_interactions(pilot, [{"occurred_at": day + timedelta(minutes=n)} for n in range(2)]
+                      + [{"external_user_id": "user-2", "occurred_at": day}])
+    batch = make_interactions(pilot, [{"occurred_at": day + timedelta(hours=3, minutes=n)} for n in range(2)]
+                              + [{"occurred_at": day + timedelta(hours=5, minutes=n)} for n in range(4)])
+    flagged = [row.occurred_at for row in batch if "usage_limit_exceeded" in reasons_of(row)]
+    assert flagged == [day + timedelta(hours=3, minutes=1), day + timedelta(hours=5, minutes=3)]

@@ -144,27 +144,34 @@ def _runs(days: Iterable[date]) -> list[tuple[date, date]]:
     return runs
 
 
+SPAN_DAYS = 7  # days computed by one set of queries: few queries, and at most a week's latencies in memory
+
+
 def recompute(session: so.Session, pilot: Pilot, first: date, last: date) -> None:
     """Replace the rollup rows of the days `first`…`last` with numbers computed from the data.
 
-    One day at a time: each query is an index range scan of that day, grouped by plain columns
-    (no per-row date() to compute), and only that day's latencies are in memory at once.
+    Up to SPAN_DAYS days at a time, in four queries whatever the number of days (each an index
+    range scan of the span, grouped by day): a first refresh of a month is a few dozen queries,
+    not four per day, and a single day is grouped by plain columns (no per-row date()).
     """
     session.execute(sa.delete(DailyRollup).where(DailyRollup.pilot_id == pilot.id, DailyRollup.day.between(first, last)))
     session.execute(sa.delete(DayRollup).where(DayRollup.pilot_id == pilot.id, DayRollup.day.between(first, last)))
-    for offset in range((last - first).days + 1):
-        day = first + timedelta(days=offset)
-        low, high = day_bounds(day, day)
-        in_day = [Interaction.pilot_id == pilot.id, Interaction.occurred_at >= low, Interaction.occurred_at < high]
-        groups = _group_rows(session, pilot, day, in_day)
+    while first <= last:
+        span_last = min(last, first + timedelta(days=SPAN_DAYS - 1))
+        low, high = day_bounds(first, span_last)
+        in_span = [Interaction.pilot_id == pilot.id, Interaction.occurred_at >= low, Interaction.occurred_at < high]
+        # The day of each row: one day is the span's own (no per-row date() to compute or group by).
+        day = [] if first == span_last else [day_of(Interaction.occurred_at)]
+        groups = _group_rows(session, pilot, first, day, in_span)
         if groups:
-            session.execute(sa.insert(DailyRollup), groups)
-            session.execute(sa.insert(DayRollup), [_day_row(session, pilot, day, in_day)])
+            session.execute(sa.insert(DailyRollup.__table__), groups)
+            session.execute(sa.insert(DayRollup.__table__), _day_rows(session, pilot, first, day, in_span))
+        first = span_last + timedelta(days=1)
 
 
-def _group_rows(session: so.Session, pilot: Pilot, day: date, in_day: list) -> list[dict[str, Any]]:
-    """Counts and sums per model × prompt version × user on `day`, feedback included."""
-    keys = (Interaction.model, Interaction.prompt_version, Interaction.external_user_id)
+def _group_rows(session: so.Session, pilot: Pilot, first: date, day: list, in_span: list) -> list[dict[str, Any]]:
+    """Counts and sums per day × model × prompt version × user, feedback included."""
+    keys = (*day, Interaction.model, Interaction.prompt_version, Interaction.external_user_id)
     counted = session.execute(
         sa.select(
             *keys,
@@ -174,7 +181,7 @@ def _group_rows(session: so.Session, pilot: Pilot, day: date, in_day: list) -> l
             sa.func.count(Interaction.cost_usd),
             sa.func.coalesce(sa.func.sum(Interaction.cost_usd), 0.0),
             sa.func.count(Interaction.latency_ms),
-        ).where(*in_day).group_by(*keys)
+        ).where(*in_span).group_by(*keys)
     ).all()
     rated = session.execute(
         sa.select(
@@ -184,14 +191,16 @@ def _group_rows(session: so.Session, pilot: Pilot, day: date, in_day: list) -> l
             sa.func.count(Feedback.id).filter(FEEDBACK_NEGATIVE),
             sa.func.count(Feedback.rating),
             sa.func.coalesce(sa.func.sum(Feedback.rating), 0),
-        ).join(Feedback, Feedback.interaction_id == Interaction.id).where(*in_day).group_by(*keys)
+        ).join(Feedback, Feedback.interaction_id == Interaction.id).where(*in_span).group_by(*keys)
     ).all()
-    ratings = {tuple(r[:3]): r[3:] for r in rated}
+    ratings = {_with_day(r, first, day)[:4]: _with_day(r, first, day)[4:] for r in rated}
     rows = []
-    for model, version, user, interactions, failures, fallbacks, known, cost, latencies in counted:
-        count, positive, negative, rating_count, rating_sum = ratings.get((model, version, user), (0, 0, 0, 0, 0))
+    for row in counted:
+        day_value, model, version, user, interactions, failures, fallbacks, known, cost, latencies = _with_day(row, first, day)
+        count, positive, negative, rating_count, rating_sum = ratings.get((day_value, model, version, user),
+                                                                          (0, 0, 0, 0, 0))
         rows.append({
-            "pilot_id": pilot.id, "day": day, "model": model, "prompt_version": version,
+            "pilot_id": pilot.id, "day": day_value, "model": model, "prompt_version": version,
             "external_user_id": user, "interactions": interactions, "failures": failures, "fallbacks": fallbacks,
             "known_cost": known, "cost_usd": float(cost), "latency_count": latencies,
             "feedback_count": count, "feedback_positive": positive, "feedback_negative": negative,
@@ -200,23 +209,38 @@ def _group_rows(session: so.Session, pilot: Pilot, day: date, in_day: list) -> l
     return rows
 
 
-def _day_row(session: so.Session, pilot: Pilot, day: date, in_day: list) -> dict[str, Any]:
-    """Exact percentiles, a latency histogram and flag counts for `day`."""
-    rows = raw_rows(session, sa.select(Interaction.latency_ms, Interaction.ttft_ms).where(*in_day))
-    timings = np.array(rows, dtype="float64").reshape(-1, 2)  # None → NaN
-    latency = pd.Series(timings[:, 0]).dropna()
-    lat, first_token = percentiles(latency), percentiles(pd.Series(timings[:, 1]).dropna())
-    flags = session.execute(
-        sa.select(Flag.kind, Flag.reason, Flag.status, sa.func.count(Flag.id))
-        .select_from(Interaction).join(Flag, Flag.interaction_id == Interaction.id).where(*in_day)
-        .group_by(Flag.kind, Flag.reason, Flag.status)
-    ).all()
-    return {
-        "pilot_id": pilot.id, "day": day,
-        "latency_p50": lat["p50"], "latency_p95": lat["p95"], "latency_p99": lat["p99"],
-        "ttft_p50": first_token["p50"], "ttft_p95": first_token["p95"], "ttft_p99": first_token["p99"],
-        "latency_histogram": latency_histogram(latency), "flags": sorted([list(flag) for flag in flags]),
-    }
+def _day_rows(session: so.Session, pilot: Pilot, first: date, day: list, in_span: list) -> list[dict[str, Any]]:
+    """Per day of the span with interactions: exact percentiles, a latency histogram, flag counts."""
+    rows = raw_rows(session, sa.select(Interaction.latency_ms, Interaction.ttft_ms, *day).where(*in_span))
+    timings = np.array([row[:2] for row in rows], dtype="float64").reshape(-1, 2)  # None → NaN
+    by_raw = {raw: as_day(raw) for raw in dict.fromkeys(row[2] for row in rows)} if day else {}
+    frame = pd.DataFrame({"day": [by_raw[row[2]] for row in rows] if day else [first] * len(rows),
+                          "latency": timings[:, 0], "ttft": timings[:, 1]})
+    del rows
+    flags: dict[date, list] = {}
+    for row in session.execute(
+        sa.select(*day, Flag.kind, Flag.reason, Flag.status, sa.func.count(Flag.id))
+        .select_from(Interaction).join(Flag, Flag.interaction_id == Interaction.id).where(*in_span)
+        .group_by(*day, Flag.kind, Flag.reason, Flag.status)
+    ):
+        day_value, kind, reason, status, count = _with_day(row, first, day)
+        flags.setdefault(day_value, []).append([kind, reason, status, count])
+    result = []
+    for day_value, timings in frame.groupby("day", sort=True):
+        latency = timings["latency"].dropna().reset_index(drop=True)
+        lat, first_token = percentiles(latency), percentiles(timings["ttft"].dropna())
+        result.append({
+            "pilot_id": pilot.id, "day": day_value,
+            "latency_p50": lat["p50"], "latency_p95": lat["p95"], "latency_p99": lat["p99"],
+            "ttft_p50": first_token["p50"], "ttft_p95": first_token["p95"], "ttft_p99": first_token["p99"],
+            "latency_histogram": latency_histogram(latency), "flags": sorted(flags.get(day_value, [])),
+        })
+    return result
+
+
+def _with_day(row, first: date, day: list) -> tuple:
+    """A grouped row with its day first, as a date (the span's own day when it was not selected)."""
+    return (as_day(row[0]), *row[1:]) if day else (first, *row)
 
 
 def latency_histogram(latency: pd.Series) -> dict[str, int]:

@@ -91,7 +91,8 @@ def latency_values(session: so.Session, pilot: Pilot, column=Interaction.latency
 def percentiles(values: pd.Series) -> dict[str, float | None]:
     if values.empty:
         return {"p50": None, "p95": None, "p99": None}
-    p50, p95, p99 = values.quantile([0.5, 0.95, 0.99]).tolist()
+    # numpy's linear interpolation is pandas' quantile, without ~5 ms of pandas overhead per call
+    p50, p95, p99 = np.quantile(values.to_numpy(dtype="float64"), [0.5, 0.95, 0.99]).tolist()
     return {"p50": p50, "p95": p95, "p99": p99}
 
 

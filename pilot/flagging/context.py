@@ -1,8 +1,10 @@
 """Pilot-wide facts the rules need, computed once per batch in a handful of narrow queries.
 
-- median cost per interaction: one count and one ORDER BY/OFFSET query over cost_usd alone;
+- median cost per interaction: one count and one ORDER BY/OFFSET query over cost_usd alone (an
+  index walk of (pilot, cost_usd), cached for a minute);
 - enrolled external ids: one query over memberships;
-- over-the-daily-limit interactions: one window query (row_number per user and UTC day);
+- over-the-daily-limit interactions: a grouped count per user before the batch, and the rows from
+  the batch's earliest time on (both bounded by the batch, not by the day);
 - negative feedback of the batch: one query;
 - scenario similarity: the cached TF-IDF matcher, one matrix product for the whole batch.
 """
@@ -142,42 +144,46 @@ def enrolled_external_ids(session: so.Session, pilot_id: int) -> set[str]:
     ))
 
 
-def utc_day(column):
-    """The UTC calendar day of a naive-UTC timestamp column; date() exists in SQLite and PostgreSQL."""
-    return sa.func.date(column)
-
-
 def over_daily_limit(session: so.Session, facts: PilotFacts, interactions: list) -> dict[int, str]:
     """Interactions of the batch that are their user's (limit+1)-th or later of that UTC day.
 
     Rank is by (occurred_at, id) among *all* the user's interactions that day, so the answer
-    does not depend on how the interactions were batched. One window query over the pilot's
-    interactions in the batch's days (the time index bounds it; no per-user IN list to bind).
+    does not depend on how the interactions were batched. Bounded by the batch, not the day: for
+    the batch's users, one grouped count of their rows on the first day before the batch's
+    earliest time (an index-only range scan of (pilot, user, occurred_at)), and the rows from that
+    time on — in time order that is the batch itself and whatever arrived beside it.
     """
     limit = facts.settings.daily_request_limit
-    if not limit or not any(ix.external_user_id for ix in interactions):
+    mine = [ix for ix in interactions if ix.external_user_id]
+    if not limit or not mine:
         return {}
-    batch_ids = {ix.id for ix in interactions}
-    start = min(ix.occurred_at for ix in interactions).replace(hour=0, minute=0, second=0, microsecond=0)
-    end = max(ix.occurred_at for ix in interactions).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
-    day = utc_day(Interaction.occurred_at)
-    ranked = (
-        sa.select(
-            Interaction.id, Interaction.external_user_id, day.label("day"),
-            sa.func.row_number().over(partition_by=(Interaction.external_user_id, day),
-                                      order_by=(Interaction.occurred_at, Interaction.id)).label("rank"),
-        )
-        .where(Interaction.pilot_id == facts.pilot_id, Interaction.external_user_id.is_not(None),
-               Interaction.occurred_at >= start, Interaction.occurred_at < end)
-        .subquery()
-    )
-    # Ids grow with insertion, so the batch's rows are at or above its smallest id: a cheap
-    # bound that keeps older over-limit rows out of the result (membership is checked below).
-    rows = session.execute(sa.select(ranked).where(ranked.c.rank > limit, ranked.c.id >= min(batch_ids))).all()
-    return {
-        interaction_id: f"request #{rank:,} of '{user}' on {day_value} (UTC) is over the daily limit of {limit:,}"
-        for interaction_id, user, day_value, rank in rows if interaction_id in batch_ids
-    }
+    batch_ids = {ix.id for ix in mine}
+    since = min(ix.occurred_at for ix in mine)
+    first_day = since.replace(hour=0, minute=0, second=0, microsecond=0)
+    end = max(ix.occurred_at for ix in mine).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    before: dict[str, int] = {}
+    later = []
+    for users in _chunks(sorted({ix.external_user_id for ix in mine}), IN_CHUNK):
+        of_users = [Interaction.pilot_id == facts.pilot_id, Interaction.external_user_id.in_(users)]
+        before.update(session.execute(
+            sa.select(Interaction.external_user_id, sa.func.count())
+            .where(*of_users, Interaction.occurred_at >= first_day, Interaction.occurred_at < since)
+            .group_by(Interaction.external_user_id)
+        ).all())
+        later += session.execute(
+            sa.select(Interaction.external_user_id, Interaction.occurred_at, Interaction.id)
+            .where(*of_users, Interaction.occurred_at >= since, Interaction.occurred_at < end)
+        ).all()
+    found: dict[int, str] = {}
+    rank: dict[tuple, int] = {}
+    for user, occurred_at, interaction_id in sorted(later):
+        day = occurred_at.date()
+        key = (user, day)
+        rank[key] = rank.get(key, before.get(user, 0) if day == first_day.date() else 0) + 1
+        if rank[key] > limit and interaction_id in batch_ids:
+            found[interaction_id] = (f"request #{rank[key]:,} of '{user}' on {day.isoformat()} (UTC) "
+                                     f"is over the daily limit of {limit:,}")
+    return found
 
 
 def negative_feedback_details(session: so.Session, interaction_ids: list[int]) -> dict[int, str]:

@@ -28,7 +28,10 @@ class Interaction(db.Model):
     __table_args__ = (
         sa.UniqueConstraint("pilot_id", "event_id"),
         sa.Index("ix_interaction_pilot_time", "pilot_id", "occurred_at"),
-        sa.Index("ix_interaction_pilot_user", "pilot_id", "external_user_id"),
+        # (pilot, user, time): a user's interactions of a day are one range (the daily-limit rule).
+        sa.Index("ix_interaction_pilot_user_time", "pilot_id", "external_user_id", "occurred_at"),
+        # (pilot, cost): the median cost is an index walk, not a sort of every cost.
+        sa.Index("ix_interaction_pilot_cost", "pilot_id", "cost_usd"),
         sa.Index("ix_interaction_pilot_status", "pilot_id", "status"),
         sa.Index("ix_interaction_pilot_member", "pilot_id", "membership_id"),
         sa.Index("ix_interaction_pilot_trace", "pilot_id", "trace_id"),
