@@ -45,7 +45,14 @@ def register_extensions(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str):
-        return db.session.get(models.User, int(user_id))
+        """The session's user if its session version is still current ("<id>" alone is version 0)."""
+        id_text, _, version_text = user_id.partition(":")
+        if not id_text.isascii() or not id_text.isdigit() or not (version_text or "0").isdigit():
+            return None
+        user = db.session.get(models.User, int(id_text))
+        if user is None or (user.session_version or 0) != int(version_text or 0):
+            return None
+        return user
 
 
 def register_blueprints(app: Flask) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from typing import Callable
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import abort, g, request
@@ -46,6 +47,17 @@ def user_has_role(user, pilot: Pilot, role: str) -> bool:
         return True
     membership = membership_for(user, pilot)
     return membership is not None and membership.has_role(role)
+
+
+def safe_next_url(target: str | None) -> str | None:
+    """Only same-site relative paths: `next=` must never send a user to another site."""
+    if not target or any(ch <= " " or ch == "\x7f" for ch in target):
+        return None  # browsers drop tabs and newlines, so "/\t/evil.example" would become "//evil.example"
+    target = target.replace("\\", "/")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
 
 
 def pilot_role_required(role: str) -> Callable:

@@ -1,14 +1,12 @@
 """Login and logout."""
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from pilot import audit
-from pilot.access import admin_required
+from pilot.access import admin_required, safe_next_url
 from pilot.auth.forms import LoginForm, NewUserForm
 from pilot.auth.services import AccountError, authenticate, create_user
 from pilot.extensions import db, limiter
@@ -16,17 +14,6 @@ from pilot.models import User
 from pilot.models.base import utcnow
 
 bp = Blueprint("auth", __name__)
-
-
-def safe_next_url(target: str | None) -> str | None:
-    """Only same-site relative paths: `next=` must never send a user to another site."""
-    if not target:
-        return None
-    target = target.replace("\\", "/")
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return None
-    return target
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -50,6 +37,8 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
+    current_user.end_sessions()  # a copy of this session cookie stops working too
+    db.session.commit()
     logout_user()
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))

@@ -9,7 +9,7 @@ from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template
 from flask_login import current_user
 from wtforms.fields import SelectChoice
 
-from pilot.access import api_pilot_access, pilot_role_required
+from pilot.access import api_pilot_access, pilot_role_required, safe_next_url
 from pilot.extensions import db
 from pilot.flagging.reasons import REASONS
 from pilot.models import AuditEvent, Feedback, Flag, Interaction, User
@@ -31,10 +31,7 @@ def actor_is_lead() -> bool:
 
 def safe_next(default: str) -> str:
     """A same-site path from the form's `next`, or the default (never an open redirect)."""
-    target = (request.form.get("next") or "").strip()
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return default
+    return safe_next_url(request.form.get("next")) or default
 
 
 @bp.route("/pilots/<slug>/review")
