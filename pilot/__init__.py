@@ -22,12 +22,20 @@ def create_app(config: Config | None = None) -> Flask:
         static_folder="static",
     )
     app.config.from_object(config or config_from_environment())
+    register_url_converters(app)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
     register_template_helpers(app)
     return app
+
+
+def register_url_converters(app: Flask) -> None:
+    """Before any route exists: `<int:…>` takes only ids the database can hold (else 404)."""
+    from pilot.access import IdConverter
+
+    app.url_map.converters["int"] = IdConverter
 
 
 def register_extensions(app: Flask) -> None:

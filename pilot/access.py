@@ -14,11 +14,30 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 from flask import abort, g, request
 from flask_login import current_user
+from werkzeug.routing import IntegerConverter
 
 from pilot.extensions import db, login_manager
 from pilot.models import ApiKey, Membership, Pilot
 from pilot.models.base import utcnow
 from pilot.models.pilots import ROLE_RANK
+
+MAX_ID = 2**63 - 1  # the largest BIGINT: a bigger id would make the database raise, not find nothing
+
+
+def parse_id(value: object) -> int | None:
+    """A database id from a query string or form; None for anything that cannot be one."""
+    if not isinstance(value, str) or not value.isascii() or not value.isdigit() or len(value) > 19:
+        return None
+    number = int(value)
+    return number if 0 < number <= MAX_ID else None
+
+
+class IdConverter(IntegerConverter):
+    """The app's `<int:…>` URL converter: digits up to MAX_ID, so a 30-digit id is a 404, not a 500."""
+
+    def __init__(self, map, fixed_digits: int = 0, min: int | None = None, max: int | None = MAX_ID,
+                 signed: bool = False) -> None:
+        super().__init__(map, fixed_digits, min, max, signed)
 
 
 def get_pilot_or_404(slug: str) -> Pilot:

@@ -128,6 +128,7 @@ def accept_invite(
         raise EnrollmentError("Please agree to having your interactions logged: the pilot cannot include you without it.")
     if membership.role == "participant" and counted_participants(session, membership.pilot) > membership.pilot.max_participants:
         raise EnrollmentError("The pilot is full. Ask the pilot's lead.")
+    _claim_invite(session, membership)
     user = current_user if current_user is not None and current_user.is_authenticated else None
     if user is None:
         if membership.user_id is not None:
@@ -159,6 +160,21 @@ def accept_invite(
                  target_id=membership.id, after={"status": "active", "consent_at": membership.consent_at.isoformat()})
     session.flush()
     return membership
+
+
+def _claim_invite(session: so.Session, membership: Membership) -> None:
+    """Take the single-use token in one conditional UPDATE: of two requests racing with the same
+    link, the database lets exactly one match (the other waits for it, then matches no row).
+    The caller's rollback on a later error gives the token back."""
+    claimed = session.execute(
+        sa.update(Membership)
+        .where(Membership.id == membership.id, Membership.status == "invited",
+               Membership.invite_token_hash == membership.invite_token_hash, Membership.invite_token_hash.is_not(None))
+        .values(invite_token_hash=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != 1:
+        raise EnrollmentError("This invite link is not valid or has already been used.")
 
 
 def set_member_status(session: so.Session, pilot: Pilot, membership_id: int, status: str, actor: User | None) -> Membership:

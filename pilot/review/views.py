@@ -9,10 +9,10 @@ from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template
 from flask_login import current_user
 from wtforms.fields import SelectChoice
 
-from pilot.access import api_pilot_access, pilot_role_required, safe_next_url
+from pilot.access import api_pilot_access, parse_id, pilot_role_required, safe_next_url
 from pilot.extensions import db
 from pilot.flagging.reasons import REASONS
-from pilot.models import AuditEvent, Feedback, Flag, Interaction, User
+from pilot.models import AuditEvent, Feedback, Flag, Interaction
 from pilot.models.flags import FLAG_CATEGORIES, FLAG_KINDS, FLAG_STATUSES, SEVERITIES
 from pilot.review import grouping, services
 from pilot.review import queue as review_queue
@@ -126,9 +126,9 @@ def assign(slug: str, flag_id: int):
         abort(400, description="The form expired; reload the page.")
     assignee = None
     if form.assignee.data:
-        assignee = db.session.get(User, int(form.assignee.data)) if form.assignee.data.isdigit() else None
+        assignee = services.assignable_user(db.session, g.pilot, parse_id(form.assignee.data))
         if assignee is None:
-            flash("assignee: no such person.", "error")
+            flash(f"assignee: {services.NOT_ASSIGNABLE}", "error")
             return redirect(fallback)
     try:
         services.assign(db.session, g.pilot, flag, current_user, assignee)
@@ -149,7 +149,7 @@ def bulk(slug: str):
     fallback = url_for("review.queue", slug=slug)
     if not form.validate_on_submit():
         abort(400, description="The form expired; reload the page.")
-    ids = [int(value) for value in request.form.getlist("flag_ids") if value.isdigit() and len(value) < 19]
+    ids = [number for number in map(parse_id, request.form.getlist("flag_ids")) if number is not None]
     try:
         result = services.bulk(db.session, g.pilot, ids, form.action.data, current_user, actor_is_lead=actor_is_lead(),
                                category=form.category.data or "other", note=form.note.data)
