@@ -26,6 +26,7 @@ def create_app(config: Config | None = None) -> Flask:
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
+    register_security(app)
     register_commands(app)
     register_template_helpers(app)
     return app
@@ -86,6 +87,13 @@ def register_blueprints(app: Flask) -> None:
 def register_errorhandlers(app: Flask) -> None:
     """JSON errors for the API, friendly pages for people."""
     from pilot.errors import register
+
+    register(app)
+
+
+def register_security(app: Flask) -> None:
+    """Control-character guard, protective headers, trusted proxies (pilot.security)."""
+    from pilot.security import register
 
     register(app)
 

@@ -63,6 +63,8 @@ class Config:
     # If Redis is configured but down, count in memory rather than answering 500.
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     API_RATE_LIMIT = os.environ.get("PILOT_API_RATE_LIMIT", "600 per minute")
+    # Reverse proxies in front of Pilot whose X-Forwarded-* headers are trusted (0: none; see docs/security.md).
+    TRUSTED_PROXIES = int(os.environ.get("PILOT_TRUSTED_PROXIES", "0") or 0)
     PUBLIC_URL = os.environ.get("PILOT_PUBLIC_URL", "http://127.0.0.1:5000")
 
     def __init__(self) -> None:

@@ -12,8 +12,7 @@ import sqlalchemy as sa
 from pilot.ingest import body
 from pilot.models import Flag, Membership, User
 from tests.conftest import login
-from tests.factories import PASSWORD, add_member, make_user
-
+from tests.factories import PASSWORD
 
 # ---- 1. gzip with many tiny members -------------------------------------------------------------
 
@@ -314,3 +313,76 @@ def test_the_embeddable_widget_keeps_its_own_framing_rule(client, world, api_key
     assert "frame-ancestors *" in page.headers["Content-Security-Policy"]
     assert "X-Frame-Options" not in page.headers
     assert page.headers["X-Content-Type-Options"] == "nosniff"
+
+
+# ---- 2. NUL and other control characters wherever text enters ------------------------------------
+
+NUL = "nul\x00here"
+
+
+@pytest.mark.parametrize("who,path,data,field", [
+    ("lead", "/pilots/alpha/readiness/attest", {"key": "scaling.rollback", "status": "pass", "note": NUL}, "note"),
+    ("lead", "/pilots/alpha/readiness/attest",
+     {"key": "scaling.rollback", "status": "pass", "note": "ok", "link": "https://x.example/\x00"}, "link"),
+    ("lead", "/pilots/alpha/readiness/reports/1/sign", {"note": NUL}, "note"),
+    ("lead", "/pilots/alpha/participants/invite", {"external_id": NUL, "role": "participant"}, "external_id"),
+    ("lead", "/pilots/alpha/settings", {"allowed_domains": "a.example,\x00b.example"}, "allowed_domains"),
+    ("lead", "/pilots/alpha/api-keys", {"name": NUL}, "name"),
+    ("admin", "/admin/users", {"email": "n@example.com", "name": NUL, "password": "long enough"}, "name"),
+    ("admin", "/pilots/new", {"slug": "gamma", "name": NUL, "lead_email": "lead@example.com"}, "name"),
+    ("lead", "/pilots/alpha/review?q=\x00", None, "q"),
+    ("lead", "/pilots/alpha/feedback?participant=1\x07", None, "participant"),
+])
+def test_control_characters_are_a_named_400(client_as, world, who, path, data, field):
+    client = client_as(who)
+    if data is not None and path.endswith("/sign"):
+        client.post("/pilots/alpha/readiness/reports")
+    response = client.post(path, data=data) if data is not None else client.get(path)
+    assert response.status_code == 400, response.status_code
+    page = response.get_data(as_text=True)
+    assert f"{field}: remove the control character" in page
+    assert "\x00" not in page
+
+
+def test_nul_in_the_anonymous_invite_name_is_refused(client, db, world):
+    from pilot.enrollment import services
+
+    invite = services.invite(db.session, world.pilot, email="anon@example.com", actor=world.lead)
+    db.session.commit()
+    response = client.post(f"/invite/{invite.token}", data={"name": NUL, "password": "a good password", "consent": "y"})
+    assert response.status_code == 400 and "name: remove the control character" in response.get_data(as_text=True)
+    assert db.session.scalar(sa.select(User).where(User.email == "anon@example.com")) is None
+
+
+def test_nul_in_the_pilot_slug_of_a_url_is_a_400_page(client_as, world):
+    response = client_as("lead").get("/pilots/al%00pha/settings")
+    assert response.status_code == 400
+    assert "control character" in response.get_data(as_text=True)
+
+
+def test_csv_import_rows_with_control_characters_are_reported_and_good_rows_kept(db, world):
+    from pilot.enrollment import services
+
+    text = "external_id,email\nok-1,ok1@example.com\nbad\x00id,bad@example.com\n"
+    result = services.import_csv(db.session, world.pilot, text, world.lead)
+    db.session.commit()
+    assert [invite.membership.external_id for invite in result.invites] == ["ok-1"]
+    assert result.errors == [(3, "Remove the control character (such as NUL) from this row.")]
+
+
+def test_tabs_and_newlines_in_text_are_still_welcome(client_as, world):
+    response = client_as("participant").post("/pilots/alpha/me/feedback",
+                                             data={"kind": "idea", "description": "line one\r\n\tline two"})
+    assert response.status_code == 302
+
+
+def test_the_error_page_survives_a_failed_database(client_as, world, monkeypatch, app):
+    from pilot import errors
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("template engine down")
+
+    monkeypatch.setattr(errors, "render_template", broken)
+    response = client_as("lead").get("/pilots/nope")
+    assert response.status_code == 404
+    assert response.mimetype == "text/plain" and "404" in response.get_data(as_text=True)

@@ -16,6 +16,7 @@ from pilot.auth.services import AccountError, create_user, find_user_by_email, n
 from pilot.models import Feedback, Interaction, Membership, Pilot, User
 from pilot.models.base import utcnow
 from pilot.models.pilots import ROLES
+from pilot.security import has_control_characters
 
 INVITE_TTL = timedelta(days=7)
 CSV_MAX_ROWS = 5_000
@@ -222,6 +223,9 @@ def import_csv(session: so.Session, pilot: Pilot, text: str, actor: User | None)
             result.errors.append((line_number, f"Only the first {CSV_MAX_ROWS} rows are read."))
             break
         row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items() if isinstance(v, str)}
+        if any(has_control_characters(key) or has_control_characters(value) for key, value in row.items()):
+            result.errors.append((line_number, "Remove the control character (such as NUL) from this row."))
+            continue
         try:
             with session.begin_nested():
                 result.invites.append(invite(
