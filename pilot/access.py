@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 from flask import abort, g, request
 from flask_login import current_user
+from werkzeug.exceptions import TooManyRequests
 from werkzeug.routing import IntegerConverter
 
 from pilot.extensions import db, login_manager
@@ -137,6 +138,20 @@ def touch_api_key(key: ApiKey) -> None:
         key.last_used_at = now
 
 
+def refuse_bad_api_key() -> None:
+    """401 for a missing or wrong key, counted per client address; an address with too many
+    failures gets 429 (random keys must not each get a fresh rate-limit bucket)."""
+    from pilot.throttle import api_auth_failures_per_address
+
+    address = request.remote_addr or "unknown"
+    wait = api_auth_failures_per_address.blocked(address)
+    if wait is None:
+        api_auth_failures_per_address.record(address)
+        abort(401, description="Missing or invalid API key: send 'Authorization: Bearer <pilot key>'.")
+    raise TooManyRequests(description="Too many requests with a missing or invalid API key from this address: "
+                                      "retry after the Retry-After seconds.", retry_after=wait)
+
+
 def api_key_required(view: Callable) -> Callable:
     """Ingestion endpoints: a valid Bearer key; g.pilot is the key's pilot."""
 
@@ -144,7 +159,7 @@ def api_key_required(view: Callable) -> Callable:
     def wrapped(*args, **kwargs):
         key = api_key_from_request()
         if key is None:
-            abort(401, description="Missing or invalid API key: send 'Authorization: Bearer <pilot key>'.")
+            refuse_bad_api_key()
         g.api_key = key
         g.pilot = key.pilot
         return view(*args, **kwargs)
@@ -165,7 +180,7 @@ def api_pilot_access(role: str = "reviewer") -> Callable:
                 g.api_key, g.pilot = key, key.pilot
                 return view(*args, **kwargs)
             if not current_user.is_authenticated:
-                abort(401, description="Missing or invalid API key: send 'Authorization: Bearer <pilot key>'.")
+                refuse_bad_api_key()
             pilot = get_pilot_or_404(kwargs["slug"])
             if not user_has_role(current_user, pilot, role):
                 abort(403, description=f"You need the {role} role in this pilot.")

@@ -386,3 +386,88 @@ def test_the_error_page_survives_a_failed_database(client_as, world, monkeypatch
     response = client_as("lead").get("/pilots/nope")
     assert response.status_code == 404
     assert response.mimetype == "text/plain" and "404" in response.get_data(as_text=True)
+
+
+# ---- 4. login throttling per account, trusted proxies, loud fallback ------------------------------
+
+@pytest.fixture()
+def strict_limits(app):
+    """Real limits for one test, on a fresh in-memory count."""
+    from pilot.extensions import limiter
+
+    saved = {name: app.config[name] for name in ("LOGIN_ACCOUNT_FAILURE_LIMITS", "API_AUTH_FAILURE_LIMITS")}
+    app.config.update(LOGIN_ACCOUNT_FAILURE_LIMITS="3 per minute; 5 per hour", API_AUTH_FAILURE_LIMITS="4 per minute")
+    limiter.reset()
+    yield
+    app.config.update(saved)
+    limiter.reset()
+
+
+def test_wrong_passwords_for_one_account_are_throttled_whatever_the_address(app, db, world, strict_limits):
+    for attempt in range(3):
+        client = app.test_client()
+        response = client.post("/login", data={"email": "Lead@Example.com", "password": "wrong"},
+                               environ_base={"REMOTE_ADDR": f"10.0.0.{attempt}"})
+        assert response.status_code == 200
+    blocked = app.test_client().post("/login", data={"email": "lead@example.com", "password": PASSWORD},
+                                     environ_base={"REMOTE_ADDR": "10.0.0.99"})
+    assert blocked.status_code == 429 and int(blocked.headers["Retry-After"]) > 0
+    assert "Too many failed logins for this account" in blocked.get_data(as_text=True)
+    # another account is not affected
+    other = app.test_client().post("/login", data={"email": "reviewer@example.com", "password": PASSWORD})
+    assert other.status_code == 302
+
+
+def test_successful_logins_do_not_count_against_the_account(app, db, world, strict_limits):
+    for _ in range(5):
+        client = app.test_client()
+        assert client.post("/login", data={"email": "lead@example.com", "password": PASSWORD}).status_code == 302
+
+
+def test_forwarded_for_is_ignored_unless_proxies_are_trusted(db):
+    from pilot import create_app
+    from pilot.config import TestConfig
+
+    def address_seen(trusted: int) -> str:
+        config = TestConfig()
+        config.TRUSTED_PROXIES = trusted
+        app = create_app(config)
+        with app.test_request_context():
+            pass
+        seen = {}
+
+        @app.get("/whoami-test")
+        def whoami():
+            from flask import request
+
+            seen["address"] = request.remote_addr
+            return "ok"
+
+        app.test_client().get("/whoami-test", headers={"X-Forwarded-For": "203.0.113.7"},
+                              environ_base={"REMOTE_ADDR": "10.0.0.1"})
+        return seen["address"]
+
+    assert address_seen(0) == "10.0.0.1"
+    assert address_seen(1) == "203.0.113.7"
+
+
+def test_limiter_fallback_to_memory_is_logged_loudly(app, caplog):
+    import logging
+
+    with caplog.at_level(logging.WARNING):
+        logging.getLogger("flask-limiter").warning("Rate limit storage unreachable - falling back to in-memory storage")
+    assert any("RATE LIMITS ARE NOW PER WORKER" in record.getMessage() for record in caplog.records)
+
+
+# ---- 5. failed API authentication is limited per client address -----------------------------------
+
+def test_random_api_keys_from_one_address_run_out(client, db, world, api_key, strict_limits):
+    answers = [client.post("/api/v1/interactions", json={"input": "x"},
+                           headers={"Authorization": f"Bearer random-{index}"}).status_code for index in range(6)]
+    assert answers[:4] == [401] * 4 and answers[4:] == [429, 429]
+    refused = client.get("/api/v1/pilots/alpha/flags", headers={"Authorization": "Bearer random-x"})
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    # another address still gets its 401s, not the first one's 429s
+    other = client.post("/api/v1/interactions", json={"input": "x"}, headers={"Authorization": "Bearer random-y"},
+                        environ_base={"REMOTE_ADDR": "10.9.9.9"})
+    assert other.status_code == 401

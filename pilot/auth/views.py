@@ -1,6 +1,8 @@
 """Login and logout."""
 from __future__ import annotations
 
+import math
+
 import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
@@ -8,10 +10,11 @@ from flask_login import current_user, login_required, login_user, logout_user
 from pilot import audit
 from pilot.access import admin_required, safe_next_url
 from pilot.auth.forms import LoginForm, NewUserForm
-from pilot.auth.services import AccountError, authenticate, create_user
+from pilot.auth.services import AccountError, authenticate, create_user, normalise_email
 from pilot.extensions import db, limiter
 from pilot.models import User
 from pilot.models.base import utcnow
+from pilot.throttle import login_failures_per_account
 
 bp = Blueprint("auth", __name__)
 
@@ -23,8 +26,14 @@ def login():
         return redirect(url_for("pilots.index"))
     form = LoginForm()
     if form.validate_on_submit():
+        account = normalise_email(form.email.data)
+        wait = login_failures_per_account.blocked(account)
+        if wait is not None:
+            flash(f"Too many failed logins for this account: try again in {math.ceil(wait / 60)} minute(s).", "error")
+            return render_template("auth/login.html", form=form), 429, {"Retry-After": str(wait)}
         user = authenticate(db.session, form.email.data, form.password.data)
         if user is None:
+            login_failures_per_account.record(account)
             flash("Wrong email or password.", "error")
         else:
             login_user(user)
