@@ -471,3 +471,37 @@ def test_random_api_keys_from_one_address_run_out(client, db, world, api_key, st
     other = client.post("/api/v1/interactions", json={"input": "x"}, headers={"Authorization": "Bearer random-y"},
                         environ_base={"REMOTE_ADDR": "10.9.9.9"})
     assert other.status_code == 401
+
+
+# ---- 8. /metrics: protected, and summed over workers -----------------------------------------------
+
+def test_metrics_are_refused_to_other_addresses_without_a_token(client):
+    assert client.get("/metrics", environ_base={"REMOTE_ADDR": "198.51.100.4"}).status_code == 403
+    assert client.get("/metrics").status_code == 200  # loopback
+
+
+def test_metrics_token_is_required_when_set(client, app):
+    app.config["METRICS_TOKEN"] = "s3cret-token"
+    try:
+        assert client.get("/metrics").status_code == 403
+        assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 403
+        good = client.get("/metrics", headers={"Authorization": "Bearer s3cret-token"},
+                          environ_base={"REMOTE_ADDR": "198.51.100.4"})
+        assert good.status_code == 200 and b"pilot_ingest_interactions" in good.data
+    finally:
+        app.config["METRICS_TOKEN"] = ""
+
+
+def test_metrics_sum_every_worker_in_multiprocess_mode(tmp_path):
+    """Two worker processes count; /metrics in a third process reports the sum."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    worker = ("from pilot.ingest.metrics import count_batch; count_batch('api', {n}, 0, 0)")
+    for amount in (3, 4):
+        subprocess.run([sys.executable, "-c", worker.format(n=amount)], env=env, check=True)
+    scrape = ("from pilot import create_app; from pilot.config import TestConfig;"
+              "print(create_app(TestConfig()).test_client().get('/metrics').get_data(as_text=True))")
+    out = subprocess.run([sys.executable, "-c", scrape], env=env, check=True, capture_output=True, text=True).stdout
+    assert 'pilot_ingest_interactions_total{result="accepted",source="api"} 7.0' in out
