@@ -1,7 +1,7 @@
 """Error answers: JSON `{"error": …}` under /api and /v1, a page elsewhere."""
 from __future__ import annotations
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -35,12 +35,16 @@ def register(app: Flask) -> None:
         if wants_json():
             response = jsonify(error=error.description or error.name)
             response.status_code = error.code or 500
-            for header in ("Retry-After", "WWW-Authenticate"):
+            for header in ("Retry-After", "WWW-Authenticate", "Allow"):
                 value = error.get_response().headers.get(header)
                 if value:
                     response.headers[header] = value
             return response
-        return error_page(error.code or 500, error.description)
+        response = current_app.make_response(error_page(error.code or 500, error.description))
+        allow = error.get_response().headers.get("Allow") if error.code == 405 else None
+        if allow:
+            response.headers["Allow"] = allow
+        return response
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):

@@ -505,3 +505,32 @@ def test_metrics_sum_every_worker_in_multiprocess_mode(tmp_path):
               "print(create_app(TestConfig()).test_client().get('/metrics').get_data(as_text=True))")
     out = subprocess.run([sys.executable, "-c", scrape], env=env, check=True, capture_output=True, text=True).stdout
     assert 'pilot_ingest_interactions_total{result="accepted",source="api"} 7.0' in out
+
+
+# ---- 13. the API and its document agree ------------------------------------------------------------
+
+def test_the_snapshot_list_is_in_the_document(client, db):
+    document = client.get("/api/v1/openapi.json").get_json()
+    assert "get" in document["paths"]["/api/v1/pilots/{slug}/reports"]
+
+
+def test_405_names_the_allowed_methods(client, db, api_key):
+    for path in ("/api/v1/interactions", "/pilots/alpha/readiness/attest"):
+        response = client.get(path, headers={"Authorization": f"Bearer {api_key}"})
+        assert response.status_code == 405 and "POST" in response.headers["Allow"], path
+
+
+def test_csv_and_html_exports_name_the_charset_once(client_as, world):
+    client = client_as("lead")
+    for path in ("/pilots/alpha/readiness.csv", "/pilots/alpha/readiness.html", "/pilots/alpha/export/flags.csv"):
+        content_type = client.get(path).headers["Content-Type"]
+        assert content_type.count("charset") == 1, (path, content_type)
+
+
+def test_flag_cursors_are_digits_and_old_ones_still_work(client_as, world, db):
+    from pilot.review.views import decode_cursor, encode_cursor
+
+    assert encode_cursor(42) == "42" and decode_cursor("42") == 42
+    assert decode_cursor("Zjo0Mg") == 42  # base64 "f:42", handed out before
+    with pytest.raises(ValueError):
+        decode_cursor("ZjoA")

@@ -8,9 +8,13 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import (
     content_type_conformance,
+    missing_required_header,
+    negative_data_rejection,
     not_a_server_error,
+    positive_data_acceptance,
     response_schema_conformance,
     status_code_conformance,
+    unsupported_method,
 )
 
 from pilot.ingest.openapi import openapi_spec
@@ -21,9 +25,12 @@ from tests.readiness_data import load_sample
 # one: these files run in a plain pytest pass of their own (see the Makefile).
 pytestmark = pytest.mark.openapi_fuzz
 
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+# Every schema violation fails, not only a 5xx: status codes, content types, bodies, headers,
+# invalid data the API accepts (negative_data_rejection), valid data it refuses, 405 with Allow.
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance, negative_data_rejection,
+          positive_data_acceptance, unsupported_method, missing_required_header]
 schema = schemathesis.openapi.from_dict(openapi_spec()).include(
-    path_regex=r"^/api/v1/pilots/\{slug\}/(readiness|reports/\{n\})$")
+    path_regex=r"^/api/v1/pilots/\{slug\}/(readiness|reports|reports/\{n\})$")
 
 
 @schema.parametrize()

@@ -179,11 +179,15 @@ def topics(slug: str):
 # --- API ----------------------------------------------------------------------------------
 
 def encode_cursor(flag_id: int) -> str:
-    return base64.urlsafe_b64encode(f"f:{flag_id}".encode()).decode().rstrip("=")
+    """The last flag id of the page, as digits (the OpenAPI document gives their pattern)."""
+    return str(flag_id)
 
 
 def decode_cursor(cursor: str) -> int:
-    """The last flag id of the previous page; ValueError for anything we did not hand out."""
+    """The last flag id of the previous page; ValueError for anything we did not hand out.
+    Digits are today's cursors; base64 "f:<id>" ones were handed out before and still work."""
+    if cursor.isascii() and cursor.isdigit() and len(cursor) <= 18:
+        return int(cursor)
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
