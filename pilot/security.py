@@ -24,7 +24,13 @@ APP_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; style-src-a
 
 
 def has_control_characters(text: str) -> bool:
+    """Free text: tab, newline and carriage return are fine, the other control characters not."""
     return bool(CONTROL_CHARACTERS.search(text))
+
+
+def has_any_control_characters(text: str) -> bool:
+    """Identifiers: no control character at all, tab and newline included."""
+    return any(ch < " " or ch == "\x7f" for ch in text)
 
 
 def control_character_error() -> str | None:
