@@ -35,15 +35,12 @@ def register(app: Flask) -> None:
         if wants_json():
             response = jsonify(error=error.description or error.name)
             response.status_code = error.code or 500
-            for header in ("Retry-After", "WWW-Authenticate", "Allow"):
-                value = error.get_response().headers.get(header)
-                if value:
-                    response.headers[header] = value
-            return response
-        response = current_app.make_response(error_page(error.code or 500, error.description))
-        allow = error.get_response().headers.get("Allow") if error.code == 405 else None
-        if allow:
-            response.headers["Allow"] = allow
+        else:
+            response = current_app.make_response(error_page(error.code or 500, error.description))
+        for header in ("Retry-After", "WWW-Authenticate", "Allow"):
+            value = error.get_response().headers.get(header)
+            if value:
+                response.headers[header] = value
         return response
 
     @app.errorhandler(Exception)
