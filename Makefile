@@ -45,6 +45,7 @@ run: demo
 
 test: install-dev install-contract
 	$(BIN)/ruff check .
+	.ci/audit
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not openapi_fuzz"
 	$(BIN)/python -m pytest -q -m openapi_fuzz
 

@@ -22,12 +22,21 @@ def create_app(config: Config | None = None) -> Flask:
         static_folder="static",
     )
     app.config.from_object(config or config_from_environment())
+    register_url_converters(app)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
+    register_security(app)
     register_commands(app)
     register_template_helpers(app)
     return app
+
+
+def register_url_converters(app: Flask) -> None:
+    """Before any route exists: `<int:…>` takes only ids the database can hold (else 404)."""
+    from pilot.access import IdConverter
+
+    app.url_map.converters["int"] = IdConverter
 
 
 def register_extensions(app: Flask) -> None:
@@ -39,13 +48,23 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True, compare_type=True)
     csrf.init_app(app)
     limiter.init_app(app)
+    from pilot import throttle
+
+    throttle.register(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message_category = "info"
 
     @login_manager.user_loader
     def load_user(user_id: str):
-        return db.session.get(models.User, int(user_id))
+        """The session's user if its session version is still current ("<id>" alone is version 0)."""
+        id_text, _, version_text = user_id.partition(":")
+        if not id_text.isascii() or not id_text.isdigit() or not (version_text or "0").isdigit():
+            return None
+        user = db.session.get(models.User, int(id_text))
+        if user is None or (user.session_version or 0) != int(version_text or 0):
+            return None
+        return user
 
 
 def register_blueprints(app: Flask) -> None:
@@ -71,6 +90,13 @@ def register_blueprints(app: Flask) -> None:
 def register_errorhandlers(app: Flask) -> None:
     """JSON errors for the API, friendly pages for people."""
     from pilot.errors import register
+
+    register(app)
+
+
+def register_security(app: Flask) -> None:
+    """Control-character guard, protective headers, trusted proxies (pilot.security)."""
+    from pilot.security import register
 
     register(app)
 

@@ -9,15 +9,36 @@ from __future__ import annotations
 import functools
 import hashlib
 from typing import Callable
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import abort, g, request
 from flask_login import current_user
+from werkzeug.exceptions import TooManyRequests
+from werkzeug.routing import IntegerConverter
 
 from pilot.extensions import db, login_manager
 from pilot.models import ApiKey, Membership, Pilot
 from pilot.models.base import utcnow
 from pilot.models.pilots import ROLE_RANK
+
+MAX_ID = 2**63 - 1  # the largest BIGINT: a bigger id would make the database raise, not find nothing
+
+
+def parse_id(value: object) -> int | None:
+    """A database id from a query string or form; None for anything that cannot be one."""
+    if not isinstance(value, str) or not value.isascii() or not value.isdigit() or len(value) > 19:
+        return None
+    number = int(value)
+    return number if 0 < number <= MAX_ID else None
+
+
+class IdConverter(IntegerConverter):
+    """The app's `<int:…>` URL converter: digits up to MAX_ID, so a 30-digit id is a 404, not a 500."""
+
+    def __init__(self, map, fixed_digits: int = 0, min: int | None = None, max: int | None = MAX_ID,
+                 signed: bool = False) -> None:
+        super().__init__(map, fixed_digits, min, max, signed)
 
 
 def get_pilot_or_404(slug: str) -> Pilot:
@@ -46,6 +67,17 @@ def user_has_role(user, pilot: Pilot, role: str) -> bool:
         return True
     membership = membership_for(user, pilot)
     return membership is not None and membership.has_role(role)
+
+
+def safe_next_url(target: str | None) -> str | None:
+    """Only same-site relative paths: `next=` must never send a user to another site."""
+    if not target or any(ch <= " " or ch == "\x7f" for ch in target):
+        return None  # browsers drop tabs and newlines, so "/\t/evil.example" would become "//evil.example"
+    target = target.replace("\\", "/")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
 
 
 def pilot_role_required(role: str) -> Callable:
@@ -106,6 +138,20 @@ def touch_api_key(key: ApiKey) -> None:
         key.last_used_at = now
 
 
+def refuse_bad_api_key() -> None:
+    """401 for a missing or wrong key, counted per client address; an address with too many
+    failures gets 429 (random keys must not each get a fresh rate-limit bucket)."""
+    from pilot.throttle import api_auth_failures_per_address
+
+    address = request.remote_addr or "unknown"
+    wait = api_auth_failures_per_address.blocked(address)
+    if wait is None:
+        api_auth_failures_per_address.record(address)
+        abort(401, description="Missing or invalid API key: send 'Authorization: Bearer <pilot key>'.")
+    raise TooManyRequests(description="Too many requests with a missing or invalid API key from this address: "
+                                      "retry after the Retry-After seconds.", retry_after=wait)
+
+
 def api_key_required(view: Callable) -> Callable:
     """Ingestion endpoints: a valid Bearer key; g.pilot is the key's pilot."""
 
@@ -113,7 +159,7 @@ def api_key_required(view: Callable) -> Callable:
     def wrapped(*args, **kwargs):
         key = api_key_from_request()
         if key is None:
-            abort(401, description="Missing or invalid API key: send 'Authorization: Bearer <pilot key>'.")
+            refuse_bad_api_key()
         g.api_key = key
         g.pilot = key.pilot
         return view(*args, **kwargs)
@@ -134,7 +180,7 @@ def api_pilot_access(role: str = "reviewer") -> Callable:
                 g.api_key, g.pilot = key, key.pilot
                 return view(*args, **kwargs)
             if not current_user.is_authenticated:
-                abort(401, description="Missing or invalid API key: send 'Authorization: Bearer <pilot key>'.")
+                refuse_bad_api_key()
             pilot = get_pilot_or_404(kwargs["slug"])
             if not user_has_role(current_user, pilot, role):
                 abort(403, description=f"You need the {role} role in this pilot.")

@@ -10,10 +10,14 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import (
     content_type_conformance,
+    missing_required_header,
+    negative_data_rejection,
     not_a_server_error,
+    positive_data_acceptance,
     response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
+    unsupported_method,
 )
 
 from pilot.ingest.openapi import openapi_spec
@@ -22,8 +26,14 @@ from pilot.ingest.openapi import openapi_spec
 # one: these files run in a plain pytest pass of their own (see the Makefile).
 pytestmark = pytest.mark.openapi_fuzz
 
+# Every schema violation fails, not only a 5xx: status codes, content types, bodies, headers,
+# invalid data the API accepts (negative_data_rejection), valid data it refuses, 405 with Allow.
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
-          response_headers_conformance]
+          response_headers_conformance, negative_data_rejection,
+          positive_data_acceptance, unsupported_method, missing_required_header]
+# Batch ingestion answers 200 with bad items listed under `rejected` (design.md): an invalid item
+# is refused by a 200, which negative_data_rejection cannot tell from acceptance.
+PARTIAL_ACCEPTANCE = {"/api/v1/interactions", "/v1/traces"}
 TESTED_PATHS = r"^/(api/v1/(interactions|feedback|feedback-tokens|openapi\.json|pilots/\{slug\}/flags)|v1/traces|healthz)$"
 
 
@@ -42,7 +52,10 @@ schema = schemathesis.openapi.from_dict(openapi_spec()).include(path_regex=TESTE
 @schema.parametrize()
 @settings(max_examples=30, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_api_keeps_to_its_openapi_document(case, app, db, api_key):
-    case.call_and_validate(app=app, headers={"Authorization": f"Bearer {api_key}"}, checks=CHECKS)
+    checks = CHECKS
+    if case.operation.path in PARTIAL_ACCEPTANCE:
+        checks = [check for check in CHECKS if check is not negative_data_rejection]
+    case.call_and_validate(app=app, headers={"Authorization": f"Bearer {api_key}"}, checks=checks)
 
 
 def test_served_document_is_this_one(client):
@@ -54,7 +67,8 @@ def test_document_lists_every_design_endpoint(client):
     assert document["openapi"].startswith("3.")
     assert set(document["paths"]) == {
         "/api/v1/interactions", "/v1/traces", "/api/v1/feedback", "/api/v1/feedback-tokens", "/api/v1/pilots/{slug}/readiness",
-        "/api/v1/pilots/{slug}/reports/{n}", "/api/v1/pilots/{slug}/flags", "/api/v1/openapi.json",
+        "/api/v1/pilots/{slug}/reports", "/api/v1/pilots/{slug}/reports/{n}", "/api/v1/pilots/{slug}/flags",
+        "/api/v1/openapi.json",
         "/healthz", "/readyz", "/metrics",
     }
     interaction = document["components"]["schemas"]["Interaction"]["properties"]
@@ -69,5 +83,6 @@ def test_document_loads_as_openapi_from_the_app(app):
     labels = {result.ok().label for result in loaded.get_all_operations()}
     # schemathesis leaves out the document's own path when it loads it from the app.
     assert labels == {"POST /api/v1/interactions", "POST /v1/traces", "POST /api/v1/feedback", "POST /api/v1/feedback-tokens",
-                      "GET /api/v1/pilots/{slug}/readiness", "GET /api/v1/pilots/{slug}/reports/{n}",
+                      "GET /api/v1/pilots/{slug}/readiness", "GET /api/v1/pilots/{slug}/reports",
+                      "GET /api/v1/pilots/{slug}/reports/{n}",
                       "GET /api/v1/pilots/{slug}/flags", "GET /healthz", "GET /readyz", "GET /metrics"}

@@ -8,12 +8,17 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import (
     content_type_conformance,
+    missing_required_header,
+    negative_data_rejection,
     not_a_server_error,
+    positive_data_acceptance,
     response_schema_conformance,
     status_code_conformance,
+    unsupported_method,
 )
 
 from pilot.ingest.openapi import openapi_spec
+from pilot.pilots.services import SLUG_PATTERN
 from pilot.readiness.snapshots import create_snapshot, sign_snapshot
 from tests.readiness_data import load_sample
 
@@ -21,9 +26,12 @@ from tests.readiness_data import load_sample
 # one: these files run in a plain pytest pass of their own (see the Makefile).
 pytestmark = pytest.mark.openapi_fuzz
 
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+# Every schema violation fails, not only a 5xx: status codes, content types, bodies, headers,
+# invalid data the API accepts (negative_data_rejection), valid data it refuses, 405 with Allow.
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance, negative_data_rejection,
+          positive_data_acceptance, unsupported_method, missing_required_header]
 schema = schemathesis.openapi.from_dict(openapi_spec()).include(
-    path_regex=r"^/api/v1/pilots/\{slug\}/(readiness|reports/\{n\})$")
+    path_regex=r"^/api/v1/pilots/\{slug\}/(readiness|reports|reports/\{n\})$")
 
 
 @schema.parametrize()
@@ -33,7 +41,8 @@ def test_readiness_api_keeps_to_its_openapi_document(case, app, db, world, api_k
         load_sample(db, world.pilot)
         sign_snapshot(db.session, world.pilot, create_snapshot(db.session, world.pilot, world.lead), world.lead, "ok")
         db.session.commit()
-    case.path_parameters["slug"] = "alpha"  # the key's own pilot: full answers, not only 403s
+    if SLUG_PATTERN.match(str(case.path_parameters.get("slug", ""))):  # keep invalid slugs: negative cases
+        case.path_parameters["slug"] = "alpha"  # the key's own pilot: full answers, not only 403s
     case.call_and_validate(app=app, headers={"Authorization": f"Bearer {api_key}"}, checks=CHECKS)
 
 

@@ -1,32 +1,22 @@
 """Login and logout."""
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+import math
 
 import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from pilot import audit
-from pilot.access import admin_required
+from pilot.access import admin_required, safe_next_url
 from pilot.auth.forms import LoginForm, NewUserForm
-from pilot.auth.services import AccountError, authenticate, create_user
+from pilot.auth.services import AccountError, authenticate, create_user, normalise_email
 from pilot.extensions import db, limiter
 from pilot.models import User
 from pilot.models.base import utcnow
+from pilot.throttle import login_failures_per_account
 
 bp = Blueprint("auth", __name__)
-
-
-def safe_next_url(target: str | None) -> str | None:
-    """Only same-site relative paths: `next=` must never send a user to another site."""
-    if not target:
-        return None
-    target = target.replace("\\", "/")
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return None
-    return target
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -36,8 +26,14 @@ def login():
         return redirect(url_for("pilots.index"))
     form = LoginForm()
     if form.validate_on_submit():
+        account = normalise_email(form.email.data)
+        wait = login_failures_per_account.blocked(account)
+        if wait is not None:
+            flash(f"Too many failed logins for this account: try again in {math.ceil(wait / 60)} minute(s).", "error")
+            return render_template("auth/login.html", form=form), 429, {"Retry-After": str(wait)}
         user = authenticate(db.session, form.email.data, form.password.data)
         if user is None:
+            login_failures_per_account.record(account)
             flash("Wrong email or password.", "error")
         else:
             login_user(user)
@@ -50,6 +46,8 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
+    current_user.end_sessions()  # a copy of this session cookie stops working too
+    db.session.commit()
     logout_user()
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))

@@ -16,6 +16,7 @@ from pilot.auth.services import AccountError, create_user, find_user_by_email, n
 from pilot.models import Feedback, Interaction, Membership, Pilot, User
 from pilot.models.base import utcnow
 from pilot.models.pilots import ROLES
+from pilot.security import has_control_characters
 
 INVITE_TTL = timedelta(days=7)
 CSV_MAX_ROWS = 5_000
@@ -128,6 +129,7 @@ def accept_invite(
         raise EnrollmentError("Please agree to having your interactions logged: the pilot cannot include you without it.")
     if membership.role == "participant" and counted_participants(session, membership.pilot) > membership.pilot.max_participants:
         raise EnrollmentError("The pilot is full. Ask the pilot's lead.")
+    _claim_invite(session, membership)
     user = current_user if current_user is not None and current_user.is_authenticated else None
     if user is None:
         if membership.user_id is not None:
@@ -159,6 +161,21 @@ def accept_invite(
                  target_id=membership.id, after={"status": "active", "consent_at": membership.consent_at.isoformat()})
     session.flush()
     return membership
+
+
+def _claim_invite(session: so.Session, membership: Membership) -> None:
+    """Take the single-use token in one conditional UPDATE: of two requests racing with the same
+    link, the database lets exactly one match (the other waits for it, then matches no row).
+    The caller's rollback on a later error gives the token back."""
+    claimed = session.execute(
+        sa.update(Membership)
+        .where(Membership.id == membership.id, Membership.status == "invited",
+               Membership.invite_token_hash == membership.invite_token_hash, Membership.invite_token_hash.is_not(None))
+        .values(invite_token_hash=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != 1:
+        raise EnrollmentError("This invite link is not valid or has already been used.")
 
 
 def set_member_status(session: so.Session, pilot: Pilot, membership_id: int, status: str, actor: User | None) -> Membership:
@@ -206,6 +223,9 @@ def import_csv(session: so.Session, pilot: Pilot, text: str, actor: User | None)
             result.errors.append((line_number, f"Only the first {CSV_MAX_ROWS} rows are read."))
             break
         row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items() if isinstance(v, str)}
+        if any(has_control_characters(key) or has_control_characters(value) for key, value in row.items()):
+            result.errors.append((line_number, "Remove the control character (such as NUL) from this row."))
+            continue
         try:
             with session.begin_nested():
                 result.invites.append(invite(

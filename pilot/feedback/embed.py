@@ -17,6 +17,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import orm as so
 
 from pilot.models import ApiKey, Feedback, Interaction, Membership, Pilot
+from pilot.security import has_any_control_characters
 
 SALT = "pilot.embed-feedback.v1"
 TOKEN_MAX_AGE = timedelta(hours=24)
@@ -57,10 +58,10 @@ def check_mint_request(body: Any) -> tuple[str, str]:
     if not isinstance(body, dict):
         raise EmbedTokenError('send a JSON object: {"interaction": "<event id>", "user": "<external user id>"}')
     event_id = body.get("interaction")
-    if not isinstance(event_id, str) or not event_id.strip() or len(event_id) > 128 or "\x00" in event_id:
+    if not isinstance(event_id, str) or not event_id.strip() or len(event_id) > 128 or has_any_control_characters(event_id):
         raise EmbedTokenError("interaction: the event id you sent with the interaction (1-128 characters)")
     user = body.get("user")
-    if not isinstance(user, str) or not user.strip() or len(user) > 255 or "\x00" in user:
+    if not isinstance(user, str) or not user.strip() or len(user) > 255 or has_any_control_characters(user):
         raise EmbedTokenError("user: the external user id of the person who will rate (1-255 characters)")
     return event_id, user
 

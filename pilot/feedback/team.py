@@ -8,6 +8,7 @@ from typing import Any, Generic, Mapping, TypeVar
 import sqlalchemy as sa
 from sqlalchemy import orm as so
 
+from pilot.access import parse_id
 from pilot.analytics import summary as analytics_summary
 from pilot.models import Feedback, Interaction, Membership, Pilot, Report
 from pilot.models.feedback import REPORT_KINDS, REPORT_STATUSES
@@ -59,16 +60,7 @@ def paginate(session: so.Session, statement: sa.Select, number: int, per_page: i
     return Page(items, number, per_page, total)
 
 
-MAX_ID = 2**63 - 1  # the largest BIGINT: a bigger id would make PostgreSQL raise, not find nothing
-ID_CONVERTER = f"int(max={MAX_ID})"  # for routes: /<{ID_CONVERTER}:report_id> → bigger ids are 404s
-
-
-def parse_id(value: Any) -> int | None:
-    """A database id from a query string or form; None for anything that cannot be one."""
-    if not isinstance(value, str) or not value.isascii() or not value.isdigit() or len(value) > 19:
-        return None
-    number = int(value)
-    return number if 0 < number <= MAX_ID else None
+ID_CONVERTER = "int"  # every <int:…> route is bounded by pilot.access.MAX_ID (bigger ids are 404s)
 
 
 def parse_page(value: Any) -> int:

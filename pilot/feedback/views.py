@@ -17,7 +17,7 @@ from flask import (
 )
 from flask_login import current_user
 
-from pilot.access import api_key_required, pilot_role_required, user_has_role
+from pilot.access import api_key_required, pilot_role_required, safe_next_url, user_has_role
 from pilot.extensions import csrf, db, limiter
 from pilot.feedback import embed, services, team
 from pilot.feedback.forms import ReportStatusForm
@@ -87,8 +87,8 @@ def set_report_status(slug: str, report_id: int):
 
 def _safe_back(slug: str, report_id: int) -> str:
     """Back to the page the form was on (a path of this pilot only), at the report."""
-    back = request.form.get("back") or ""
-    if not back.startswith(f"/pilots/{slug}/") or back.startswith("//") or "\\" in back:
+    back = safe_next_url(request.form.get("back")) or ""
+    if not back.startswith(f"/pilots/{slug}/"):
         back = url_for("feedback.team", slug=slug)
     return f"{back.split('#')[0]}#r-{report_id}"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from pilot.access import pilot_role_required
+from pilot.access import pilot_role_required, safe_next_url
 from pilot.extensions import db
 from pilot.flagging.forms import ReflagForm, RuleSettingsForm
 from pilot.flagging.reasons import REASONS
@@ -74,10 +74,7 @@ def reflag(slug: str):
     result = run_reflag(db.session, g.pilot, actor=current_user)
     db.session.commit()
     flash(result.summary(), "success")
-    target = request.form.get("next") or ""
-    if target.startswith("/") and not target.startswith("//"):
-        return redirect(target)
-    return redirect(url_for("pilots.settings", slug=slug) + "#flag-rules")
+    return redirect(safe_next_url(request.form.get("next")) or url_for("pilots.settings", slug=slug) + "#flag-rules")
 
 
 @bp.route("/pilots/<slug>/scenarios/add", methods=["POST"])

@@ -14,6 +14,9 @@ from flask import abort, current_app, request
 
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
 READ_CHUNK_BYTES = 256 * 1024
+# gzip allows many members in one body; real clients send one. Each member costs a decompressor.
+MAX_GZIP_MEMBERS = 1_000
+FEED_BYTES = 16 * 1024
 
 
 def max_body_bytes() -> int:
@@ -63,21 +66,35 @@ class _CorruptBody(Exception):
 
 
 def _inflate(data: bytes, wbits: int, limit: int, name: str) -> bytes:
-    """Inflate every member of a (possibly multi-member) stream, stopping past `limit`."""
+    """Inflate every member of a (possibly multi-member) stream, stopping past `limit`.
+
+    Linear in the body: input is fed in FEED_BYTES windows of one memoryview, so a member's
+    leftover (`unused_data`) is never more than a window, however many members follow; and
+    there are at most MAX_GZIP_MEMBERS members (real clients send one).
+    """
     output = bytearray()
-    remaining = data
+    view = memoryview(data)
+    position, members = 0, 0
     try:
-        while remaining:
+        while position < len(view):
+            if view[position] == 0 and wbits > 0:  # NUL padding after the last member
+                if any(view[position:]):
+                    raise _CorruptBody()
+                break
+            members += 1
+            if members > MAX_GZIP_MEMBERS:
+                abort(400, description=f"The {name} body has more than {MAX_GZIP_MEMBERS:,} members: "
+                                       "send one compressed stream.")
             inflater = zlib.decompressobj(wbits)
-            while remaining:
-                output += inflater.decompress(remaining, limit + 1 - len(output))
+            while not inflater.eof:
+                if position >= len(view):
+                    raise _CorruptBody()  # truncated
+                window = view[position:position + FEED_BYTES]
+                output += inflater.decompress(window, limit + 1 - len(output))
                 if len(output) > limit:
                     too_large(limit, "body (after decompression)")
-                remaining = inflater.unconsumed_tail
-            if not inflater.eof:
-                raise _CorruptBody()
-            remaining = inflater.unused_data
-            if wbits < 0 or not remaining.strip(b"\x00"):
+                position += len(window) - len(inflater.unconsumed_tail) - len(inflater.unused_data)
+            if wbits < 0:
                 break
     except (zlib.error, _CorruptBody):
         if name == "deflate" and wbits > 0:

@@ -11,6 +11,7 @@ from pilot.ingest import validation as v
 from pilot.ingest.services import MAX_BATCH_ITEMS
 from pilot.models.flags import FLAG_KINDS, FLAG_STATUSES, SEVERITIES
 from pilot.models.interactions import INTERACTION_STATUSES
+from pilot.pilots.services import SLUG_PATTERN
 from pilot.review.views import API_PAGE_DEFAULT, API_PAGE_MAX
 
 JSON = "application/json"
@@ -34,6 +35,8 @@ def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 NUMBER_OR_NULL = _nullable({"type": "number"})
+# Text the API takes as an id: something besides whitespace, and no control characters.
+TEXT = "^[^\\u0000-\\u001f\\u007f]*[^\\s\\u0000-\\u001f\\u007f][^\\u0000-\\u001f\\u007f]*$"
 
 RESPONSES = {
     "BadRequest": _error("The body is not JSON, has the wrong shape, or has more than 1,000 items."),
@@ -165,9 +168,9 @@ def _schemas() -> dict[str, Any]:
         "FeedbackRequest": {
             "type": "object", "required": ["interaction"],
             "properties": {
-                "interaction": {"type": "string", "minLength": 1, "maxLength": v.MAX_ID_CHARS,
+                "interaction": {"type": "string", "minLength": 1, "maxLength": v.MAX_ID_CHARS, "pattern": TEXT,
                                 "description": "Event id of the rated interaction."},
-                "user": {"type": "string", "minLength": 1, "maxLength": v.MAX_USER_CHARS,
+                "user": {"type": "string", "minLength": 1, "maxLength": v.MAX_USER_CHARS, "pattern": TEXT,
                          "description": "Rater's external id; default: the interaction's user."},
                 "thumbs": {"type": "string", "enum": ["up", "down"]},
                 "rating": {"type": "integer", "minimum": 1, "maximum": 5},
@@ -206,6 +209,13 @@ def _schemas() -> dict[str, Any]:
                            "severity": {"type": "string", "enum": ["low", "medium", "high"]},
                            "status": {"type": "string", "enum": ["open", "confirmed", "dismissed"]}},
         },
+        "SnapshotList": {"type": "object", "required": ["reports"], "properties": {"reports": {
+            "type": "array", "items": {
+                "type": "object", "required": ["number", "created_at", "verdict", "signed"],
+                "properties": {"number": {"type": "integer", "minimum": 1},
+                               "created_at": {"type": "string", "format": "date-time"},
+                               "verdict": {"type": "string", "enum": ["go", "no-go", "incomplete"]},
+                               "signed": {"type": "boolean"}}}}}},
         "FlagsPage": {"type": "object", "required": ["flags", "next"],
                       "properties": {"flags": {"type": "array", "items": _ref("Flag")},
                                      "next": _nullable({"type": "string"})}},
@@ -215,10 +225,10 @@ def _schemas() -> dict[str, Any]:
 def _paths() -> dict[str, Any]:
     bearer = [{"bearerAuth": []}]
     bearer_or_session = [{"bearerAuth": []}, {"sessionCookie": []}]
-    slug = {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}
-    encoding = {"name": "Content-Encoding", "in": "header", "required": False,
-                "schema": {"type": "string", "enum": ["gzip", "deflate", "identity"]},
-                "description": "Compressed bodies are accepted; the 10 MB cap applies to the inflated size."}
+    slug = {"name": "slug", "in": "path", "required": True,
+            "schema": {"type": "string", "pattern": SLUG_PATTERN.pattern}}
+    encoding = ("Send `Content-Encoding: gzip` or `deflate` with a body compressed that way (a body that is not is a "
+                "400); the 10 MB cap applies to the inflated size.")
     return {
         "/api/v1/interactions": {"post": {
             "operationId": "postInteractions", "tags": ["ingest"], "security": bearer,
@@ -233,7 +243,7 @@ def _paths() -> dict[str, Any]:
         "/v1/traces": {"post": {
             "operationId": "postTraces", "tags": ["ingest"], "security": bearer,
             "summary": "OTLP/HTTP trace export (protobuf or JSON); LLM spans become interactions.",
-            "parameters": [encoding],
+            "description": encoding,
             "requestBody": {"required": True, "content": {
                 PROTOBUF: {"schema": {"type": "string", "format": "binary"}},
                 JSON: {"schema": _ref("OtlpTracesJson")}}},
@@ -253,9 +263,11 @@ def _paths() -> dict[str, Any]:
             "operationId": "postFeedbackToken", "tags": ["feedback"], "security": bearer,
             "summary": "Mint a 24-hour signed token for the embeddable rating widget of one interaction.",
             "requestBody": {"required": True, "content": {JSON: {"schema": {
-                "type": "object", "required": ["interaction"],
-                "properties": {"interaction": {"type": "string", "description": "The interaction's event id."},
-                               "user": {"type": "string", "description": "External id of the user who rates."}}}}}},
+                "type": "object", "required": ["interaction", "user"],
+                "properties": {"interaction": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": TEXT,
+                                               "description": "The interaction's event id."},
+                               "user": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": TEXT,
+                                        "description": "External id of the user who rates."}}}}}},
             "responses": {"200": {"description": "Token and the widget URL to put in an iframe.",
                                   "content": {JSON: {"schema": {
                                       "type": "object", "required": ["token", "url", "expires_in"],
@@ -267,6 +279,12 @@ def _paths() -> dict[str, Any]:
             "operationId": "getReadiness", "tags": ["readiness"], "security": bearer_or_session,
             "summary": "The readiness report, computed live.", "parameters": [slug],
             "responses": {"200": {"description": "Readiness report.", "content": {JSON: {"schema": _ref("ReadinessReport")}}},
+                          **READ_ERRORS},
+        }},
+        "/api/v1/pilots/{slug}/reports": {"get": {
+            "operationId": "listReadinessSnapshots", "tags": ["readiness"], "security": bearer_or_session,
+            "summary": "The pilot's readiness report snapshots, newest first.", "parameters": [slug],
+            "responses": {"200": {"description": "Snapshots.", "content": {JSON: {"schema": _ref("SnapshotList")}}},
                           **READ_ERRORS},
         }},
         "/api/v1/pilots/{slug}/reports/{n}": {"get": {
@@ -286,7 +304,7 @@ def _paths() -> dict[str, Any]:
                            {"name": "severity", "in": "query", "schema": {"type": "string", "enum": list(SEVERITIES)}},
                            {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": API_PAGE_MAX},
                             "description": f"Page size (default {API_PAGE_DEFAULT})."},
-                           {"name": "cursor", "in": "query", "schema": {"type": "string"},
+                           {"name": "cursor", "in": "query", "schema": {"type": "string", "pattern": "^[1-9][0-9]{0,17}$"},
                             "description": "The `next` value of the previous page."}],
             "responses": {"200": {"description": "A page of flags.", "content": {JSON: {"schema": _ref("FlagsPage")}}},
                           "400": {"$ref": "#/components/responses/BadRequest"}, **READ_ERRORS},

@@ -1,13 +1,24 @@
-"""Operational endpoints: liveness, readiness (database reachable) and Prometheus metrics."""
+"""Operational endpoints: liveness, readiness (database reachable) and Prometheus metrics.
+
+/metrics is not public: with PILOT_METRICS_TOKEN set it wants `Authorization: Bearer <token>`;
+without one it answers only the loopback address (a scraper on the same host or a sidecar).
+Under gunicorn set PROMETHEUS_MULTIPROC_DIR (gunicorn.conf.py does) and the numbers are summed
+over every worker instead of being one worker's at random.
+"""
 from __future__ import annotations
 
+import hmac
+import os
+
 import sqlalchemy as sa
-from flask import Blueprint, Response, jsonify
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from flask import Blueprint, Response, abort, current_app, jsonify, request
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
 from pilot.extensions import csrf, db
 
 bp = Blueprint("ops", __name__)
+
+LOOPBACK = ("127.0.0.1", "::1")
 
 
 @bp.route("/healthz")
@@ -25,9 +36,31 @@ def readyz():
     return jsonify(status="ok", database="ok")
 
 
+def metrics_allowed() -> bool:
+    """The configured token (compared in constant time), or a loopback caller when there is none."""
+    token = current_app.config.get("METRICS_TOKEN") or ""
+    if token:
+        scheme, _, sent = request.headers.get("Authorization", "").partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(sent.strip().encode(), token.encode())
+    return request.remote_addr in LOOPBACK
+
+
+def metrics_registry():
+    """Every worker's numbers in multiprocess mode; this process's otherwise."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return REGISTRY
+    from prometheus_client import multiprocess
+
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    return registry
+
+
 @bp.route("/metrics")
 def metrics():
-    return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
+    if not metrics_allowed():
+        abort(403, description="Metrics need the metrics token (PILOT_METRICS_TOKEN) or a loopback address.")
+    return Response(generate_latest(metrics_registry()), mimetype=CONTENT_TYPE_LATEST)
 
 
 csrf.exempt(bp)

@@ -20,7 +20,7 @@ from flask import (
 from flask_login import current_user, logout_user
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from pilot.access import pilot_role_required
+from pilot.access import parse_id, pilot_role_required
 from pilot.extensions import db
 from pilot.feedback import services as feedback_services
 from pilot.feedback.services import (
@@ -33,7 +33,7 @@ from pilot.feedback.services import (
     FeedbackError,
     ReportError,
 )
-from pilot.feedback.team import ID_CONVERTER, parse_id, parse_page
+from pilot.feedback.team import ID_CONVERTER, parse_page
 from pilot.models import Membership
 from pilot.participant import services
 from pilot.participant.forms import GeneralFeedbackForm, LeaveForm, ProblemReportForm, RatingForm

@@ -1,8 +1,9 @@
 """Exports of the readiness report (JSON, flattened CSV, printable HTML, PDF) and of the pilot's
 data as CSV (interactions, flags, per-user).
 
-CSV cells are protected against formula injection: a text cell starting with = + - @ tab or
-carriage return gets a leading apostrophe, so a spreadsheet shows it instead of running it.
+CSV cells are protected against formula injection: a text cell starting (after any leading
+whitespace) with = + - @ | or their fullwidth forms, or with a tab or carriage return, gets a
+leading apostrophe, so a spreadsheet shows it instead of running it.
 Numbers are written as numbers. The data CSVs are generated row by row from a streamed query
 (`yield_per`), so a large pilot is never held in memory.
 """
@@ -23,7 +24,8 @@ from pilot.models import Feedback, Flag, Interaction, Membership, Pilot, User
 from pilot.readiness.charts import report_charts
 from pilot.readiness.checklist import SECTIONS
 
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# Spreadsheets skip leading whitespace, read fullwidth ＝＋－＠ as their ASCII forms, and `|` starts DDE.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "|", "\uff1d", "\uff0b", "\uff0d", "\uff20", "\t", "\r")
 STREAM_BATCH = 500
 
 
@@ -41,7 +43,7 @@ def safe_cell(value: Any) -> Any:
     if isinstance(value, date):
         return value.isoformat()
     text = str(value)
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+    return "'" + text if text.startswith(FORMULA_PREFIXES) or text.lstrip().startswith(FORMULA_PREFIXES) else text
 
 
 def csv_lines(header: list[str], rows: Iterable[Iterable[Any]]) -> Iterator[str]:
@@ -213,7 +215,8 @@ def report_pdf(html: str) -> bytes:
 
 
 REPORT_FORMATS = ("json", "csv", "html", "pdf")
-MIMETYPES = {"json": "application/json", "csv": "text/csv; charset=utf-8", "html": "text/html; charset=utf-8",
+# Bare media types: Werkzeug adds "; charset=utf-8" to text/* itself (it was twice in the header).
+MIMETYPES = {"json": "application/json", "csv": "text/csv", "html": "text/html",
              "pdf": "application/pdf"}
 
 

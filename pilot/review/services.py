@@ -79,7 +79,7 @@ def reopen(session: so.Session, flag: Flag, actor: User, *, actor_is_lead: bool 
 def assign(session: so.Session, pilot: Pilot, flag: Flag, actor: User, assignee: User | None) -> Flag:
     """Give the flag to a reviewer or lead of this pilot (None: nobody)."""
     if assignee is not None and not is_team_member(session, pilot, assignee):
-        raise ReviewError("assignee must be a reviewer or lead of this pilot")
+        raise ReviewError(f"assignee: {NOT_ASSIGNABLE}")
     before = _snapshot(flag)
     flag.assignee_id = assignee.id if assignee else None
     flag.updated_at = utcnow()
@@ -143,8 +143,19 @@ def team_members(session: so.Session, pilot: Pilot) -> list[User]:
     ))
 
 
+NOT_ASSIGNABLE = "choose a reviewer or lead of this pilot"  # one answer, so it tells nothing about other ids
+
+
 def is_team_member(session: so.Session, pilot: Pilot, user: User) -> bool:
-    return user.is_admin or any(member.id == user.id for member in team_members(session, pilot))
+    """Only active reviewers and leads of *this* pilot: an admin who is not a member is not one."""
+    return any(member.id == user.id for member in team_members(session, pilot))
+
+
+def assignable_user(session: so.Session, pilot: Pilot, user_id: int | None) -> User | None:
+    """The team member with this id, or None for any other id, existing or not."""
+    if user_id is None:
+        return None
+    return next((member for member in team_members(session, pilot) if member.id == user_id), None)
 
 
 def _snapshot(flag: Flag) -> dict[str, Any]:

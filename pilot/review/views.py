@@ -9,10 +9,10 @@ from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template
 from flask_login import current_user
 from wtforms.fields import SelectChoice
 
-from pilot.access import api_pilot_access, pilot_role_required
+from pilot.access import api_pilot_access, parse_id, pilot_role_required, safe_next_url
 from pilot.extensions import db
 from pilot.flagging.reasons import REASONS
-from pilot.models import AuditEvent, Feedback, Flag, Interaction, User
+from pilot.models import AuditEvent, Feedback, Flag, Interaction
 from pilot.models.flags import FLAG_CATEGORIES, FLAG_KINDS, FLAG_STATUSES, SEVERITIES
 from pilot.review import grouping, services
 from pilot.review import queue as review_queue
@@ -31,10 +31,7 @@ def actor_is_lead() -> bool:
 
 def safe_next(default: str) -> str:
     """A same-site path from the form's `next`, or the default (never an open redirect)."""
-    target = (request.form.get("next") or "").strip()
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return default
+    return safe_next_url(request.form.get("next")) or default
 
 
 @bp.route("/pilots/<slug>/review")
@@ -129,9 +126,9 @@ def assign(slug: str, flag_id: int):
         abort(400, description="The form expired; reload the page.")
     assignee = None
     if form.assignee.data:
-        assignee = db.session.get(User, int(form.assignee.data)) if form.assignee.data.isdigit() else None
+        assignee = services.assignable_user(db.session, g.pilot, parse_id(form.assignee.data))
         if assignee is None:
-            flash("assignee: no such person.", "error")
+            flash(f"assignee: {services.NOT_ASSIGNABLE}", "error")
             return redirect(fallback)
     try:
         services.assign(db.session, g.pilot, flag, current_user, assignee)
@@ -152,7 +149,7 @@ def bulk(slug: str):
     fallback = url_for("review.queue", slug=slug)
     if not form.validate_on_submit():
         abort(400, description="The form expired; reload the page.")
-    ids = [int(value) for value in request.form.getlist("flag_ids") if value.isdigit() and len(value) < 19]
+    ids = [number for number in map(parse_id, request.form.getlist("flag_ids")) if number is not None]
     try:
         result = services.bulk(db.session, g.pilot, ids, form.action.data, current_user, actor_is_lead=actor_is_lead(),
                                category=form.category.data or "other", note=form.note.data)
@@ -182,11 +179,15 @@ def topics(slug: str):
 # --- API ----------------------------------------------------------------------------------
 
 def encode_cursor(flag_id: int) -> str:
-    return base64.urlsafe_b64encode(f"f:{flag_id}".encode()).decode().rstrip("=")
+    """The last flag id of the page, as digits (the OpenAPI document gives their pattern)."""
+    return str(flag_id)
 
 
 def decode_cursor(cursor: str) -> int:
-    """The last flag id of the previous page; ValueError for anything we did not hand out."""
+    """The last flag id of the previous page; ValueError for anything we did not hand out.
+    Digits are today's cursors; base64 "f:<id>" ones were handed out before and still work."""
+    if cursor.isascii() and cursor.isdigit() and len(cursor) <= 18:
+        return int(cursor)
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
