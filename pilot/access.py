@@ -15,7 +15,7 @@ from flask import abort, g, request
 from flask_login import current_user
 
 from pilot.extensions import db, login_manager
-from pilot.models import ApiKey, Membership, Pilot
+from pilot.models import ApiKey, Membership, Pilot, User
 from pilot.models.base import utcnow
 from pilot.models.pilots import ROLE_RANK
 
@@ -46,6 +46,21 @@ def user_has_role(user, pilot: Pilot, role: str) -> bool:
         return True
     membership = membership_for(user, pilot)
     return membership is not None and membership.has_role(role)
+
+
+def pilot_leads(session, pilot: Pilot) -> list:
+    """The pilot's active leads (accounts), in a stable order: the people who may sign."""
+    return list(session.scalars(
+        sa.select(User).join(Membership, Membership.user_id == User.id)
+        .where(Membership.pilot_id == pilot.id, Membership.status == "active", Membership.role == "lead")
+        .order_by(User.name, User.email, User.id)
+    ))
+
+
+def may_sign_report(session, user, pilot: Pilot) -> bool:
+    """A signature is a lead's own word: only an active lead of *this* pilot signs. Unlike every
+    other right, being an admin is not enough (an admin signs only where they are a lead)."""
+    return any(lead.id == getattr(user, "id", None) for lead in pilot_leads(session, pilot))
 
 
 def pilot_role_required(role: str) -> Callable:
