@@ -91,7 +91,7 @@ def test_lead_attests_exempts_snapshots_and_signs(db, world, client_as):
         "key": "scaling.stateless", "status": "pass", "note": "State in PostgreSQL", "link": "https://wiki.example/arch"})
     assert response.status_code == 302 and response.headers["Location"].endswith("#item-scaling.stateless")
     until = (utcnow().date() + timedelta(days=10)).isoformat()
-    lead.post("/pilots/alpha/readiness/attest", data={"key": "monitoring.cost_alerts", "status": "warn",
+    lead.post("/pilots/alpha/readiness/attest", data={"key": "monitoring.cost_alerts", "status": "fail",
                                                       "note": "Provider budget alerts meanwhile", "exempt_until": until,
                                                       "owner": "Ops on-call"})
     page = lead.get(PAGE).get_data(as_text=True)

@@ -36,6 +36,8 @@ RULE_COLUMNS = (
 )
 # Reasons a batch evaluation decides; negative_feedback comes from feedback rows.
 FEEDBACK_REASON = "negative_feedback"
+# A participant's problem report: from report rows, never from the rules, so a re-flag leaves it.
+REPORT_REASON = "participant_report"
 SAMPLE_REASON = "quality_sample"
 
 
@@ -213,6 +215,8 @@ def _reconcile(session: so.Session, pilot_id: int, interaction_ids: list[int], h
         result.by_reason[hit.reason] = result.by_reason.get(hit.reason, 0) + 1
     stale_ids = []
     for key, flag in existing.items():
+        if flag.reason == REPORT_REASON:
+            continue
         if not is_untouched(flag):
             result.kept_reviewed += 1
         elif key not in wanted:
