@@ -100,8 +100,9 @@ def active_rules(ctx: BatchContext) -> list[tuple[str, Rule]]:
     return [(reason, rule) for reason, rule in RULES.items() if not idle.get(reason, False)]
 
 
+# In the table's column order: the compiled positional statement follows it.
 INSERT_COLUMNS = ("pilot_id", "interaction_id", "kind", "reason", "severity", "status", "detail", "note",
-                  "escalated", "created_at", "updated_at")
+                  "escalated", "created_at", "updated_at", "decided_in_bulk")
 _insert_sql: dict[str, tuple[str, bool]] = {}
 
 
@@ -122,7 +123,7 @@ def insert_flags(session: so.Session, pilot_id: int, hits: list[FlagHit]) -> Non
     This runs on every ingested batch, so it hands the driver one precompiled statement and
     plain parameter rows (executemany): SQLAlchemy's per-row parameter processing cost more
     than the rules themselves. The only values that need a type conversion (the timestamps and
-    the boolean) are the same for every row and are converted once, by SQLAlchemy's own types.
+    the booleans) are the same for every row and are converted once, by SQLAlchemy's own types.
     """
     if not hits:
         return
@@ -131,9 +132,9 @@ def insert_flags(session: so.Session, pilot_id: int, hits: list[FlagHit]) -> Non
     sql, positional = _conflict_ignoring_insert(dialect)
     table = Flag.__table__
     now = utcnow()
-    constants = {"pilot_id": pilot_id, "status": "open", "note": "", "escalated": False, "created_at": now,
-                 "updated_at": now}
-    for name in ("escalated", "created_at", "updated_at"):
+    constants = {"pilot_id": pilot_id, "status": "open", "note": "", "escalated": False, "decided_in_bulk": False,
+                 "created_at": now, "updated_at": now}
+    for name in ("escalated", "decided_in_bulk", "created_at", "updated_at"):
         process = table.c[name].type.bind_processor(dialect)
         if process is not None:
             constants[name] = process(constants[name])
