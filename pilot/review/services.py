@@ -24,6 +24,7 @@ from pilot.models.flags import FLAG_CATEGORIES, SEVERITIES
 
 MAX_NOTE_CHARS = 5_000
 MAX_BULK = 500
+MAX_FILTER_BULK = 5_000  # "all flags matching this filter": a bigger set needs a narrower filter
 BULK_ACTIONS = ("confirm", "dismiss", "escalate", "assign_me", "unassign")
 
 
@@ -136,6 +137,26 @@ def bulk(session: so.Session, pilot: Pilot, flag_ids: list[int], action: str, ac
             assign(session, pilot, flag, actor, None)
         result.done += 1
     return result
+
+
+def bulk_matching(session: so.Session, pilot: Pilot, flag_ids: list[int], expected: int, action: str, actor: User, *,
+                  actor_is_lead: bool, category: str = "other", severity: str | None = None,
+                  note: str = "") -> BulkResult:
+    """Apply one action to every flag a filter matches (`flag_ids`, across pages). `expected` is the
+    count the reviewer confirmed: if the filter now matches a different number, nothing is done."""
+    if len(flag_ids) > MAX_FILTER_BULK:
+        raise ReviewError(f"the filter matches more than {MAX_FILTER_BULK:,} flags: narrow it first")
+    if len(flag_ids) != expected:
+        raise ReviewError(f"the filter now matches {len(flag_ids):,} flags, not the {expected:,} you confirmed: "
+                          "nothing was changed; look at the queue again")
+    total = BulkResult()
+    for start in range(0, len(flag_ids), MAX_BULK):
+        part = bulk(session, pilot, flag_ids[start:start + MAX_BULK], action, actor, actor_is_lead=actor_is_lead,
+                    category=category, severity=severity, note=note)
+        total.done += part.done
+        total.skipped_escalated += part.skipped_escalated
+        total.not_found += part.not_found
+    return total
 
 
 def team_members(session: so.Session, pilot: Pilot) -> list[User]:
