@@ -291,3 +291,23 @@ def test_flag_detail_links_to_the_report_and_participants_cannot_see_it(db, worl
     assert f"Participant report #{report.id}" in page and f"#r-{report.id}" in page
     assert "<script>x</script>" not in page
     assert client_as("participant").get(f"/pilots/alpha/review/{flag.id}").status_code == 403
+
+
+# ---- overview and pilot list ----------------------------------------------------------------
+
+def test_overview_and_pilot_list_show_the_newest_report_decision(db, world, two_leads, client_as):
+    overview = client_as("lead").get("/pilots/alpha").get_data(as_text=True)
+    assert "Launch decision:" in overview and "No report yet" in overview
+    snapshot = create_snapshot(db.session, world.pilot, world.lead)
+    sign_snapshot(db.session, world.pilot, snapshot, world.lead, "")
+    db.session.commit()
+    overview = client_as("reviewer").get("/pilots/alpha").get_data(as_text=True)
+    assert "report #1" in overview and "1 of 2 signatures, waiting for Second Lead" in overview
+    assert "incomplete" in overview
+    sign_snapshot(db.session, world.pilot, snapshot, two_leads, "")
+    db.session.commit()
+    listing = client_as("lead").get("/").get_data(as_text=True)
+    assert "Launch decision" in listing and "signed by lead, Second Lead" in listing
+    participant_list = client_as("participant").get("/").get_data(as_text=True)
+    assert "signed by" not in participant_list and "report #1" not in participant_list
+    assert client_as("participant").get("/pilots/alpha").status_code in (302, 403)

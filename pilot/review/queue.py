@@ -142,8 +142,9 @@ class QueuePage:
 
 
 def queue_page(session: so.Session, pilot: Pilot, filters: Filters, me: User | None, page: int = 1,
-               per_page: int = PER_PAGE) -> QueuePage:
+               per_page: int | None = None) -> QueuePage:
     """One page of the queue, most severe and most widespread first."""
+    per_page = per_page or PER_PAGE
     total = session.scalar(
         sa.select(sa.func.count(Flag.id)).select_from(Flag).join(Interaction, Interaction.id == Flag.interaction_id)
         .where(*_conditions(pilot, filters, me))
