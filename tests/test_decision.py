@@ -2,6 +2,7 @@
 coverage that ignores bulk decisions, participant reports in the review queue."""
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -289,6 +290,7 @@ def test_flag_detail_links_to_the_report_and_participants_cannot_see_it(db, worl
     flag = db.session.scalar(sa.select(Flag).where(Flag.reason == "participant_report"))
     page = client_as("reviewer").get(f"/pilots/alpha/review/{flag.id}").get_data(as_text=True)
     assert f"Participant report #{report.id}" in page and f"#r-{report.id}" in page
+    assert re.search(r'<option (selected )?value="unsafe"( selected)?>', page).group(0) != '<option value="unsafe">'
     assert "<script>x</script>" not in page
     assert client_as("participant").get(f"/pilots/alpha/review/{flag.id}").status_code == 403
 

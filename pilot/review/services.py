@@ -18,6 +18,7 @@ from sqlalchemy import orm as so
 
 from pilot import audit
 from pilot.extensions import db
+from pilot.flagging.reasons import REASONS
 from pilot.models import Flag, Membership, Pilot, User
 from pilot.models.base import utcnow
 from pilot.models.flags import FLAG_CATEGORIES, SEVERITIES
@@ -42,6 +43,13 @@ def get_flag_or_404(flag_id: int, pilot: Pilot) -> Flag:
     if flag is None or flag.pilot_id != pilot.id:
         abort(404, description="No such flag in this pilot.")
     return flag
+
+
+def suggested_category(flag: Flag) -> str:
+    """The category a confirm pre-selects: the reason's, except a participant's report of harm → unsafe."""
+    if flag.reason == "participant_report" and flag.severity == "high":
+        return "unsafe"
+    return REASONS[flag.reason].category if flag.reason in REASONS else "other"
 
 
 def may_decide(flag: Flag, actor_is_lead: bool) -> bool:

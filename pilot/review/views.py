@@ -50,7 +50,7 @@ def queue(slug: str):
         "review/queue.html", pilot=g.pilot, filters=filters, result=result, reasons=REASONS,
         counts=review_queue.queue_counts(db.session, g.pilot), choices=review_queue.filter_choices(db.session, g.pilot),
         kinds=FLAG_KINDS, severities=SEVERITIES, statuses=review_queue.STATUS_CHOICES, categories=FLAG_CATEGORIES,
-        bulk_form=BulkForm(), decision_form=DecisionForm(), is_lead=actor_is_lead(),
+        bulk_form=BulkForm(), is_lead=actor_is_lead(), suggested_category=services.suggested_category,
     )
 
 
@@ -61,7 +61,7 @@ def detail(slug: str, flag_id: int):
     filters = review_queue.Filters.parse(request.args)
     previous_id, next_id, position, total = review_queue.neighbours(db.session, g.pilot, filters, current_user, flag.id)
     interaction = flag.interaction
-    decision_form = DecisionForm(category=REASONS[flag.reason].category if flag.reason in REASONS else "other",
+    decision_form = DecisionForm(category=services.suggested_category(flag),
                                  severity=flag.severity)
     assign_form = AssignForm(assignee=str(flag.assignee_id or ""))
     assign_form.assignee.choices = [SelectChoice("", "nobody")] + [
