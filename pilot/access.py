@@ -18,7 +18,7 @@ from werkzeug.exceptions import TooManyRequests
 from werkzeug.routing import IntegerConverter
 
 from pilot.extensions import db, login_manager
-from pilot.models import ApiKey, Membership, Pilot
+from pilot.models import ApiKey, Membership, Pilot, User
 from pilot.models.base import utcnow
 from pilot.models.pilots import ROLE_RANK
 
@@ -78,6 +78,21 @@ def safe_next_url(target: str | None) -> str | None:
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return None
     return target
+
+
+def pilot_leads(session, pilot: Pilot) -> list:
+    """The pilot's active leads (accounts), in a stable order: the people who may sign."""
+    return list(session.scalars(
+        sa.select(User).join(Membership, Membership.user_id == User.id)
+        .where(Membership.pilot_id == pilot.id, Membership.status == "active", Membership.role == "lead")
+        .order_by(User.name, User.email, User.id)
+    ))
+
+
+def may_sign_report(session, user, pilot: Pilot) -> bool:
+    """A signature is a lead's own word: only an active lead of *this* pilot signs. Unlike every
+    other right, being an admin is not enough (an admin signs only where they are a lead)."""
+    return any(lead.id == getattr(user, "id", None) for lead in pilot_leads(session, pilot))
 
 
 def pilot_role_required(role: str) -> Callable:

@@ -42,7 +42,7 @@ def context(rule_settings=None, *, abandon_ms=4000.0, allowed_domains="", daily_
 def test_every_reason_of_the_design_has_a_rule_kind_and_severity():
     design = {
         "failure": {"ai_error", "fallback_served", "empty_output", "slow_response", "invalid_format",
-                    "length_out_of_range", "unknown_reference", "refusal", "negative_feedback", "cost_outlier"},
+                    "length_out_of_range", "unknown_reference", "refusal", "negative_feedback", "cost_outlier", "participant_report"},
         "edge_case": {"unanticipated_input", "long_input", "pii_in_input", "unenrolled_user",
                       "usage_limit_exceeded", "unknown_model"},
         "sample": {"quality_sample"},
@@ -50,7 +50,8 @@ def test_every_reason_of_the_design_has_a_rule_kind_and_severity():
     assert set(REASON_CODES) == set().union(*design.values())
     for kind, codes in design.items():
         assert {REASONS[code].kind for code in codes} == {kind}
-    assert set(rules.RULES) == set(REASON_CODES) - {"quality_sample"}
+    # quality samples are drawn apart from the rules; participant reports come from report rows
+    assert set(rules.RULES) == set(REASON_CODES) - {"quality_sample", "participant_report"}
     assert {reason.severity for reason in REASONS.values()} <= {"low", "medium", "high"}
 
 

@@ -91,8 +91,9 @@ def test_lead_attests_exempts_snapshots_and_signs(db, world, client_as):
         "key": "scaling.stateless", "status": "pass", "note": "State in PostgreSQL", "link": "https://wiki.example/arch"})
     assert response.status_code == 302 and response.headers["Location"].endswith("#item-scaling.stateless")
     until = (utcnow().date() + timedelta(days=10)).isoformat()
-    lead.post("/pilots/alpha/readiness/attest", data={"key": "monitoring.cost_alerts", "status": "warn",
-                                                      "note": "Provider budget alerts meanwhile", "exempt_until": until})
+    lead.post("/pilots/alpha/readiness/attest", data={"key": "monitoring.cost_alerts", "status": "fail",
+                                                      "note": "Provider budget alerts meanwhile", "exempt_until": until,
+                                                      "owner": "Ops on-call"})
     page = lead.get(PAGE).get_data(as_text=True)
     assert "State in PostgreSQL" in page and 'href="https://wiki.example/arch"' in page
     assert f"until {until}" in page and "exempt</span>" in page
@@ -116,8 +117,8 @@ def test_lead_attests_exempts_snapshots_and_signs(db, world, client_as):
     ({"key": "scaling.rollback", "status": "pass", "note": "x" * 1_000_000}, "at most"),
 ])
 def test_bad_attestations_are_refused_clearly(db, client_as, data, message):
-    response = client_as("lead").post("/pilots/alpha/readiness/attest", data=data, follow_redirects=True)
-    assert response.status_code == 200 and message in response.get_data(as_text=True)
+    response = client_as("lead").post("/pilots/alpha/readiness/attest", data=data)
+    assert response.status_code == 422 and message in response.get_data(as_text=True)
     assert db.session.scalar(sa.select(sa.func.count(ChecklistAttestation.id))) == 0
 
 

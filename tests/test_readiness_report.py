@@ -163,7 +163,8 @@ def test_exemption_window_is_inclusive_and_then_expires(db, sample):
 
     today = NOW.date()
     attest(db.session, sample, None, key="monitoring.cost_alerts", status="fail", note="Budget alerts in the "
-           "provider console until our own alerts ship", exempt_until=today + timedelta(days=1), today=today)
+           "provider console until our own alerts ship", exempt_until=today + timedelta(days=1), today=today,
+           owner="Ops")
     db.session.commit()
     on_last_day = build_report(db.session, sample, NOW + timedelta(days=1))
     item = next(i for i in on_last_day["checklist"] if i["key"] == "monitoring.cost_alerts")

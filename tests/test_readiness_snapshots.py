@@ -11,7 +11,7 @@ from pilot.models.base import utcnow
 from pilot.pilots.services import mint_api_key
 from pilot.readiness import build_report
 from pilot.readiness.attestations import attest
-from pilot.readiness.checklist import CHECKLIST_KEYS
+from pilot.readiness.checklist import CHECKLIST, CHECKLIST_KEYS
 from pilot.readiness.snapshots import (
     SnapshotError,
     create_snapshot,
@@ -128,7 +128,7 @@ def test_a_report_is_signed_once(db, world):
     snapshot = create_snapshot(db.session, world.pilot, world.lead)
     sign_snapshot(db.session, world.pilot, snapshot, world.lead, "first")
     with pytest.raises(SnapshotError, match="already signed"):
-        sign_snapshot(db.session, world.pilot, snapshot, world.admin, "second")
+        sign_snapshot(db.session, world.pilot, snapshot, world.lead, "second")
     assert snapshot.sign_note == "first"
     with pytest.raises(SnapshotError, match="another pilot"):
         sign_snapshot(db.session, world.other_pilot, create_snapshot(db.session, world.pilot, world.lead),
@@ -186,12 +186,17 @@ def test_exempt_item_does_not_block_a_go(db, world):
     make_ready(db, world.pilot, world.lead)
     today = utcnow().date()
     attest(db.session, world.pilot, world.lead, key="scaling.rollback", status="fail",
-           note="Rollback drill scheduled after launch week", exempt_until=today + timedelta(days=7), today=today)
+           note="Rollback drill scheduled after launch week", exempt_until=today + timedelta(days=7), today=today,
+           owner="Platform team")
     db.session.commit()
     snapshot = create_snapshot(db.session, world.pilot, world.lead)
     sign_snapshot(db.session, world.pilot, snapshot, world.lead, "go with one exemption")
     served = snapshot_json(snapshot)
-    assert served["verdict"] == "go"
+    assert served["verdict"] == "go" and served["verdict_label"] == "go with 1 exemption"
+    assert served["exemptions"] == [{
+        "key": "scaling.rollback", "title": next(i.title for i in CHECKLIST if i.key == "scaling.rollback"), "status": "fail", "granted_by": "lead",
+        "granted_at": served["exemptions"][0]["granted_at"], "reason": "Rollback drill scheduled after launch week",
+        "until": (today + timedelta(days=7)).isoformat(), "owner": "Platform team", "link": None}]
     item = next(i for i in served["checklist"] if i["key"] == "scaling.rollback")
     assert item["status"] == "fail" and item["exempt"] is True
 

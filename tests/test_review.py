@@ -346,3 +346,67 @@ def test_nul_characters_in_notes_are_dropped(client_as, flags, world):
                                data={"action": "confirm", "category": "other", "note": "bad\x00 answer"})
     db.session.expire_all()
     assert db.session.get(Flag, flag.id).note == "bad answer"
+
+
+# --- deciding in place, the output column, all matching a filter ------------------------
+
+def test_decide_answers_json_for_fetch_and_redirects_for_forms(client_as, flags, world):
+    flag = alpha_flag(flags, world)
+    reviewer = client_as("reviewer")
+    response = reviewer.post(f"/pilots/alpha/review/{flag.id}/decide", data={"action": "dismiss"},
+                             headers={"Accept": "application/json"})
+    assert response.status_code == 200 and response.json["status"] == "dismissed"
+    assert f"Flag #{flag.id}" in response.json["message"]
+    bad = reviewer.post(f"/pilots/alpha/review/{flag.id}/decide", data={"action": "confirm", "category": "nope"},
+                        headers={"Accept": "application/json"})
+    assert bad.status_code == 400 and "category must be one of" in bad.json["error"]
+    plain = reviewer.post(f"/pilots/alpha/review/{flag.id}/decide",
+                          data={"action": "reopen", "next": "/pilots/alpha/review?kind=failure"})
+    assert plain.status_code == 302 and plain.headers["Location"].endswith("/pilots/alpha/review?kind=failure")
+    denied = client_as("participant").post(f"/pilots/alpha/review/{flag.id}/decide", data={"action": "dismiss"},
+                                           headers={"Accept": "application/json"})
+    assert denied.status_code == 403
+    db.session.expire_all()
+    assert db.session.get(Flag, flag.id).status == "open"
+
+
+def test_decide_in_place_needs_the_csrf_token(client_as, flags, world, csrf_on):
+    flag = alpha_flag(flags, world)
+    response = client_as("reviewer").post(f"/pilots/alpha/review/{flag.id}/decide", data={"action": "dismiss"},
+                                          headers={"Accept": "application/json"})
+    assert response.status_code == 400
+    db.session.expire_all()
+    assert db.session.get(Flag, flag.id).status == "open"
+
+
+def test_queue_shows_the_output_escaped_and_confirms_as_other_by_default(client_as, flags):
+    page = client_as("reviewer").get("/pilots/alpha/review").get_data(as_text=True)
+    assert "<th>Output</th>" in page and "Sure &lt;script&gt;" in page and XSS not in page
+    assert '<option value="other" selected>' in page
+    assert '<option value="hallucination" selected>' not in page
+
+
+def test_bulk_applies_to_every_flag_matching_the_filter_after_a_count_check(client_as, flags, world, monkeypatch):
+    from pilot.review import queue
+
+    monkeypatch.setattr(queue, "PER_PAGE", 2)
+    slow = flags(world.pilot, "slow_response")
+    assert len(slow) == 4
+    reviewer = client_as("reviewer")
+    page = reviewer.get("/pilots/alpha/review?reason=slow_response").get_data(as_text=True)
+    assert "all 4 flags matching this filter" in page and 'name="expected_count" value="4"' in page
+    form = {"action": "dismiss", "category": "other", "all_matching": "1", "reason": "slow_response",
+            "status": "open"}
+    stale = reviewer.post("/pilots/alpha/review/bulk", data={**form, "expected_count": "3"}, follow_redirects=True)
+    assert "now matches 4 flags, not the 3 you confirmed" in stale.get_data(as_text=True)
+    db.session.expire_all()
+    assert {f.status for f in flags(world.pilot, "slow_response")} == {"open"}
+    done = reviewer.post("/pilots/alpha/review/bulk", data={**form, "expected_count": "4"}, follow_redirects=True)
+    assert "dismiss: 4 flag(s)" in done.get_data(as_text=True)
+    db.session.expire_all()
+    assert {(f.status, f.decided_in_bulk) for f in flags(world.pilot, "slow_response")} == {("dismissed", True)}
+    assert flags(world.pilot, "ai_error")[0].status == "open"  # outside the filter
+    assert flags(world.other_pilot)[0].status == "open"  # another pilot
+    nonsense = reviewer.post("/pilots/alpha/review/bulk", data={**form, "expected_count": "lots"},
+                             follow_redirects=True)
+    assert "not valid" in nonsense.get_data(as_text=True)

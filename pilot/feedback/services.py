@@ -238,6 +238,7 @@ def create_report(
     )
     session.add(report)
     session.flush()
+    flagging.flag_participant_report(session, pilot, report)
     return report
 
 

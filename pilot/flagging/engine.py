@@ -37,6 +37,8 @@ RULE_COLUMNS = (
 )
 # Reasons a batch evaluation decides; negative_feedback comes from feedback rows.
 FEEDBACK_REASON = "negative_feedback"
+# A participant's problem report: from report rows, never from the rules, so a re-flag leaves it.
+REPORT_REASON = "participant_report"
 SAMPLE_REASON = "quality_sample"
 
 
@@ -99,8 +101,9 @@ def active_rules(ctx: BatchContext) -> list[tuple[str, Rule]]:
     return [(reason, rule) for reason, rule in RULES.items() if not idle.get(reason, False)]
 
 
+# In the table's column order: the compiled positional statement follows it.
 INSERT_COLUMNS = ("pilot_id", "interaction_id", "kind", "reason", "severity", "status", "detail", "note",
-                  "escalated", "created_at", "updated_at")
+                  "escalated", "created_at", "updated_at", "decided_in_bulk")
 _insert_sql: dict[str, tuple[str, bool]] = {}
 
 
@@ -121,7 +124,7 @@ def insert_flags(session: so.Session, pilot_id: int, hits: list[FlagHit]) -> Non
     This runs on every ingested batch, so it hands the driver one precompiled statement and
     plain parameter rows (executemany): SQLAlchemy's per-row parameter processing cost more
     than the rules themselves. The only values that need a type conversion (the timestamps and
-    the boolean) are the same for every row and are converted once, by SQLAlchemy's own types.
+    the booleans) are the same for every row and are converted once, by SQLAlchemy's own types.
     """
     if not hits:
         return
@@ -130,9 +133,9 @@ def insert_flags(session: so.Session, pilot_id: int, hits: list[FlagHit]) -> Non
     sql, positional = _conflict_ignoring_insert(dialect)
     table = Flag.__table__
     now = utcnow()
-    constants = {"pilot_id": pilot_id, "status": "open", "note": "", "escalated": False, "created_at": now,
-                 "updated_at": now}
-    for name in ("escalated", "created_at", "updated_at"):
+    constants = {"pilot_id": pilot_id, "status": "open", "note": "", "escalated": False, "decided_in_bulk": False,
+                 "created_at": now, "updated_at": now}
+    for name in ("escalated", "decided_in_bulk", "created_at", "updated_at"):
         process = table.c[name].type.bind_processor(dialect)
         if process is not None:
             constants[name] = process(constants[name])
@@ -225,6 +228,8 @@ def _reconcile(session: so.Session, pilot_id: int, interaction_ids: list[int], h
         result.by_reason[hit.reason] = result.by_reason.get(hit.reason, 0) + 1
     stale_ids = []
     for key, flag in existing.items():
+        if flag.reason == REPORT_REASON:
+            continue
         if not is_untouched(flag):
             result.kept_reviewed += 1
         elif key not in wanted:

@@ -33,6 +33,8 @@ _TABLE = (
            "allowed_domains", "hallucination"),
     Reason("refusal", "failure", "medium", "The model refused to answer", "refusal_phrases", "refusal"),
     Reason("negative_feedback", "failure", "medium", "The user rated the answer badly", "", "other"),
+    Reason("participant_report", "failure", "medium", "A participant reported a problem with this answer "
+           "(high when harmful or unsafe)", "", "other"),
     Reason("cost_outlier", "failure", "medium", "Far more expensive than the pilot's median interaction",
            "cost_outlier_factor", "too_expensive"),
     Reason("unanticipated_input", "edge_case", "low", "An input far from every anticipated scenario",

@@ -5,10 +5,10 @@ from pilot.models.feedback import Feedback, Report
 from pilot.models.flags import Flag, Scenario
 from pilot.models.interactions import Interaction, ModelPrice, PromptVersion
 from pilot.models.pilots import ApiKey, AuditEvent, Membership, Pilot
-from pilot.models.readiness import AlertEvent, AlertRule, ChecklistAttestation, ReadinessReport
+from pilot.models.readiness import AlertEvent, AlertRule, ChecklistAttestation, ReadinessReport, ReadinessSignature
 
 __all__ = [
     "AlertEvent", "AlertRule", "ApiKey", "AuditEvent", "ChecklistAttestation", "DailyRollup", "DayRollup", "Feedback",
     "Flag", "Interaction", "Membership", "ModelPrice", "Pilot", "PromptVersion",
-    "ReadinessReport", "Report", "RollupState", "Scenario", "User",
+    "ReadinessReport", "ReadinessSignature", "Report", "RollupState", "Scenario", "User",
 ]

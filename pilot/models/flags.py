@@ -42,8 +42,14 @@ class Flag(db.Model):
     created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
     updated_at: so.Mapped[datetime] = so.mapped_column(default=utcnow, onupdate=utcnow)
     reviewed_at: so.Mapped[Optional[datetime]]
+    # A decision taken in a bulk action (the reviewer did not open the item): it closes the flag
+    # but does not count as a human review in the readiness checklist.
+    decided_in_bulk: so.Mapped[bool] = so.mapped_column(default=False, server_default=sa.false())
+    # The participant's problem report behind a `participant_report` flag.
+    report_id: so.Mapped[Optional[int]] = so.mapped_column(BigIntPK, sa.ForeignKey("report.id", ondelete="SET NULL"))
 
     interaction: so.Mapped["Interaction"] = so.relationship()  # noqa: F821
+    report: so.Mapped[Optional["Report"]] = so.relationship()  # noqa: F821
     assignee: so.Mapped[Optional["User"]] = so.relationship(foreign_keys=[assignee_id])  # noqa: F821
     reviewer: so.Mapped[Optional["User"]] = so.relationship(foreign_keys=[reviewer_id])  # noqa: F821
 

@@ -39,6 +39,10 @@ class Pilot(db.Model):
     daily_request_limit: so.Mapped[Optional[int]]
     sampling_rate: so.Mapped[float] = so.mapped_column(default=0.05)
     allowed_domains: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    # The launch decision: distinct lead signatures a snapshot needs (None: 2 with two or more
+    # leads, else 1) and the longest exemption a lead may grant, in days.
+    required_signers: so.Mapped[Optional[int]]
+    max_exemption_days: so.Mapped[int] = so.mapped_column(default=30, server_default="30")
     # Flagging rule settings (output format, length bounds, refusal phrases, thresholds…),
     # owned by pilot.flagging, which supplies the defaults for missing keys.
     rule_settings: so.Mapped[dict[str, Any]] = so.mapped_column(sa.JSON, default=dict)

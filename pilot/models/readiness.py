@@ -26,6 +26,7 @@ class ChecklistAttestation(db.Model):
     status: so.Mapped[str] = so.mapped_column(sa.String(8))
     note: so.Mapped[str] = so.mapped_column(sa.Text, default="")
     link: so.Mapped[str] = so.mapped_column(sa.String(500), default="")
+    owner: so.Mapped[str] = so.mapped_column(sa.String(200), default="", server_default="")
     exempt_until: so.Mapped[Optional[date]]
     attested_by_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("user.id"))
     attested_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
@@ -49,9 +50,30 @@ class ReadinessReport(db.Model):
     signed_by_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("user.id"))
     signed_at: so.Mapped[Optional[datetime]]
     sign_note: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    # Distinct lead signatures this snapshot needs, frozen when it is taken. `signed_by`/`signed_at`
+    # are set when the last of them signs (the quorum); each signature is a ReadinessSignature.
+    required_signers: so.Mapped[int] = so.mapped_column(default=1, server_default="1")
 
     created_by: so.Mapped[Optional["User"]] = so.relationship(foreign_keys=[created_by_id])  # noqa: F821
     signed_by: so.Mapped[Optional["User"]] = so.relationship(foreign_keys=[signed_by_id])  # noqa: F821
+    signatures: so.Mapped[list["ReadinessSignature"]] = so.relationship(
+        order_by="ReadinessSignature.id", back_populates="report")
+
+
+class ReadinessSignature(db.Model):
+    """One lead's signature on a report snapshot; a lead signs a snapshot at most once."""
+
+    __tablename__ = "readiness_signature"
+    __table_args__ = (sa.UniqueConstraint("report_id", "user_id"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    report_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("readiness_report.id", ondelete="CASCADE"))
+    user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("user.id"))
+    signed_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+    note: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+
+    report: so.Mapped[ReadinessReport] = so.relationship(back_populates="signatures")
+    user: so.Mapped["User"] = so.relationship()  # noqa: F821
 
 
 class AlertRule(db.Model):

@@ -73,6 +73,11 @@ SETTINGS: dict[str, Setting] = {
                 help="Share of unflagged interactions sent to review as quality_sample."),
         Setting("allowed_domains", "Allowed link domains", _domains, optional=True,
                 help="Comma-separated; empty turns unknown_reference off."),
+        Setting("required_signers", "Lead signatures a report needs", _int_between(1, 20), optional=True,
+                help="Distinct leads who must sign a report snapshot before it is a go; empty: 2 when the "
+                     "pilot has two or more leads, else 1."),
+        Setting("max_exemption_days", "Longest exemption (days)", _int_between(1, 366),
+                help="How far ahead a lead may exempt a checklist item."),
     )
 }
 

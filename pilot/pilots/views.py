@@ -12,6 +12,7 @@ from pilot.models import ApiKey, AuditEvent
 from pilot.pilots import services
 from pilot.pilots.forms import ApiKeyForm, CsrfOnlyForm, NewPilotForm, StatusForm
 from pilot.pilots.settings import SETTINGS, SettingError, current_settings
+from pilot.readiness.decision import latest_decisions
 
 bp = Blueprint("pilots", __name__)
 
@@ -20,7 +21,9 @@ bp = Blueprint("pilots", __name__)
 @login_required
 def index():
     pilots = services.pilots_for(db.session, current_user)
-    return render_template("pilots/index.html", pilots=pilots, form=NewPilotForm())
+    team_pilots = [pilot for pilot, role in pilots if role != "participant"]  # participants see no verdicts
+    return render_template("pilots/index.html", pilots=pilots, form=NewPilotForm(),
+                           decisions=latest_decisions(db.session, team_pilots))
 
 
 @bp.route("/pilots/new", methods=["POST"])

@@ -105,14 +105,23 @@ HUMAN_REVIEW_PASS_MIN = 0.95
 HUMAN_REVIEW_WARN_MIN = 0.75
 
 
+def _bulk_note(closed_in_bulk: int) -> str:
+    if not closed_in_bulk:
+        return ""
+    return (f" {closed_in_bulk:,} more closed in a bulk action without being opened: not counted as "
+            f"review{'' if closed_in_bulk == 1 else 's'}.")
+
+
 def human_review(f: Facts) -> Check:
-    """pass: ≥ 95% of high-severity flags reviewed; warn ≥ 75%; fail below; unknown without any."""
+    """pass: ≥ 95% of high-severity flags reviewed one by one; warn ≥ 75%; fail below; unknown
+    without any. A bulk decision closes a flag but is not a review: nobody had the item open."""
     if not f.high_flags:
         return Check(UNKNOWN, "No high-severity flags yet: attest how high-stakes outputs get a human review.")
     share = _share(f.high_flags_reviewed, f.high_flags)
     return Check(_graded(share, HUMAN_REVIEW_PASS_MIN, HUMAN_REVIEW_WARN_MIN),
-                 f"{f.high_flags_reviewed:,} of {f.high_flags:,} high-severity flags reviewed ({_pct(share)}; "
-                 f"pass ≥ {_pct(HUMAN_REVIEW_PASS_MIN)}, warn ≥ {_pct(HUMAN_REVIEW_WARN_MIN)}).")
+                 f"{f.high_flags_reviewed:,} of {f.high_flags:,} high-severity flags reviewed individually "
+                 f"({_pct(share)}; pass ≥ {_pct(HUMAN_REVIEW_PASS_MIN)}, warn ≥ {_pct(HUMAN_REVIEW_WARN_MIN)})."
+                 + _bulk_note(f.high_flags_bulk))
 
 
 # Share of failures where the user got a message: a fallback text, or an error message recorded.
@@ -387,7 +396,8 @@ SAMPLING_WARN_MIN = 0.5
 
 def quality_sampling(f: Facts) -> Check:
     """fail: sampling_rate is 0; unknown: no interactions; warn: sampling on but no sample drawn
-    yet; then by the share of quality_sample flags reviewed: pass ≥ 80%, warn ≥ 50%, fail below."""
+    yet; then by the share of quality_sample flags reviewed one by one (bulk decisions are not
+    reviews): pass ≥ 80%, warn ≥ 50%, fail below."""
     if f.sampling_rate <= 0:
         return Check(FAIL, "Quality sampling is off (sampling_rate is 0).")
     if not f.total:
@@ -397,8 +407,8 @@ def quality_sampling(f: Facts) -> Check:
     share = _share(f.sample_flags_reviewed, f.sample_flags)
     return Check(_graded(share, SAMPLING_PASS_MIN, SAMPLING_WARN_MIN),
                  f"Sampling rate {_pct(f.sampling_rate)}; {f.sample_flags_reviewed:,} of {f.sample_flags:,} quality "
-                 f"samples reviewed ({_pct(share)}; pass ≥ {_pct(SAMPLING_PASS_MIN)}, "
-                 f"warn ≥ {_pct(SAMPLING_WARN_MIN)}).")
+                 f"samples reviewed individually ({_pct(share)}; pass ≥ {_pct(SAMPLING_PASS_MIN)}, "
+                 f"warn ≥ {_pct(SAMPLING_WARN_MIN)})." + _bulk_note(f.sample_flags_bulk))
 
 
 # ---- Scaling -----------------------------------------------------------------------------

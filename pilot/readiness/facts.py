@@ -59,9 +59,11 @@ class Facts:
     fallback_with_message: int = 0
     errors_with_message: int = 0  # error/timeout/rate_limited with an error message recorded
     high_flags: int = 0
-    high_flags_reviewed: int = 0
+    high_flags_reviewed: int = 0  # decided by someone who opened the item (not in a bulk action)
+    high_flags_bulk: int = 0  # closed in a bulk action: not a review
     sample_flags: int = 0
     sample_flags_reviewed: int = 0
+    sample_flags_bulk: int = 0
     ttft_recorded_ok: int = 0
     ttft_p95: float | None = None
     input_tokens: int = 0
@@ -161,17 +163,23 @@ def _delivered_invalid(session: so.Session, pilot: Pilot, delivered_empty: int) 
 
 
 def _flag_counts(session: so.Session, pilot: Pilot) -> dict[str, int]:
-    reviewed = Flag.status.in_(REVIEWED_FLAG_STATUSES)
-    high, high_reviewed, sample, sample_reviewed = session.execute(
+    """Flags decided one by one (a review) apart from those closed in a bulk action (not one)."""
+    decided = Flag.status.in_(REVIEWED_FLAG_STATUSES)
+    reviewed, bulk = sa.and_(decided, Flag.decided_in_bulk.is_(False)), sa.and_(decided, Flag.decided_in_bulk.is_(True))
+    high, sample = Flag.severity == "high", Flag.reason == "quality_sample"
+    row = session.execute(
         sa.select(
-            sa.func.count(Flag.id).filter(Flag.severity == "high"),
-            sa.func.count(Flag.id).filter(Flag.severity == "high", reviewed),
-            sa.func.count(Flag.id).filter(Flag.reason == "quality_sample"),
-            sa.func.count(Flag.id).filter(Flag.reason == "quality_sample", reviewed),
+            sa.func.count(Flag.id).filter(high),
+            sa.func.count(Flag.id).filter(high, reviewed),
+            sa.func.count(Flag.id).filter(high, bulk),
+            sa.func.count(Flag.id).filter(sample),
+            sa.func.count(Flag.id).filter(sample, reviewed),
+            sa.func.count(Flag.id).filter(sample, bulk),
         ).where(Flag.pilot_id == pilot.id)
     ).one()
-    return {"high_flags": high, "high_flags_reviewed": high_reviewed,
-            "sample_flags": sample, "sample_flags_reviewed": sample_reviewed}
+    names = ("high_flags", "high_flags_reviewed", "high_flags_bulk",
+             "sample_flags", "sample_flags_reviewed", "sample_flags_bulk")
+    return dict(zip(names, row))
 
 
 def model_usage(session: so.Session, pilot: Pilot) -> tuple[ModelUsage, ...]:

@@ -2,7 +2,9 @@
 
 Verdict: `go` only when no item fails, no item is unknown, the enrolled participants are within
 the pilot's [min, max] and a lead has signed; `no-go` when an item fails; else `incomplete`.
-Exempt items (a valid exemption) never block. Every reason is listed in `verdict_reasons`.
+Exempt items (a valid exemption) never block; each one is listed in `exemptions` (who granted it,
+why, until when) and a go resting on them reads "go with N exemptions" (`verdict_label`).
+Every reason is listed in `verdict_reasons`.
 A live report is never signed (`sign_off` null), so its verdict is at best `incomplete` with the
 single reason "unsigned": that is the moment to create a snapshot and sign it (snapshots.py).
 """
@@ -99,6 +101,22 @@ def verdict_for(reasons: list[dict[str, Any]]) -> str:
     return INCOMPLETE if reasons else GO
 
 
+def verdict_label(verdict: str, exemptions: int) -> str:
+    """The verdict as people read it: a go that rests on exemptions says how many, everywhere."""
+    if verdict == GO and exemptions:
+        return f"go with {exemptions} exemption{'' if exemptions == 1 else 's'}"
+    return verdict
+
+
+def exemptions_in_force(checklist: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every exemption that keeps an item from blocking: which item, who granted it, why, until when."""
+    return [{"key": item["key"], "title": item["title"], "status": item["status"],
+             "granted_by": item["attestation"]["attested_by"], "granted_at": item["attestation"]["attested_at"],
+             "reason": item["attestation"]["note"], "until": item["attestation"]["exempt_until"],
+             "owner": item["attestation"].get("owner") or None, "link": item["attestation"]["link"]}
+            for item in checklist if item["exempt"]]
+
+
 def build_report(session: so.Session, pilot: Pilot, now: datetime | None = None) -> dict[str, Any]:
     """The readiness report (design.md keys, plus `verdict_reasons`, `pilot_name`, `series`)."""
     now = now or utcnow()
@@ -109,6 +127,8 @@ def build_report(session: so.Session, pilot: Pilot, now: datetime | None = None)
     attestations = newest_attestations(session, pilot)
     checklist = [checklist_item(item, facts, attestations.get(item.key), now.date()) for item in CHECKLIST]
     reasons = verdict_reasons(checklist, summary["participants"], signed=False)
+    exemptions = exemptions_in_force(checklist)
+    verdict = verdict_for(reasons)
     return {
         "pilot": pilot.slug,
         "generated_at": iso(now),
@@ -120,9 +140,11 @@ def build_report(session: so.Session, pilot: Pilot, now: datetime | None = None)
         "feedback": summary["feedback"],
         "flags": summary["flags"],
         "checklist": checklist,
-        "verdict": verdict_for(reasons),
+        "verdict": verdict,
         "sign_off": None,
         "verdict_reasons": reasons,
+        "verdict_label": verdict_label(verdict, len(exemptions)),
+        "exemptions": exemptions,
         "pilot_name": pilot.name,
         "series": chart_series(session, pilot, latencies),
     }

@@ -1,11 +1,14 @@
-"""Report snapshots: numbered, immutable copies of the readiness report that a lead signs.
+"""Report snapshots: numbered, immutable copies of the readiness report that leads sign.
 
-The payload is the report JSON exactly as it was built and is never written again. Signing sets
-only the sign-off columns (who, when, note) and the `verdict` column. A snapshot's JSON is its
-frozen payload with `sign_off` filled in and — once signed — the "unsigned" reason removed and the
-verdict recomputed from the remaining frozen reasons: a snapshot that was ready when it was taken
-becomes `go` on signing; a `no-go` or otherwise `incomplete` one keeps its verdict (a signature
-records that a lead accepted the report, it cannot fix a failing item). Later data never changes it.
+The payload is the report JSON exactly as it was built and is never written again. A snapshot
+needs `required_signers` distinct lead signatures (frozen when it is taken: the pilot's setting,
+else 2 when it has two or more leads, else 1); each is a `ReadinessSignature`, audited. When the
+last one signs, the sign-off columns (who completed it, when) and the `verdict` column are set.
+A snapshot's JSON is its frozen payload with `sign_off` listing every signature and — once the
+quorum is reached — the "unsigned" reason removed and the verdict recomputed from the remaining
+frozen reasons: a snapshot that was ready when it was taken becomes `go`; a `no-go` or otherwise
+`incomplete` one keeps its verdict (signatures record that leads accepted the report, they cannot
+fix a failing item). Later data never changes it.
 """
 from __future__ import annotations
 
@@ -17,12 +20,13 @@ import sqlalchemy as sa
 from sqlalchemy import orm as so
 
 from pilot import audit
-from pilot.models import Interaction, Pilot, ReadinessReport, User
+from pilot.access import may_sign_report, pilot_leads
+from pilot.models import Interaction, Pilot, ReadinessReport, ReadinessSignature, User
 from pilot.models.base import utcnow
-from pilot.readiness.report import UNSIGNED, build_report, iso, verdict_for
+from pilot.readiness.report import UNSIGNED, build_report, iso, verdict_for, verdict_label
 
 MAX_SIGN_NOTE_CHARS = 10_000
-FROZEN_COLUMNS = ("pilot_id", "number", "payload", "created_at", "created_by_id")
+FROZEN_COLUMNS = ("pilot_id", "number", "payload", "created_at", "created_by_id", "required_signers")
 
 
 @sa.event.listens_for(ReadinessReport, "before_update")
@@ -43,6 +47,17 @@ class SnapshotError(ValueError):
     """A snapshot action that cannot be done (already signed, note too long…)."""
 
 
+class NotAllowedToSign(SnapshotError):
+    """The actor is not a lead of this pilot (admins included): a signature is a lead's own."""
+
+
+def required_signers(session: so.Session, pilot: Pilot) -> int:
+    """The pilot's setting, else 2 when it has two or more leads, else 1."""
+    if pilot.required_signers:
+        return pilot.required_signers
+    return 2 if len(pilot_leads(session, pilot)) >= 2 else 1
+
+
 def _display(user: User | None) -> str | None:
     return (user.name or user.email) if user is not None else None
 
@@ -54,7 +69,8 @@ def create_snapshot(session: so.Session, pilot: Pilot, actor: User | None,
     payload = build_report(session, pilot, now)
     number = latest_number(session, pilot) + 1
     report = ReadinessReport(pilot_id=pilot.id, number=number, payload=payload, verdict=payload["verdict"],
-                             created_at=now, created_by_id=actor.id if actor is not None else None)
+                             created_at=now, created_by_id=actor.id if actor is not None else None,
+                             required_signers=required_signers(session, pilot))
     session.add(report)
     session.flush()
     audit.record(session, "readiness.snapshot", actor=actor, pilot=pilot, target_type="readiness_report",
@@ -74,20 +90,58 @@ def list_snapshots(session: so.Session, pilot: Pilot) -> list[ReadinessReport]:
     ))
 
 
+def _signature_json(signature: ReadinessSignature) -> dict[str, Any]:
+    return {"signed_by": _display(signature.user), "signed_by_email": signature.user.email,
+            "signed_at": iso(signature.signed_at), "note": signature.note}
+
+
+def pending_signers(report: ReadinessReport) -> list[str]:
+    """Names of the pilot's leads who have not signed yet (who else must sign)."""
+    session = so.object_session(report)
+    if session is None:
+        return []
+    signed = {signature.user_id for signature in report.signatures}
+    return [_display(lead) for lead in pilot_leads(session, session.get(Pilot, report.pilot_id))
+            if lead.id not in signed]
+
+
+def is_complete(report: ReadinessReport) -> bool:
+    return report.signed_at is not None
+
+
 def sign_off_json(report: ReadinessReport) -> dict[str, Any] | None:
-    if report.signed_at is None:
+    """Every signature, the quorum and whether it is reached; null before the first signature.
+    `signed_by`/`signed_at`/`note` name the signature that completed the quorum (else the latest)."""
+    if not report.signatures:
         return None
-    return {"signed_by": _display(report.signed_by), "signed_at": iso(report.signed_at), "note": report.sign_note,
-            "signed_by_email": report.signed_by.email if report.signed_by else None}
+    signatures = [_signature_json(signature) for signature in report.signatures]
+    last = signatures[-1]
+    return {"signed_by": last["signed_by"], "signed_by_email": last["signed_by_email"],
+            "signed_at": last["signed_at"], "note": last["note"],
+            "complete": is_complete(report), "required_signers": report.required_signers,
+            "signatures": signatures}
+
+
+def _waiting_reason(report: ReadinessReport) -> dict[str, Any]:
+    have, need = len(report.signatures), report.required_signers
+    pending = pending_signers(report)
+    who = f" Waiting for {need - have} more of: {', '.join(pending)}." if pending else (
+        " No other lead can sign yet: add a lead to the pilot.")
+    return {"kind": UNSIGNED, "key": None,
+            "message": f"{have} of {need} lead signatures.{who}"}
 
 
 def snapshot_json(report: ReadinessReport) -> dict[str, Any]:
     """The snapshot as served: the frozen payload, its sign-off, and the verdict that follows."""
     payload = copy.deepcopy(report.payload)
     payload["sign_off"] = sign_off_json(report)
-    if payload["sign_off"] is not None:
+    if is_complete(report):
         payload["verdict_reasons"] = [r for r in payload["verdict_reasons"] if r["kind"] != UNSIGNED]
-        payload["verdict"] = verdict_for(payload["verdict_reasons"])
+    elif report.signatures:
+        payload["verdict_reasons"] = [_waiting_reason(report) if r["kind"] == UNSIGNED else r
+                                      for r in payload["verdict_reasons"]]
+    payload["verdict"] = verdict_for(payload["verdict_reasons"])
+    payload["verdict_label"] = verdict_label(payload["verdict"], len(payload.get("exemptions", [])))
     payload["report_number"] = report.number
     payload["created_by"] = _display(report.created_by)
     return payload
@@ -95,22 +149,36 @@ def snapshot_json(report: ReadinessReport) -> dict[str, Any]:
 
 def sign_snapshot(session: so.Session, pilot: Pilot, report: ReadinessReport, actor: User, note: str,
                   now: datetime | None = None) -> ReadinessReport:
-    """A lead signs a snapshot (once); audited with the verdict before and after."""
+    """A lead adds their signature (once per snapshot), audited; the last one the quorum needs
+    completes the sign-off and sets the verdict."""
     if report.pilot_id != pilot.id:
         raise SnapshotError("This report belongs to another pilot.")
-    if report.signed_at is not None:
-        raise SnapshotError(f"Report #{report.number} is already signed by {_display(report.signed_by)}.")
-    note = (note or "").strip()
+    if not may_sign_report(session, actor, pilot):
+        raise NotAllowedToSign("Only a lead of this pilot can sign its reports (an admin signs only where they "
+                               "are a lead).")
+    if is_complete(report):
+        names = ", ".join(s["signed_by"] for s in sign_off_json(report)["signatures"])
+        raise SnapshotError(f"Report #{report.number} is already signed by {names}.")
+    if any(signature.user_id == actor.id for signature in report.signatures):
+        raise SnapshotError(f"You already signed report #{report.number}; it needs another lead's signature.")
+    note = (note or "").replace("\x00", "").strip()
     if len(note) > MAX_SIGN_NOTE_CHARS:
         raise SnapshotError(f"note must be at most {MAX_SIGN_NOTE_CHARS:,} characters")
+    now = now or utcnow()
     before = report.verdict
-    report.signed_by_id, report.signed_by = actor.id, actor
-    report.signed_at = now or utcnow()
-    report.sign_note = note
-    report.verdict = snapshot_json(report)["verdict"]
+    signature = ReadinessSignature(report=report, user_id=actor.id, user=actor, signed_at=now, note=note)
+    session.add(signature)
+    session.flush()
+    if len(report.signatures) >= report.required_signers:
+        report.signed_by_id, report.signed_by = actor.id, actor
+        report.signed_at = now
+        report.sign_note = note
+        report.verdict = snapshot_json(report)["verdict"]
     audit.record(session, "readiness.sign", actor=actor, pilot=pilot, target_type="readiness_report",
                  target_id=report.number, before={"verdict": before},
-                 after={"verdict": report.verdict, "note": note, "signed_at": iso(report.signed_at)})
+                 after={"verdict": report.verdict, "note": note, "signed_at": iso(now),
+                        "signatures": len(report.signatures), "required_signers": report.required_signers,
+                        "complete": is_complete(report)})
     return report
 
 

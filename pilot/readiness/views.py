@@ -4,7 +4,7 @@ Reviewers and above read everything here; only leads (and admins) attest, snapsh
 """
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from flask import (
     Blueprint,
@@ -22,7 +22,7 @@ from flask import (
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 
-from pilot.access import api_pilot_access, pilot_role_required, user_has_role
+from pilot.access import api_pilot_access, may_sign_report, pilot_role_required, user_has_role
 from pilot.alerts.services import METRICS, evaluate_alerts, recent_events, rules_for
 from pilot.extensions import db
 from pilot.models.base import utcnow
@@ -69,23 +69,35 @@ def _download(body: bytes, fmt: str, filename: str) -> Response:
     return response
 
 
-@bp.route("/pilots/<slug>/readiness")
-@pilot_role_required("reviewer")
-def page(slug: str):
+def _page(report: dict | None = None, attempt: dict | None = None, status: int = 200):
+    """The readiness page; `attempt` is a refused attestation form (its values and field errors)
+    shown again in place so nothing typed is lost."""
     alert_checks = evaluate_alerts(db.session, g.pilot)
     db.session.commit()
-    report = build_report(db.session, g.pilot)
+    report = report or build_report(db.session, g.pilot)
     sections = {section: [item for item in report["checklist"] if item["section"] == section] for section in SECTIONS}
     snapshot_rows = snapshots.list_snapshots(db.session, g.pilot)
     newest = snapshot_rows[0] if snapshot_rows else None
+    signed = next((row for row in snapshot_rows if row.signatures), None)
     return render_template(
         "readiness/page.html", pilot=g.pilot, report=report, sections=sections, is_lead=_is_lead(),
-        form=CsrfOnlyForm(), snapshots=snapshot_rows,
+        may_sign=may_sign_report(db.session, current_user, g.pilot),
+        form=CsrfOnlyForm(), snapshots=snapshot_rows, attempt=attempt or {},
         newest_stale=snapshots.staleness(db.session, g.pilot, newest) if newest else None,
+        signed_snapshot=snapshots.snapshot_json(signed) if signed else None,
+        pending_signers={row.number: snapshots.pending_signers(row) for row in snapshot_rows
+                         if row.signatures and not snapshots.is_complete(row)},
         alert_rules=rules_for(db.session, g.pilot), alert_values={c.rule.id: c.value for c in alert_checks},
         alert_events=recent_events(db.session, g.pilot), metrics=METRICS, today=utcnow().date().isoformat(),
+        longest_exemption=(utcnow().date() + timedelta(days=g.pilot.max_exemption_days)).isoformat(),
         ready_to_sign=[r["kind"] for r in report["verdict_reasons"]] == ["unsigned"],
-    )
+    ), status
+
+
+@bp.route("/pilots/<slug>/readiness")
+@pilot_role_required("reviewer")
+def page(slug: str):
+    return _page()
 
 
 @bp.route("/pilots/<slug>/readiness/attest", methods=["POST"])
@@ -94,21 +106,26 @@ def attest(slug: str):
     if not CsrfOnlyForm().validate_on_submit():
         abort(400)
     key = request.form.get("key", "")
+    fields = ("status", "note", "link", "owner", "exempt_until")
+    typed = {name: request.form.get(name, "") for name in fields}
+    report = build_report(db.session, g.pilot)
+    measured = next((item["auto_status"] for item in report["checklist"] if item["key"] == key), None)
     try:
-        exempt_text = request.form.get("exempt_until", "").strip()
+        exempt_text = typed["exempt_until"].strip()
         try:
             exempt_until = date.fromisoformat(exempt_text) if exempt_text else None
         except ValueError:
-            raise attestations.AttestationError("exempt_until must be a date (YYYY-MM-DD)") from None
-        attestations.attest(db.session, g.pilot, current_user, key=key, status=request.form.get("status", ""),
-                            note=request.form.get("note", ""), link=request.form.get("link", ""),
-                            exempt_until=exempt_until, today=utcnow().date())
+            raise attestations.AttestationError("exempt_until must be a date (YYYY-MM-DD)", "exempt_until") from None
+        attestations.attest(db.session, g.pilot, current_user, key=key, status=typed["status"], note=typed["note"],
+                            link=typed["link"], owner=typed["owner"], exempt_until=exempt_until,
+                            measured_status=measured, today=utcnow().date())
     except attestations.AttestationError as error:
         db.session.rollback()
-        flash(f"{key}: {error}", "error")
-    else:
-        db.session.commit()
-        flash(f"Recorded your {'exemption' if exempt_until else 'attestation'} on {key}.", "success")
+        flash(f"{key}: not recorded — {error}", "error")
+        return _page(report, attempt={"key": key, "values": typed, "field": error.field or "note",
+                                      "error": str(error)}, status=422)
+    db.session.commit()
+    flash(f"Recorded your {'exemption' if exempt_until else 'attestation'} on {key}.", "success")
     return redirect(url_for("readiness.page", slug=slug, _anchor=f"item-{key}"))
 
 
@@ -136,12 +153,21 @@ def sign_report(slug: str, number: int):
     report = _snapshot_or_404(number)
     try:
         snapshots.sign_snapshot(db.session, g.pilot, report, current_user, request.form.get("note", ""))
+    except snapshots.NotAllowedToSign as error:
+        db.session.rollback()
+        abort(403, description=str(error))
     except snapshots.SnapshotError as error:
         db.session.rollback()
         flash(str(error), "error")
     else:
         db.session.commit()
-        flash(f"You signed report #{number}: the verdict is {report.verdict}.", "success")
+        if snapshots.is_complete(report):
+            label = snapshots.snapshot_json(report)["verdict_label"]
+            flash(f"You signed report #{number}: the signatures are complete and the verdict is {label}.", "success")
+        else:
+            waiting = ", ".join(snapshots.pending_signers(report)) or "another lead (add one to the pilot)"
+            flash(f"You signed report #{number} ({len(report.signatures)} of {report.required_signers} signatures). "
+                  f"Still to sign: {waiting}.", "success")
     return redirect(url_for("readiness.page", slug=slug, _anchor="snapshots"))
 
 
@@ -180,7 +206,8 @@ def api_readiness(slug: str):
 def api_reports(slug: str):
     rows = snapshots.list_snapshots(db.session, g.pilot)
     return jsonify(reports=[{"number": r.number, "created_at": r.created_at.isoformat() + "Z", "verdict": r.verdict,
-                             "signed": r.signed_at is not None} for r in rows])
+                             "signed": r.signed_at is not None, "signatures": len(r.signatures),
+                             "required_signers": r.required_signers} for r in rows])
 
 
 @bp.route(f"/api/v1/pilots/<slug>/reports/<{NUMBER}:number>")

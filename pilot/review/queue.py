@@ -121,11 +121,15 @@ def _ordered(pilot: Pilot, filters: Filters, me: User | None, *columns):
     )
 
 
+OUTPUT_PREVIEW_CHARS = 300
+
+
 @dataclass
 class QueueRow:
     flag: Flag
     interaction: Interaction
     impact: int
+    output_preview: str | None = None  # the first characters of the answer (the full text stays unloaded)
     feedback: list[tuple[str, str]] = field(default_factory=list)  # (badge class, "down" / "up" / "2★")
 
 
@@ -138,20 +142,33 @@ class QueuePage:
 
 
 def queue_page(session: so.Session, pilot: Pilot, filters: Filters, me: User | None, page: int = 1,
-               per_page: int = PER_PAGE) -> QueuePage:
+               per_page: int | None = None) -> QueuePage:
     """One page of the queue, most severe and most widespread first."""
+    per_page = per_page or PER_PAGE
     total = session.scalar(
         sa.select(sa.func.count(Flag.id)).select_from(Flag).join(Interaction, Interaction.id == Flag.interaction_id)
         .where(*_conditions(pilot, filters, me))
     ) or 0
     pages = max(1, -(-total // per_page))
     page = min(max(1, page), pages)
-    statement = (_ordered(pilot, filters, me, Flag, Interaction)
+    preview = sa.func.substr(Interaction.output_text, 1, OUTPUT_PREVIEW_CHARS).label("output_preview")
+    statement = (_ordered(pilot, filters, me, Flag, Interaction, preview)
                  .options(so.defer(Interaction.output_text), so.selectinload(Flag.assignee))
                  .limit(per_page).offset((page - 1) * per_page))
-    rows = [QueueRow(flag, interaction, impact) for flag, interaction, impact in session.execute(statement).all()]
+    rows = [QueueRow(flag, interaction, impact, output)
+            for flag, interaction, output, impact in session.execute(statement).all()]
     _attach_feedback(session, rows)
     return QueuePage(rows, total, page, pages)
+
+
+def matching_flag_ids(session: so.Session, pilot: Pilot, filters: Filters, me: User | None,
+                      limit: int) -> list[int]:
+    """The ids of every flag the filter matches (across all pages), at most `limit` + 1 of them
+    so the caller can tell "too many" apart."""
+    return list(session.scalars(
+        sa.select(Flag.id).select_from(Flag).join(Interaction, Interaction.id == Flag.interaction_id)
+        .where(*_conditions(pilot, filters, me)).order_by(Flag.id).limit(limit + 1)
+    ))
 
 
 def _attach_feedback(session: so.Session, rows: list[QueueRow]) -> None:

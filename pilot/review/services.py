@@ -1,7 +1,9 @@
 """The review queue: finding flags, deciding them, and the audit trail of every decision.
 
 Decisions: confirm (category, severity, note), dismiss as a false positive, escalate to a
-lead, reopen; plus assignment to a reviewer. A flag escalated to a lead can only be decided
+lead, reopen; plus assignment to a reviewer. A confirm or dismiss taken in a bulk action is
+recorded as such (`decided_in_bulk`, and in the audit event): it closes the flag, but the
+readiness checklist does not count it as a human review, since nobody opened the item. A flag escalated to a lead can only be decided
 by a lead (or an admin). Every decision writes an audit event with before and after.
 Nothing here commits.
 """
@@ -16,12 +18,14 @@ from sqlalchemy import orm as so
 
 from pilot import audit
 from pilot.extensions import db
+from pilot.flagging.reasons import REASONS
 from pilot.models import Flag, Membership, Pilot, User
 from pilot.models.base import utcnow
 from pilot.models.flags import FLAG_CATEGORIES, SEVERITIES
 
 MAX_NOTE_CHARS = 5_000
 MAX_BULK = 500
+MAX_FILTER_BULK = 5_000  # "all flags matching this filter": a bigger set needs a narrower filter
 BULK_ACTIONS = ("confirm", "dismiss", "escalate", "assign_me", "unassign")
 
 
@@ -41,13 +45,20 @@ def get_flag_or_404(flag_id: int, pilot: Pilot) -> Flag:
     return flag
 
 
+def suggested_category(flag: Flag) -> str:
+    """The category a confirm pre-selects: the reason's, except a participant's report of harm → unsafe."""
+    if flag.reason == "participant_report" and flag.severity == "high":
+        return "unsafe"
+    return REASONS[flag.reason].category if flag.reason in REASONS else "other"
+
+
 def may_decide(flag: Flag, actor_is_lead: bool) -> bool:
     """Escalated flags wait for a lead; everything else any reviewer may decide."""
     return actor_is_lead or not flag.escalated
 
 
 def confirm(session: so.Session, flag: Flag, actor: User, *, category: str, severity: str | None = None,
-            note: str = "", actor_is_lead: bool = True) -> Flag:
+            note: str = "", actor_is_lead: bool = True, in_bulk: bool = False) -> Flag:
     """A real problem: record its category, severity and a note."""
     if category not in FLAG_CATEGORIES:
         raise ReviewError(f"category must be one of {', '.join(FLAG_CATEGORIES)}")
@@ -55,13 +66,14 @@ def confirm(session: so.Session, flag: Flag, actor: User, *, category: str, seve
     if severity not in SEVERITIES:
         raise ReviewError(f"severity must be one of {', '.join(SEVERITIES)}")
     return _decide(session, flag, actor, "confirm", actor_is_lead, status="confirmed", category=category,
-                   severity=severity, note=_check_note(note), escalated=False)
+                   severity=severity, note=_check_note(note), escalated=False, decided_in_bulk=in_bulk)
 
 
-def dismiss(session: so.Session, flag: Flag, actor: User, *, note: str = "", actor_is_lead: bool = True) -> Flag:
+def dismiss(session: so.Session, flag: Flag, actor: User, *, note: str = "", actor_is_lead: bool = True,
+            in_bulk: bool = False) -> Flag:
     """A false positive: nothing wrong with the interaction."""
     return _decide(session, flag, actor, "dismiss", actor_is_lead, status="dismissed", category=None,
-                   note=_check_note(note), escalated=False)
+                   note=_check_note(note), escalated=False, decided_in_bulk=in_bulk)
 
 
 def escalate(session: so.Session, flag: Flag, actor: User, *, note: str = "", actor_is_lead: bool = True) -> Flag:
@@ -73,7 +85,8 @@ def escalate(session: so.Session, flag: Flag, actor: User, *, note: str = "", ac
 def reopen(session: so.Session, flag: Flag, actor: User, *, actor_is_lead: bool = True) -> Flag:
     """Undo a decision: the flag is open again. Its note is kept and the reopener is recorded,
     so a re-flag treats it as worked on and never deletes it."""
-    return _decide(session, flag, actor, "reopen", actor_is_lead, status="open", category=None)
+    return _decide(session, flag, actor, "reopen", actor_is_lead, status="open", category=None,
+                   decided_in_bulk=False)
 
 
 def assign(session: so.Session, pilot: Pilot, flag: Flag, actor: User, assignee: User | None) -> Flag:
@@ -120,9 +133,10 @@ def bulk(session: so.Session, pilot: Pilot, flag_ids: list[int], action: str, ac
             result.skipped_escalated += 1
             continue
         if action == "confirm":
-            confirm(session, flag, actor, category=category, severity=severity, note=note, actor_is_lead=actor_is_lead)
+            confirm(session, flag, actor, category=category, severity=severity, note=note, actor_is_lead=actor_is_lead,
+                    in_bulk=True)
         elif action == "dismiss":
-            dismiss(session, flag, actor, note=note, actor_is_lead=actor_is_lead)
+            dismiss(session, flag, actor, note=note, actor_is_lead=actor_is_lead, in_bulk=True)
         elif action == "escalate":
             escalate(session, flag, actor, note=note)
         elif action == "assign_me":
@@ -131,6 +145,26 @@ def bulk(session: so.Session, pilot: Pilot, flag_ids: list[int], action: str, ac
             assign(session, pilot, flag, actor, None)
         result.done += 1
     return result
+
+
+def bulk_matching(session: so.Session, pilot: Pilot, flag_ids: list[int], expected: int, action: str, actor: User, *,
+                  actor_is_lead: bool, category: str = "other", severity: str | None = None,
+                  note: str = "") -> BulkResult:
+    """Apply one action to every flag a filter matches (`flag_ids`, across pages). `expected` is the
+    count the reviewer confirmed: if the filter now matches a different number, nothing is done."""
+    if len(flag_ids) > MAX_FILTER_BULK:
+        raise ReviewError(f"the filter matches more than {MAX_FILTER_BULK:,} flags: narrow it first")
+    if len(flag_ids) != expected:
+        raise ReviewError(f"the filter now matches {len(flag_ids):,} flags, not the {expected:,} you confirmed: "
+                          "nothing was changed; look at the queue again")
+    total = BulkResult()
+    for start in range(0, len(flag_ids), MAX_BULK):
+        part = bulk(session, pilot, flag_ids[start:start + MAX_BULK], action, actor, actor_is_lead=actor_is_lead,
+                    category=category, severity=severity, note=note)
+        total.done += part.done
+        total.skipped_escalated += part.skipped_escalated
+        total.not_found += part.not_found
+    return total
 
 
 def team_members(session: so.Session, pilot: Pilot) -> list[User]:
@@ -160,7 +194,7 @@ def assignable_user(session: so.Session, pilot: Pilot, user_id: int | None) -> U
 
 def _snapshot(flag: Flag) -> dict[str, Any]:
     return {"status": flag.status, "category": flag.category, "severity": flag.severity, "note": flag.note,
-            "escalated": flag.escalated, "assignee_id": flag.assignee_id}
+            "escalated": flag.escalated, "assignee_id": flag.assignee_id, "in_bulk": bool(flag.decided_in_bulk)}
 
 
 def _check_note(note: str | None) -> str:

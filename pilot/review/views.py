@@ -47,7 +47,7 @@ def queue(slug: str):
         "review/queue.html", pilot=g.pilot, filters=filters, result=result, reasons=REASONS,
         counts=review_queue.queue_counts(db.session, g.pilot), choices=review_queue.filter_choices(db.session, g.pilot),
         kinds=FLAG_KINDS, severities=SEVERITIES, statuses=review_queue.STATUS_CHOICES, categories=FLAG_CATEGORIES,
-        bulk_form=BulkForm(), decision_form=DecisionForm(), is_lead=actor_is_lead(),
+        bulk_form=BulkForm(), is_lead=actor_is_lead(), suggested_category=services.suggested_category,
     )
 
 
@@ -58,7 +58,7 @@ def detail(slug: str, flag_id: int):
     filters = review_queue.Filters.parse(request.args)
     previous_id, next_id, position, total = review_queue.neighbours(db.session, g.pilot, filters, current_user, flag.id)
     interaction = flag.interaction
-    decision_form = DecisionForm(category=REASONS[flag.reason].category if flag.reason in REASONS else "other",
+    decision_form = DecisionForm(category=services.suggested_category(flag),
                                  severity=flag.severity)
     assign_form = AssignForm(assignee=str(flag.assignee_id or ""))
     assign_form.assignee.choices = [SelectChoice("", "nobody")] + [
@@ -87,9 +87,13 @@ def decide(slug: str, flag_id: int):
     form = DecisionForm()
     fallback = url_for("review.detail", slug=slug, flag_id=flag.id)
     if not form.validate_on_submit():
-        flash("; ".join(f"{name}: {', '.join(errors)}" for name, errors in form.errors.items()), "error")
+        message = "; ".join(f"{name}: {', '.join(errors)}" for name, errors in form.errors.items())
+        if request.accept_mimetypes.best == "application/json":
+            return jsonify(error=message), 400
+        flash(message, "error")
         return redirect(fallback)
     action, lead = form.action.data, actor_is_lead()
+    wants_json = request.accept_mimetypes.best == "application/json"
     try:
         if action == "confirm":
             services.confirm(db.session, flag, current_user, category=form.category.data or "other",
@@ -102,13 +106,21 @@ def decide(slug: str, flag_id: int):
             services.reopen(db.session, flag, current_user, actor_is_lead=lead)
     except services.NotAllowed as error:
         db.session.rollback()
+        if wants_json:
+            return jsonify(error=str(error)), 403
         abort(403, description=str(error))
     except services.ReviewError as error:
         db.session.rollback()
+        if wants_json:
+            return jsonify(error=str(error)), 400
         flash(str(error), "error")
         return redirect(fallback)
     db.session.commit()
-    flash(f"Flag #{flag.id} ({flag.reason}): {DONE[action]}.", "success")
+    message = f"Flag #{flag.id} ({flag.reason}): {DONE[action]}."
+    if wants_json:  # the queue decides in place (progressive enhancement): no reload, it keeps its place
+        return jsonify(id=flag.id, status=flag.status, escalated=flag.escalated, category=flag.category,
+                       message=message)
+    flash(message, "success")
     return redirect(safe_next(fallback))
 
 
@@ -150,9 +162,19 @@ def bulk(slug: str):
     if not form.validate_on_submit():
         abort(400, description="The form expired; reload the page.")
     ids = [number for number in map(parse_id, request.form.getlist("flag_ids")) if number is not None]
+    options = dict(actor_is_lead=actor_is_lead(), category=form.category.data or "other", note=form.note.data)
     try:
-        result = services.bulk(db.session, g.pilot, ids, form.action.data, current_user, actor_is_lead=actor_is_lead(),
-                               category=form.category.data or "other", note=form.note.data)
+        if request.form.get("all_matching") == "1":
+            filters = review_queue.Filters.parse(request.form)
+            expected = request.form.get("expected_count", "")
+            if filters.errors or not expected.isdigit() or len(expected) > 9:
+                raise services.ReviewError("the filter or its count is not valid: reload the queue")
+            matching = review_queue.matching_flag_ids(db.session, g.pilot, filters, current_user,
+                                                      services.MAX_FILTER_BULK)
+            result = services.bulk_matching(db.session, g.pilot, matching, int(expected), form.action.data,
+                                            current_user, **options)
+        else:
+            result = services.bulk(db.session, g.pilot, ids, form.action.data, current_user, **options)
     except services.ReviewError as error:
         db.session.rollback()
         flash(str(error), "error")

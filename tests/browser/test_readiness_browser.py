@@ -28,7 +28,7 @@ def test_lead_attests_snapshots_and_signs(live_server, page, world, db):
     expect(page.locator(".flash-success")).to_contain_text("Created report #1")
     page.fill("#sign-note-1", "Reviewed with the team; not launching until fallbacks are fixed.")
     page.click("text=Sign report #1")
-    expect(page.locator(".flash-success")).to_contain_text("You signed report #1: the verdict is no-go.")
+    expect(page.locator(".flash-success")).to_contain_text("You signed report #1: the signatures are complete and the verdict is no-go.")
     screenshot(page, "readiness-signed")
 
 

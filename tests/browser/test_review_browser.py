@@ -47,11 +47,51 @@ def test_queue_keyboard_moves_and_dismisses(live_server, page, world):
     page.keyboard.press("k")
     assert rows.nth(0).get_attribute("class") == "current"
     first_id = int(rows.nth(0).locator('input[name="flag_ids"]').get_attribute("value"))
-    with page.expect_navigation():
-        page.keyboard.press("d")
-    assert "dismissed as a false positive" in page.content()
+    page.keyboard.press("d")  # decided in place: no navigation
+    page.wait_for_selector("#queue-status:has-text('dismissed as a false positive')")
     assert flag_status(first_id) == "dismissed"
     assert dialogs == []  # the hostile input did not run
+
+
+def test_queue_decides_a_flag_without_a_reload(live_server, page, world, csrf_on):
+    """With CSRF on, as in production: the row's Dismiss button sends the form with fetch, the page
+    stays (same document, same scroll position) and the row shows the new status."""
+    small_pilot(world)
+    log_in(page, live_server, "reviewer@example.com", PASSWORD)
+    page.set_viewport_size({"width": 1280, "height": 500})
+    page.goto(f"{live_server}/pilots/alpha/review?kind=failure")
+    page.evaluate("window.__stillHere = true")
+    rows = page.locator("#queue tbody tr[data-url]")
+    row = rows.nth(rows.count() - 1)
+    row.scroll_into_view_if_needed()
+    scrolled = page.evaluate("window.scrollY")
+    assert scrolled > 0
+    flag_id = int(row.locator('input[name="flag_ids"]').get_attribute("value"))
+    row.locator('.row-actions button[value="dismiss"]').click()
+    page.wait_for_selector(f"#queue-status:has-text('Flag #{flag_id}')")
+    assert page.evaluate("window.__stillHere") is True  # no reload
+    assert page.url.endswith("/review?kind=failure")
+    assert abs(page.evaluate("window.scrollY") - scrolled) < 5  # the queue kept its place
+    assert "decided" in row.get_attribute("class") and row.locator(".badge.dismissed").count() == 1
+    assert row.locator(".row-actions").count() == 0
+    assert flag_status(flag_id) == "dismissed"
+    screenshot(page, "review-queue-decided-in-place")
+
+
+def test_queue_row_buttons_work_without_javascript(live_server, browser, world):
+    """Progressive enhancement: with scripts off the same button is a plain POST back to the queue."""
+    small_pilot(world)
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    log_in(page, live_server, "reviewer@example.com", PASSWORD)
+    page.goto(f"{live_server}/pilots/alpha/review?kind=failure")
+    row = page.locator("#queue tbody tr[data-url]").first
+    flag_id = int(row.locator('input[name="flag_ids"]').get_attribute("value"))
+    with page.expect_navigation():
+        row.locator('.row-actions button[value="confirm"]').click()
+    assert "/review?kind=failure" in page.url and f"Flag #{flag_id}" in page.content()
+    assert flag_status(flag_id) == "confirmed"
+    context.close()
 
 
 def test_detail_keyboard_confirms_and_moves_on(live_server, page, world):

@@ -1,7 +1,10 @@
-/* Review queue keyboard shortcuts (no dependencies).
+/* Review queue: deciding in place, and keyboard shortcuts (no dependencies).
  * Queue:  j/k move, Enter/o open, x select, c confirm (suggested category), d dismiss, e escalate.
+ *         A row's Confirm / Dismiss / Escalate are plain form POSTs; with this script they are sent
+ *         with fetch (the form's CSRF token, also as X-CSRFToken) and the row is updated in place,
+ *         so the queue keeps its place. "All matching this filter" asks for confirmation first.
  * Detail: j/k next/previous flag, c confirm, d dismiss, e escalate, u back to the queue.
- * Keys are ignored while typing in a field. Actions are ordinary POSTs with the page's CSRF token. */
+ * Keys are ignored while typing in a field. */
 (function () {
   "use strict";
 
@@ -15,26 +18,75 @@
     return meta ? meta.getAttribute("content") : "";
   }
 
-  function post(url, fields) {
-    var form = document.createElement("form");
-    form.method = "post";
-    form.action = url;
-    fields.csrf_token = csrfToken();
-    Object.keys(fields).forEach(function (name) {
-      var input = document.createElement("input");
-      input.type = "hidden";
-      input.name = name;
-      input.value = fields[name];
-      form.appendChild(input);
-    });
-    document.body.appendChild(form);
-    form.submit();
+  function announce(text, isError) {
+    var box = document.getElementById("queue-status");
+    if (!box) return;
+    box.textContent = text;
+    box.className = "sr-status flash " + (isError ? "flash-error" : "flash-success");
+  }
+
+  function markDecided(row, answer) {
+    var cell = row.lastElementChild;
+    var status = cell.querySelector(".badge");
+    if (status) { status.textContent = answer.status; status.className = "badge " + answer.status; }
+    if (answer.escalated && !cell.querySelector(".badge.escalated")) {
+      var esc = document.createElement("span");
+      esc.className = "badge escalated";
+      esc.textContent = "escalated";
+      status.insertAdjacentElement("afterend", esc);
+    }
+    var actions = cell.querySelector(".row-actions");
+    if (actions) actions.remove();
+    row.classList.add("decided");
+  }
+
+  function decideInPlace(form, submitter) {
+    var data = new FormData(form);
+    if (submitter && submitter.name) data.set(submitter.name, submitter.value);
+    var row = document.querySelector('tr[data-decide="' + form.getAttribute("action") + '"]');
+    fetch(form.getAttribute("action"), {
+      method: "POST", body: data, credentials: "same-origin",
+      headers: { "Accept": "application/json", "X-CSRFToken": csrfToken() }
+    }).then(function (response) {
+      return response.json().catch(function () { return { error: "The server answered " + response.status + "." }; })
+        .then(function (answer) { return { ok: response.ok, answer: answer }; });
+    }).then(function (result) {
+      if (!result.ok) { announce(result.answer.error || "Not saved.", true); return; }
+      if (row) markDecided(row, result.answer);
+      announce(result.answer.message, false);
+    }).catch(function () { announce("Not saved: the server could not be reached. Try again.", true); });
   }
 
   function setupQueue(table) {
     var rows = Array.prototype.slice.call(table.querySelectorAll("tbody tr[data-url]"));
     var current = -1;
-    var here = window.location.pathname + window.location.search;
+
+    document.querySelectorAll("form.decide-form").forEach(function (form) {
+      form.addEventListener("submit", function (event) {
+        event.preventDefault();
+        decideInPlace(form, event.submitter);
+      });
+    });
+
+    function decideRow(row, action) {
+      var button = row.querySelector('.row-actions button[value="' + action + '"]');
+      if (!button) return;
+      var form = document.getElementById(button.getAttribute("form"));
+      if (form.requestSubmit) form.requestSubmit(button); else decideInPlace(form, button);
+    }
+
+    var bulkForm = document.getElementById("bulk-form");
+    var matching = document.getElementById("all-matching");
+    if (bulkForm && matching) {
+      bulkForm.addEventListener("submit", function (event) {
+        if (!matching.checked) return;
+        var action = bulkForm.querySelector('select[name="action"]');
+        var label = action.options[action.selectedIndex].text;
+        if (!window.confirm(label + ": all " + matching.dataset.count + " flags matching this filter, on every page?")) {
+          event.preventDefault();
+        }
+      });
+    }
 
     function select(index) {
       if (!rows.length) return;
@@ -67,9 +119,9 @@
         case "k": select(current - 1); break;
         case "Enter": case "o": if (row) window.location.href = row.dataset.url; else return; break;
         case "x": if (row) { var box = row.querySelector('input[name="flag_ids"]'); box.checked = !box.checked; } else return; break;
-        case "c": if (row) post(row.dataset.decide, { action: "confirm", category: row.dataset.category, severity: row.dataset.severity, next: here }); else return; break;
-        case "d": if (row) post(row.dataset.decide, { action: "dismiss", next: here }); else return; break;
-        case "e": if (row) post(row.dataset.decide, { action: "escalate", next: here }); else return; break;
+        case "c": if (row) decideRow(row, "confirm"); else return; break;
+        case "d": if (row) decideRow(row, "dismiss"); else return; break;
+        case "e": if (row) decideRow(row, "escalate"); else return; break;
         default: return;
       }
       event.preventDefault();
