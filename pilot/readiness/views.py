@@ -23,7 +23,6 @@ from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 
 from pilot.access import api_pilot_access, pilot_role_required, user_has_role
-from pilot.alerts.services import METRICS, evaluate_alerts, recent_events, rules_for
 from pilot.extensions import db
 from pilot.models.base import utcnow
 from pilot.pilots.forms import CsrfOnlyForm
@@ -72,8 +71,6 @@ def _download(body: bytes, fmt: str, filename: str) -> Response:
 @bp.route("/pilots/<slug>/readiness")
 @pilot_role_required("reviewer")
 def page(slug: str):
-    alert_checks = evaluate_alerts(db.session, g.pilot)
-    db.session.commit()
     report = build_report(db.session, g.pilot)
     sections = {section: [item for item in report["checklist"] if item["section"] == section] for section in SECTIONS}
     snapshot_rows = snapshots.list_snapshots(db.session, g.pilot)
@@ -82,8 +79,7 @@ def page(slug: str):
         "readiness/page.html", pilot=g.pilot, report=report, sections=sections, is_lead=_is_lead(),
         form=CsrfOnlyForm(), snapshots=snapshot_rows,
         newest_stale=snapshots.staleness(db.session, g.pilot, newest) if newest else None,
-        alert_rules=rules_for(db.session, g.pilot), alert_values={c.rule.id: c.value for c in alert_checks},
-        alert_events=recent_events(db.session, g.pilot), metrics=METRICS, today=utcnow().date().isoformat(),
+        today=utcnow().date().isoformat(),
         ready_to_sign=[r["kind"] for r in report["verdict_reasons"]] == ["unsigned"],
     )
 

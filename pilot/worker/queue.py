@@ -1,0 +1,104 @@
+"""The one RQ queue, its Redis connection, and the in-process fallback when Redis is not there."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import current_app
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Queue, Retry, Worker
+
+log = logging.getLogger(__name__)
+_connections: dict[str, Redis] = {}
+_fallback_said = False
+
+
+def redis_connection() -> Redis | None:
+    """A connection to REDIS_URL that answers a PING, else None (no URL, or Redis down)."""
+    url = current_app.config.get("REDIS_URL")
+    if not url:
+        return None
+    connection = _connections.get(url)
+    if connection is None:
+        connection = _connections[url] = Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=5)
+    try:
+        connection.ping()
+    except (RedisError, OSError):
+        return None
+    return connection
+
+
+def queue_name() -> str:
+    return current_app.config.get("WORKER_QUEUE", "pilot")
+
+
+def get_queue(connection: Redis | None = None) -> Queue | None:
+    connection = connection or redis_connection()
+    return Queue(queue_name(), connection=connection) if connection is not None else None
+
+
+def retry_policy() -> Retry:
+    """Deliveries are retried with growing waits (WORKER_RETRY_INTERVALS, seconds)."""
+    intervals = list(current_app.config.get("WORKER_RETRY_INTERVALS", [10, 60, 300]))
+    return Retry(max=len(intervals), interval=intervals)
+
+
+def _say_fallback_once(reason: str) -> None:
+    global _fallback_said
+    if not _fallback_said:
+        _fallback_said = True
+        log.warning("No background worker queue (%s): jobs run in-process, in the request that asks for them.", reason)
+
+
+def enqueue(func: Any, *args: Any, retry: bool = False, inline_fallback: bool = True, job_id: str | None = None,
+            **kwargs: Any) -> str:
+    """Run `func(*args)` in the worker; returns "queued", "ran" (in-process) or "skipped".
+
+    `func` may be a dotted path, so the write side can enqueue without importing the read side.
+    Without Redis the job runs here and now (retried at once, without waiting, when `retry`), unless
+    `inline_fallback` is False: then it is skipped (work that is only an optimisation).
+    """
+    queue = get_queue()
+    if queue is not None:
+        try:
+            options: dict[str, Any] = {"retry": retry_policy()} if retry else {}
+            if job_id:
+                options["job_id"] = job_id
+            queue.enqueue(func, *args, **options, **kwargs)
+            return "queued"
+        except RedisError as error:
+            _say_fallback_once(f"Redis error {error}")
+    else:
+        _say_fallback_once("REDIS_URL not set" if not current_app.config.get("REDIS_URL") else "Redis unreachable")
+    if not inline_fallback:
+        return "skipped"
+    if isinstance(func, str):
+        import importlib
+
+        module, _, name = func.rpartition(".")
+        func = getattr(importlib.import_module(module), name)
+    attempts = 1 + (len(current_app.config.get("WORKER_RETRY_INTERVALS", [10, 60, 300])) if retry else 0)
+    for attempt in range(attempts):
+        try:
+            func(*args, **kwargs)
+            break
+        except Exception:  # the job records its own failure; like RQ, a failed job does not fail the caller
+            log.exception("In-process job %s failed (attempt %d of %d)", getattr(func, "__name__", func),
+                          attempt + 1, attempts)
+    return "ran"
+
+
+def status() -> dict[str, Any]:
+    """For /readyz: is Redis reachable, how long is the queue, how many workers listen to it."""
+    if not current_app.config.get("REDIS_URL"):
+        return {"mode": "in-process", "redis": "not configured"}
+    connection = redis_connection()
+    if connection is None:
+        return {"mode": "in-process", "redis": "unreachable"}
+    try:
+        queue = get_queue(connection)
+        return {"mode": "rq", "redis": "ok", "queue": queue.name, "queued": queue.count,
+                "workers": Worker.count(connection=connection, queue=queue)}
+    except RedisError as error:
+        return {"mode": "in-process", "redis": f"error: {error}"}
