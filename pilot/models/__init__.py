@@ -4,8 +4,8 @@ from pilot.models.alerts import AlertChannel, AlertDelivery
 from pilot.models.analytics import DailyRollup, DayRollup, RollupState
 from pilot.models.feedback import Feedback, Report
 from pilot.models.flags import Flag, Scenario
-from pilot.models.jobs import BackgroundJob
 from pilot.models.interactions import Interaction, ModelPrice, PromptVersion
+from pilot.models.jobs import BackgroundJob
 from pilot.models.pilots import ApiKey, AuditEvent, Membership, Pilot
 from pilot.models.readiness import AlertEvent, AlertRule, ChecklistAttestation, ReadinessReport
 

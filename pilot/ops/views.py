@@ -1,4 +1,4 @@
-"""Operational endpoints: liveness, readiness (database reachable) and Prometheus metrics."""
+"""Operational endpoints: liveness, readiness (database reachable, the worker queue) and Prometheus metrics."""
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -6,6 +6,7 @@ from flask import Blueprint, Response, jsonify
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from pilot.extensions import csrf, db
+from pilot.worker.queue import status as queue_status
 
 bp = Blueprint("ops", __name__)
 
@@ -21,8 +22,9 @@ def readyz():
         db.session.execute(sa.text("SELECT 1"))
     except sa.exc.SQLAlchemyError:
         db.session.rollback()
-        return jsonify(status="unavailable", database="unreachable"), 503
-    return jsonify(status="ok", database="ok")
+        return jsonify(status="unavailable", database="unreachable", queue=queue_status()), 503
+    # A missing or unreachable Redis is not "unavailable": jobs then run in-process (slower, not broken).
+    return jsonify(status="ok", database="ok", queue=queue_status())
 
 
 @bp.route("/metrics")

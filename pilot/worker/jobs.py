@@ -18,19 +18,24 @@ log = logging.getLogger(__name__)
 _app = None
 
 
-@contextlib.contextmanager
-def job_context() -> Iterator[None]:
-    """The caller's app context when there is one (in-process fallback, tests), else one of an app
-    built once per worker process from the environment."""
+def worker_app():
+    """The app a worker process runs jobs with, built once from the environment."""
     global _app
-    if has_app_context():
-        yield
-        return
     if _app is None:
         from pilot import create_app
 
         _app = create_app()
-    with _app.app_context():
+    return _app
+
+
+@contextlib.contextmanager
+def job_context() -> Iterator[None]:
+    """The caller's app context when there is one (in-process fallback, tests), else one of the
+    worker's app (a fresh database session per job)."""
+    if has_app_context():
+        yield
+        return
+    with worker_app().app_context():
         try:
             yield
         finally:
@@ -49,21 +54,28 @@ def evaluate_all_alerts() -> int:
         return len(pilot_ids)
 
 
-def evaluate_pilot_alerts(pilot_id: int) -> int:
-    """Evaluate one pilot's rules; each alert that fired goes to every enabled channel. Returns how many fired."""
+def evaluate_and_send(session, pilot: Pilot) -> list:
+    """Evaluate the pilot's rules, commit, and queue a delivery of each alert that fired to every
+    enabled channel. Returns the checks (the CLI prints them)."""
     from pilot.alerts.channels import deliveries_for_event
     from pilot.alerts.services import evaluate_alerts
 
+    checks = evaluate_alerts(session, pilot)
+    deliveries = [d.id for check in checks if check.fired is not None
+                  for d in deliveries_for_event(session, check.fired)]
+    session.commit()
+    for delivery_id in deliveries:
+        enqueue(deliver_alert, delivery_id, retry=True)
+    return checks
+
+
+def evaluate_pilot_alerts(pilot_id: int) -> int:
+    """Evaluate one pilot's rules and send what fired; returns how many fired."""
     with job_context():
         pilot = db.session.get(Pilot, pilot_id)
         if pilot is None:
             return 0
-        fired = [check.fired for check in evaluate_alerts(db.session, pilot) if check.fired is not None]
-        deliveries = [d.id for event in fired for d in deliveries_for_event(db.session, event)]
-        db.session.commit()
-        for delivery_id in deliveries:
-            enqueue(deliver_alert, delivery_id, retry=True)
-        return len(fired)
+        return sum(check.fired is not None for check in evaluate_and_send(db.session, pilot))
 
 
 def deliver_alert(delivery_id: int) -> str:

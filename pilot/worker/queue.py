@@ -2,22 +2,27 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from flask import current_app
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, Retry, Worker
+from rq.exceptions import DuplicateJobError
 
 log = logging.getLogger(__name__)
 _connections: dict[str, Redis] = {}
+_down_until: dict[str, float] = {}
 _fallback_said = False
+RETRY_DOWN_AFTER_S = 30  # a Redis that did not answer is not asked again for this long
 
 
 def redis_connection() -> Redis | None:
-    """A connection to REDIS_URL that answers a PING, else None (no URL, or Redis down)."""
+    """A connection to REDIS_URL that answers a PING, else None (no URL, or Redis down; a down
+    Redis is not re-tried for RETRY_DOWN_AFTER_S, so requests do not each wait for its timeout)."""
     url = current_app.config.get("REDIS_URL")
-    if not url:
+    if not url or _down_until.get(url, 0) > time.monotonic():
         return None
     connection = _connections.get(url)
     if connection is None:
@@ -25,6 +30,7 @@ def redis_connection() -> Redis | None:
     try:
         connection.ping()
     except (RedisError, OSError):
+        _down_until[url] = time.monotonic() + RETRY_DOWN_AFTER_S
         return None
     return connection
 
@@ -51,42 +57,47 @@ def _say_fallback_once(reason: str) -> None:
         log.warning("No background worker queue (%s): jobs run in-process, in the request that asks for them.", reason)
 
 
-def enqueue(func: Any, *args: Any, retry: bool = False, inline_fallback: bool = True, job_id: str | None = None,
-            **kwargs: Any) -> str:
-    """Run `func(*args)` in the worker; returns "queued", "ran" (in-process) or "skipped".
-
-    `func` may be a dotted path, so the write side can enqueue without importing the read side.
-    Without Redis the job runs here and now (retried at once, without waiting, when `retry`), unless
-    `inline_fallback` is False: then it is skipped (work that is only an optimisation).
-    """
+def enqueue(func: Any, *args: Any, retry: bool = False, job_timeout: int | None = None) -> str:
+    """Run `func(*args)` in the worker; returns "queued", or "ran" when, without Redis, it ran here
+    and now (retried at once, without waiting, when `retry`)."""
     queue = get_queue()
     if queue is not None:
         try:
             options: dict[str, Any] = {"retry": retry_policy()} if retry else {}
-            if job_id:
-                options["job_id"] = job_id
-            queue.enqueue(func, *args, **options, **kwargs)
+            if job_timeout:
+                options["job_timeout"] = job_timeout
+            queue.enqueue(func, *args, **options)
             return "queued"
         except RedisError as error:
             _say_fallback_once(f"Redis error {error}")
     else:
         _say_fallback_once("REDIS_URL not set" if not current_app.config.get("REDIS_URL") else "Redis unreachable")
-    if not inline_fallback:
-        return "skipped"
-    if isinstance(func, str):
-        import importlib
-
-        module, _, name = func.rpartition(".")
-        func = getattr(importlib.import_module(module), name)
     attempts = 1 + (len(current_app.config.get("WORKER_RETRY_INTERVALS", [10, 60, 300])) if retry else 0)
     for attempt in range(attempts):
         try:
-            func(*args, **kwargs)
+            func(*args)
             break
         except Exception:  # the job records its own failure; like RQ, a failed job does not fail the caller
             log.exception("In-process job %s failed (attempt %d of %d)", getattr(func, "__name__", func),
                           attempt + 1, attempts)
     return "ran"
+
+
+def refresh_rollup_soon(pilot_id: int) -> str:
+    """After ingest: queue one dashboard rollup refresh for the pilot (one at a time: a refresh
+    already waiting covers this batch too). Without Redis nothing runs here: the dashboard refreshes
+    lazily before it reads, as it always has."""
+    queue = get_queue()
+    if queue is None:
+        return "skipped"
+    try:
+        queue.enqueue("pilot.worker.jobs.refresh_rollup", pilot_id, job_id=f"rollup-{pilot_id}", unique=True,
+                      result_ttl=0, failure_ttl=60)
+    except DuplicateJobError:
+        return "already queued"
+    except RedisError:
+        return "skipped"
+    return "queued"
 
 
 def status() -> dict[str, Any]:
