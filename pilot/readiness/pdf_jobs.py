@@ -1,7 +1,10 @@
 """The readiness report's PDF, rendered by the worker (it takes seconds) with progress on the job."""
 from __future__ import annotations
 
-from typing import Callable
+import contextlib
+import logging
+import re
+from typing import Callable, Iterator
 
 from sqlalchemy import orm as so
 
@@ -22,10 +25,35 @@ def render_pdf_for_job(session: so.Session, job: BackgroundJob, progress: Callab
         report, stale = snapshots.snapshot_json(snapshot), snapshots.staleness(session, pilot, snapshot)
     else:
         report, stale = build_report(session, pilot), None
-    progress(40, "Laying out the PDF.")
+    progress(30, "Laying out the PDF.")
     html = exports.report_html(report, stale_note=stale)
-    progress(60, "Drawing the PDF pages.")
-    return exports.report_pdf(html)
+    with _weasyprint_steps(progress):
+        return exports.report_pdf(html)
+
+
+# WeasyPrint logs its steps ("Step 5 - Creating layout - Page 2") on this logger: the job's progress follows them.
+WEASYPRINT_STEPS = 7
+
+
+@contextlib.contextmanager
+def _weasyprint_steps(progress: Callable[[int, str], None]) -> Iterator[None]:
+    class StepHandler(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            text = record.getMessage()
+            step = re.match(r"Step (\d+) - (.*)", text)
+            if step:
+                done = min(int(step.group(1)), WEASYPRINT_STEPS)
+                progress(30 + 65 * done // WEASYPRINT_STEPS, f"Drawing the PDF: {step.group(2)[:80]}.")
+
+    logger = logging.getLogger("weasyprint.progress")
+    handler, level = StepHandler(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 def filename(pilot: Pilot, job: BackgroundJob) -> str:
