@@ -4,7 +4,9 @@
   if (!panel) return;
   const url = panel.dataset.stateUrl;
   function show(state) {
-    document.getElementById("job-status").textContent = state.status;
+    const badge = document.getElementById("job-status");
+    badge.textContent = state.status;
+    badge.className = "badge " + ({ done: "pass", failed: "fail" }[state.status] || "warn");
     document.getElementById("job-progress").value = state.progress;
     document.getElementById("job-percent").textContent = state.progress + "%";
     document.getElementById("job-message").textContent = state.message;
