@@ -419,3 +419,20 @@ def test_pdf_is_rendered_by_a_job_and_downloaded(db, world, client_as):
     assert download.status_code == 200 and download.data.startswith(b"%PDF")
     assert client_as("participant").get(state["download_url"]).status_code == 403
     assert client_as("reviewer").post("/pilots/alpha/readiness/pdf", data={"number": "99"}).status_code == 404
+
+
+def test_hostile_user_ids_reach_slack_text_escaped(db, world, webhook):
+    """A per-user alert names the user; in the Slack `text` field `<`, `>` and `&` are escaped, so an
+    id like `<!channel>` cannot ping a whole Slack channel; the JSON fields keep it as it is."""
+    now = utcnow()
+    for i in range(3):
+        add_interaction(db, world.pilot, f"h{i}", user="<!channel> & ☃\u202e", at=now - timedelta(minutes=5))
+    add_rule(db.session, world.pilot, None, metric="user_requests_per_day", threshold=1, window_hours=24)
+    db.session.commit()
+    receiver = webhook()
+    _webhook_channel(db, world.pilot, receiver)
+    assert evaluate_pilot_alerts(world.pilot.id) == 1
+    body = receiver.received[0]["body"]
+    assert receiver.received[0]["verified"]
+    assert "&lt;!channel&gt; &amp; ☃" in body["text"] and "<!channel>" not in body["text"]
+    assert "(user <!channel> & ☃\u202e)" in body["summary"]

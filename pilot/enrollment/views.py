@@ -36,13 +36,9 @@ def _email_invites(invites: list[services.Invite]) -> int:
     sent = 0
     for new_invite in invites:
         if new_invite.membership.email:
-            enqueue(send_invite_email, new_invite.membership.id, new_invite.url(_base_url()), retry=True)
+            enqueue(send_invite_email, new_invite.membership.id, new_invite.url(request.host_url), retry=True)
             sent += 1
     return sent
-
-
-def _base_url() -> str:
-    return request.host_url
 
 
 def _can_manage() -> bool:
@@ -73,7 +69,7 @@ def invite(slug: str):
     db.session.commit()
     if _email_invites([new_invite]):
         flash(f"Invite emailed to {new_invite.membership.email}; the link below works too.", "success")
-    return _render_roster(new_invites=[new_invite], base_url=_base_url())
+    return _render_roster(new_invites=[new_invite], base_url=request.host_url)
 
 
 @bp.route("/pilots/<slug>/participants/import", methods=["POST"])
@@ -97,7 +93,7 @@ def import_csv(slug: str):
     emailed = _email_invites(result.invites)
     flash(f"Invited {len(result.invites)}" + (f" ({emailed} by email)" if emailed else "")
           + f"; {len(result.errors)} row(s) rejected.", "success" if not result.errors else "warning")
-    return _render_roster(new_invites=result.invites, import_errors=result.errors, base_url=_base_url())
+    return _render_roster(new_invites=result.invites, import_errors=result.errors, base_url=request.host_url)
 
 
 @bp.route("/pilots/<slug>/participants/<int(max=2147483647):membership_id>/resend", methods=["POST"])
@@ -117,7 +113,7 @@ def resend(slug: str, membership_id: int):
         flash(f"New invite emailed to {new_invite.membership.email}; the old link no longer works.", "success")
     else:
         flash("New invite link below; the old link no longer works.", "success")
-    return _render_roster(new_invites=[new_invite], base_url=_base_url())
+    return _render_roster(new_invites=[new_invite], base_url=request.host_url)
 
 
 @bp.route("/pilots/<slug>/participants/<int:membership_id>/status", methods=["POST"])
