@@ -436,3 +436,18 @@ def test_hostile_user_ids_reach_slack_text_escaped(db, world, webhook):
     assert receiver.received[0]["verified"]
     assert "&lt;!channel&gt; &amp; ☃" in body["text"] and "<!channel>" not in body["text"]
     assert "(user <!channel> & ☃\u202e)" in body["summary"]
+
+
+def test_a_webhook_redirect_is_not_followed(db, world, webhook):
+    """The server POSTs only to the URL a lead gave: a 3xx to elsewhere is a failed attempt."""
+    elsewhere = webhook()
+    receiver = webhook(redirect_to=elsewhere.url)
+    channel = _webhook_channel(db, world.pilot, receiver)
+    delivery = channels.test_delivery(db.session, world.pilot, channel.id, None)
+    db.session.commit()
+    from pilot.worker.jobs import deliver_alert
+
+    worker_queue.enqueue(deliver_alert, delivery.id, retry=True)
+    db.session.refresh(delivery)
+    assert delivery.status == "failed" and "HTTP 307" in delivery.error
+    assert len(receiver.received) == 4 and elsewhere.received == []

@@ -15,8 +15,8 @@ class WebhookReceiver:
     """Records each POST; answers 500 to the first `fail_first` of them; `verified` says whether
     each body's X-Pilot-Signature matched the secret."""
 
-    def __init__(self, secret: str = "", fail_first: int = 0):
-        self.secret, self.fail_first, self.received = secret, fail_first, []
+    def __init__(self, secret: str = "", fail_first: int = 0, redirect_to: str = ""):
+        self.secret, self.fail_first, self.redirect_to, self.received = secret, fail_first, redirect_to, []
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -25,8 +25,11 @@ class WebhookReceiver:
                 expected = "sha256=" + hmac.new(receiver.secret.encode(), body, hashlib.sha256).hexdigest()
                 receiver.received.append({"body": json.loads(body), "verified": hmac.compare_digest(
                     expected, self.headers.get("X-Pilot-Signature", ""))})
-                failing = len(receiver.received) <= receiver.fail_first
-                self.send_response(500 if failing else 200)
+                if receiver.redirect_to:
+                    self.send_response(307)
+                    self.send_header("Location", receiver.redirect_to)
+                else:
+                    self.send_response(500 if len(receiver.received) <= receiver.fail_first else 200)
                 self.end_headers()
 
             def log_message(self, *args):

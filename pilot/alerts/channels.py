@@ -173,13 +173,23 @@ def _slack_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A webhook answers; it does not send the server on to another address."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        raise urllib.error.HTTPError(req.full_url, code, f"redirect to {newurl[:200]} refused", headers, fp)
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
+
+
 def _send_webhook(channel: AlertChannel, content: dict[str, Any]) -> None:
     payload = {**content, "text": _slack_escape(content["text"])}
     body = json.dumps(payload, sort_keys=True).encode()
     request = urllib.request.Request(channel.target, data=body, method="POST", headers={
         "Content-Type": "application/json", "User-Agent": "Pilot-Alerts", SIGNATURE_HEADER: sign(channel.secret, body)})
     try:
-        with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT_S) as response:
+        with _OPENER.open(request, timeout=WEBHOOK_TIMEOUT_S) as response:
             response.read(1024)
     except urllib.error.HTTPError as error:
         raise RuntimeError(f"HTTP {error.code} from the webhook") from None
@@ -211,7 +221,10 @@ def deliver(session: so.Session, delivery_id: int, config: Mapping, max_attempts
     delivery.attempts += 1
     try:
         content = alert_content(session, delivery, config.get("PUBLIC_URL", "http://127.0.0.1:5000"))
-        (_send_webhook(channel, content) if channel.kind == "webhook" else _send_email(config, channel, content))
+        if channel.kind == "webhook":
+            _send_webhook(channel, content)
+        else:
+            _send_email(config, channel, content)
     except Exception as error:  # noqa: BLE001  every failure is recorded on the delivery, whatever it is
         delivery.error = str(error)[:1000]
         delivery.status = "failed" if delivery.attempts >= max_attempts else "pending"
