@@ -72,7 +72,7 @@ def enqueue(func: Any, *args: Any, retry: bool = False, job_timeout: int | None 
             _say_fallback_once(f"Redis error {error}")
     else:
         _say_fallback_once("REDIS_URL not set" if not current_app.config.get("REDIS_URL") else "Redis unreachable")
-    attempts = 1 + (len(current_app.config.get("WORKER_RETRY_INTERVALS", [10, 60, 300])) if retry else 0)
+    attempts = 1 + (retry_policy().max if retry else 0)
     for attempt in range(attempts):
         try:
             func(*args)
@@ -91,7 +91,7 @@ def refresh_rollup_soon(pilot_id: int) -> str:
     if queue is None:
         return "skipped"
     try:
-        queue.enqueue("pilot.worker.jobs.refresh_rollup", pilot_id, job_id=f"rollup-{pilot_id}", unique=True,
+        queue.enqueue("pilot.worker.jobs.refresh_rollup", pilot_id, job_id=f"{queue.name}:rollup:{pilot_id}", unique=True,
                       result_ttl=0, failure_ttl=60)
     except DuplicateJobError:
         return "already queued"
