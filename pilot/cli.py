@@ -217,7 +217,7 @@ def worker_command() -> None:
         connection = redis_connection()
         queue = get_queue(connection) if connection is not None else None
     if queue is None:
-        click.echo("Redis is not reachable (REDIS_URL): jobs run in-process in the web server; "
+        click.echo("No Redis (REDIS_URL unset or not answering): jobs run in-process in the web server; "
                    "this process evaluates the alerts every minute.", err=True)
         while True:
             with app.app_context():
