@@ -451,3 +451,18 @@ def test_a_webhook_redirect_is_not_followed(db, world, webhook):
     db.session.refresh(delivery)
     assert delivery.status == "failed" and "HTTP 307" in delivery.error
     assert len(receiver.received) == 4 and elsewhere.received == []
+
+
+def test_alert_and_invite_forms_need_csrf(db, world, client_as, csrf_on):
+    channel = AlertChannel(pilot_id=world.pilot.id, kind="email", target="ops@example.com", secret="")
+    db.session.add(channel)
+    db.session.commit()
+    lead = client_as("lead")
+    assert lead.post("/pilots/alpha/alerts/channels", data={"kind": "email", "target": "a@example.com"}).status_code == 400
+    assert lead.post(f"/pilots/alpha/alerts/channels/{channel.id}/test").status_code == 400
+    assert lead.post(f"/pilots/alpha/alerts/channels/{channel.id}/remove").status_code == 400
+    assert lead.post("/pilots/alpha/readiness/pdf").status_code == 400
+    member = world.participant_membership
+    assert lead.post(f"/pilots/alpha/participants/{member.id}/resend").status_code == 400
+    assert db.session.scalar(sa.select(sa.func.count(AlertDelivery.id))) == 0
+    assert db.session.scalar(sa.select(sa.func.count(AlertChannel.id))) == 1
