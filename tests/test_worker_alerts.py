@@ -466,3 +466,20 @@ def test_alert_and_invite_forms_need_csrf(db, world, client_as, csrf_on):
     assert lead.post(f"/pilots/alpha/participants/{member.id}/resend").status_code == 400
     assert db.session.scalar(sa.select(sa.func.count(AlertDelivery.id))) == 0
     assert db.session.scalar(sa.select(sa.func.count(AlertChannel.id))) == 1
+
+
+def test_only_the_newest_pdfs_are_kept(db, world, client_as):
+    from pilot.models import BackgroundJob as Job
+    from pilot.worker.tracking import KEEP_RESULTS, has_result, start
+
+    done = []
+    for _ in range(KEEP_RESULTS + 1):
+        job = start(db.session, world.pilot, "report_pdf", lambda job_id: None, None)
+        job.status, job.result = "done", b"%PDF-fake"
+        db.session.commit()
+        done.append(job)
+    oldest = db.session.get(Job, done[0].id)
+    assert not has_result(db.session, oldest) and "Expired" in oldest.message
+    assert all(has_result(db.session, job) for job in done[1:])
+    assert "download_url" not in client_as("reviewer").get(f"/pilots/alpha/jobs/{oldest.id}.json").get_json()
+    assert client_as("reviewer").get(f"/pilots/alpha/jobs/{oldest.id}/download").status_code == 409

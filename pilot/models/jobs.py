@@ -26,7 +26,7 @@ class BackgroundJob(db.Model):
     progress: so.Mapped[int] = so.mapped_column(default=0)  # per cent
     message: so.Mapped[str] = so.mapped_column(sa.Text, default="")
     params: so.Mapped[dict[str, Any]] = so.mapped_column(sa.JSON, default=dict)
-    result: so.Mapped[Optional[bytes]] = so.mapped_column(sa.LargeBinary)
+    result: so.Mapped[Optional[bytes]] = so.mapped_column(sa.LargeBinary, deferred=True)  # read on download only
     created_by_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("user.id"))
     created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
     finished_at: so.Mapped[Optional[datetime]]

@@ -25,7 +25,7 @@ def _job_or_404(job_id: int):
 
 def job_state(job) -> dict:
     state = {"id": job.id, "kind": job.kind, "status": job.status, "progress": job.progress, "message": job.message}
-    if job.kind == "report_pdf" and job.status == "done":
+    if job.kind == "report_pdf" and job.status == "done" and tracking.has_result(db.session, job):
         state["download_url"] = url_for("worker.download", slug=g.pilot.slug, job_id=job.id)
     return state
 
