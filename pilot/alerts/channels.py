@@ -87,7 +87,7 @@ def add_channel(session: so.Session, pilot: Pilot, actor: User | None, *, kind: 
     session.add(channel)
     session.flush()
     audit.record(session, "alert.channel_add", actor=actor, pilot=pilot, target_type="alert_channel",
-                 target_id=channel.id, after={"kind": kind, "target": target})
+                 target_id=channel.id, after={"kind": kind, "target": channel.display_target})
     return NewChannel(channel, secret)
 
 
@@ -101,7 +101,7 @@ def get_channel(session: so.Session, pilot: Pilot, channel_id: int) -> AlertChan
 def remove_channel(session: so.Session, pilot: Pilot, channel_id: int, actor: User | None) -> None:
     channel = get_channel(session, pilot, channel_id)
     audit.record(session, "alert.channel_remove", actor=actor, pilot=pilot, target_type="alert_channel",
-                 target_id=channel.id, before={"kind": channel.kind, "target": channel.target})
+                 target_id=channel.id, before={"kind": channel.kind, "target": channel.display_target})
     session.delete(channel)
 
 

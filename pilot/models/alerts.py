@@ -29,6 +29,16 @@ class AlertChannel(db.Model):
     created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
     created_by_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("user.id"))
 
+    @property
+    def display_target(self) -> str:
+        """What pages show: a webhook URL's path can be a credential (a Slack webhook's is), so only
+        its scheme and host are shown."""
+        if self.kind != "webhook":
+            return self.target
+        scheme, _, rest = self.target.partition("://")
+        host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
+        return f"{scheme}://{host}/…"
+
 
 class AlertDelivery(db.Model):
     """One alert (or test alert) sent to one channel, with its outcome after the last attempt."""
