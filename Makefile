@@ -41,6 +41,8 @@ run: demo
 	@echo "Pilot is serving on http://$(HOST):$(PORT)"
 	@echo "Demo logins (password: pilot-demo): admin@example.com, lead@example.com, reviewer@example.com, participant01@example.com"
 	@echo ""
+	@# The worker runs beside the web server (without Redis it only evaluates the alerts; jobs then run in-process).
+	$(FLASK) pilot worker & WORKER=$$!; trap 'kill $$WORKER 2>/dev/null' EXIT INT TERM; \
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
 test: install-dev install-contract

@@ -179,21 +179,60 @@ def report_command(slug: str, fmt: str, out_path: str | None, number: int | None
 @pilot_cli.command("alerts")
 @click.argument("slug")
 def alerts_command(slug: str) -> None:
-    """Evaluate the pilot's alert rules now; print each rule's value and the alerts that fired."""
-    from pilot.alerts.services import describe, evaluate_alerts
+    """Evaluate the pilot's alert rules now, send what fired; print each rule's value and state."""
+    from pilot.alerts.services import describe
+    from pilot.worker.jobs import evaluate_and_send
 
     pilot = _get_pilot(slug)
-    checks = evaluate_alerts(db.session, pilot)
-    db.session.commit()
+    checks = evaluate_and_send(db.session, pilot)
     if not checks:
         click.echo(f"No enabled alert rules in {pilot.slug}.")
         return
     for check in checks:
         rule = check.rule
         value = "no data" if check.value is None else describe(rule.metric, check.value)
-        state = "FIRED" if check.fired else ("above (already alerted)" if check.crossed else "ok")
+        state = "FIRED" if check.fired else ("above (firing; alerted already)" if check.crossed else "ok")
         click.echo(f"{rule.metric} over {rule.window_hours} h: {value} (threshold "
                    f"{describe(rule.metric, rule.threshold)}) {state}")
+
+
+@pilot_cli.command("worker", with_appcontext=False)
+def worker_command() -> None:
+    """Run the background worker: an RQ worker (with its scheduler, for retries) and RQ's cron
+    scheduler (alert evaluation every minute). Without Redis, evaluate the alerts every minute in
+    this process; every other job then runs in-process in the web server."""
+    import logging
+    import subprocess
+    import sys
+    import time
+
+    from rq import Worker
+
+    from pilot.worker.jobs import evaluate_all_alerts, worker_app
+    from pilot.worker.queue import get_queue, redis_connection
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    app = worker_app()
+    with app.app_context():
+        connection = redis_connection()
+        queue = get_queue(connection) if connection is not None else None
+    if queue is None:
+        click.echo("No Redis (REDIS_URL unset or not answering): jobs run in-process in the web server; "
+                   "this process evaluates the alerts every minute.", err=True)
+        while True:
+            with app.app_context():
+                try:
+                    evaluate_all_alerts()
+                except Exception:  # noqa: BLE001  keep evaluating next minute
+                    logging.getLogger(__name__).exception("Alert evaluation failed")
+            time.sleep(60)
+    url = app.config["REDIS_URL"]
+    cron = subprocess.Popen([sys.executable, "-m", "rq.cli", "cron", "--url", url, "pilot.worker.cron_config"])
+    try:
+        click.echo(f"Worker listening on queue '{queue.name}' at {url}.", err=True)
+        Worker([queue], connection=connection).work(with_scheduler=True)
+    finally:
+        cron.terminate()
 
 
 @pilot_cli.command("price")

@@ -71,12 +71,23 @@ class Config:
     # Reverse proxies in front of Pilot whose X-Forwarded-* headers are trusted (0: none; see docs/security.md).
     TRUSTED_PROXIES = int(os.environ.get("PILOT_TRUSTED_PROXIES", "0") or 0)
     PUBLIC_URL = os.environ.get("PILOT_PUBLIC_URL", "http://127.0.0.1:5000")
+    # Background worker (pilot.worker): RQ queue name, and the waits between delivery retries.
+    WORKER_QUEUE = os.environ.get("PILOT_WORKER_QUEUE", "pilot")
+    WORKER_RETRY_INTERVALS = [10, 60, 300]
+    # Outgoing email (invites, alerts); no host means no email is sent.
+    SMTP_HOST = os.environ.get("PILOT_SMTP_HOST", "")
+    SMTP_PORT = int(os.environ.get("PILOT_SMTP_PORT") or 25)
+    SMTP_USER = os.environ.get("PILOT_SMTP_USER", "")
+    SMTP_PASSWORD = os.environ.get("PILOT_SMTP_PASSWORD", "")
+    SMTP_FROM = os.environ.get("PILOT_SMTP_FROM", "pilot@localhost")
+    SMTP_STARTTLS = os.environ.get("PILOT_SMTP_STARTTLS", "").lower() in ("1", "true", "yes")
 
     def __init__(self) -> None:
         self.SQLALCHEMY_DATABASE_URI = _database_url()
         self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self.SQLALCHEMY_DATABASE_URI)
         self.SECRET_KEY = os.environ.get("SECRET_KEY") or _persistent_secret_key()
         self.RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL") or "memory://"
+        self.REDIS_URL = os.environ.get("REDIS_URL", "")
         self.UPLOAD_DIR = str(INSTANCE_DIR / "uploads")
 
 
@@ -104,6 +115,9 @@ class TestConfig(Config):
     LOGIN_ACCOUNT_FAILURE_LIMITS = API_AUTH_FAILURE_LIMITS = "100000 per minute"  # tests that check them set them
     PASSWORD_HASH_METHOD = "scrypt:1024:8:1"  # same algorithm, cheaper work factor: fast tests
     WTF_CSRF_ENABLED = False  # the csrf_on fixture turns it on for the tests that check it
+    REDIS_URL = ""  # jobs run in-process unless a test points this at Redis
+    SMTP_HOST = ""
+    WORKER_RETRY_INTERVALS = [0, 0, 0]  # retries at once, so a burst worker runs them all
 
     def __init__(self, database_url: str | None = None) -> None:
         self.SQLALCHEMY_DATABASE_URI = database_url or "sqlite://"

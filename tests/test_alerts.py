@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from pilot.alerts.services import AlertError, add_rule, evaluate_alerts, metric_value, set_rule_enabled
-from pilot.models import AlertEvent, AuditEvent
+from pilot.models import AlertChannel, AlertDelivery, AlertEvent, AuditEvent
 from pilot.models.base import utcnow
 from pilot.readiness import build_report
 from tests.readiness_data import add_interaction
@@ -43,7 +43,7 @@ def test_metric_values_by_hand(db, recent):
     assert metric_value(db.session, recent, "p95_latency_ms", empty_since, empty_since + timedelta(hours=1)) is None
 
 
-def test_rules_fire_once_per_window(db, world, recent):
+def test_rules_fire_once_until_recovered(db, world, recent):
     rule = add_rule(db.session, recent, world.lead, metric="error_rate", threshold=0.25, window_hours=24)
     quiet = add_rule(db.session, recent, world.lead, metric="cost_per_request_usd", threshold=1.0, window_hours=24)
     checks = evaluate_alerts(db.session, recent, NOW)
@@ -54,11 +54,13 @@ def test_rules_fire_once_per_window(db, world, recent):
     event = db.session.scalar(sa.select(AlertEvent))
     assert event.value == 0.5 and event.message == "Error rate 50.00% is above 25.00% over the last 24 h."
     again = evaluate_alerts(db.session, recent, NOW + timedelta(hours=2))
-    assert again[0].crossed and again[0].fired is None  # already alerted within the window
+    assert again[0].crossed and again[0].fired is None  # firing already: no second alert
     add_interaction(db, recent, "r5", at=NOW + timedelta(hours=25), status="error")
     later = evaluate_alerts(db.session, recent, NOW + timedelta(hours=25))
-    assert later[0].fired is not None
-    assert db.session.scalar(sa.select(sa.func.count(AlertEvent.id))) == 2
+    assert later[0].crossed and later[0].fired is None  # still above a day later: still no storm
+    quiet_day = evaluate_alerts(db.session, recent, NOW + timedelta(hours=80))  # nothing measured: unchanged
+    assert quiet_day[0].value is None and rule.firing
+    assert db.session.scalar(sa.select(sa.func.count(AlertEvent.id))) == 1
 
 
 def test_disabled_rules_are_skipped_and_audited(db, world, recent):
@@ -95,6 +97,12 @@ def test_monitoring_items_follow_the_rules(db, world, recent):
     add_rule(db.session, recent, world.lead, metric="daily_cost_usd", threshold=10.0, window_hours=24)
     add_rule(db.session, recent, world.lead, metric="error_rate", threshold=0.5, window_hours=24)
     db.session.commit()
+    assert statuses()["monitoring.cost_alerts"] == "fail"  # rules that reach nobody
+    channel = AlertChannel(pilot_id=recent.id, kind="email", target="ops@example.com", secret="")
+    db.session.add(channel)
+    db.session.flush()
+    db.session.add(AlertDelivery(pilot_id=recent.id, channel_id=channel.id, is_test=True, status="sent", attempts=1))
+    db.session.commit()
     after = statuses()
     assert after["monitoring.cost_alerts"] == "warn"  # 1 of 5 interactions of unknown cost (20%)
     assert after["cost.usage_limits"] == "pass"
@@ -108,7 +116,7 @@ def test_cli_alerts(runner, db, world, recent):
     result = runner.invoke(args=["pilot", "alerts", "alpha"])
     assert result.exit_code == 0 and "error_rate over 720 h" in result.output and "FIRED" in result.output
     result = runner.invoke(args=["pilot", "alerts", "alpha"])
-    assert "already alerted" in result.output
+    assert "alerted already" in result.output
     result = runner.invoke(args=["pilot", "alerts", "beta"])
     assert result.exit_code == 0 and "No enabled alert rules" in result.output
     result = runner.invoke(args=["pilot", "alerts", "ghost"])

@@ -169,7 +169,8 @@ def test_usage_limits(limit, over, metrics, expected):
 ])
 def test_latency_monitoring(recorded, alert, expected):
     metrics = frozenset({"p95_latency_ms"} if alert else set())
-    assert status(rules.latency_monitoring, latency_recorded=recorded, alert_metrics=metrics) == expected
+    assert status(rules.latency_monitoring, latency_recorded=recorded, alert_metrics=metrics,
+                  working_alert_channels=1) == expected
     assert status(rules.latency_monitoring, total=0) == "unknown"
 
 
@@ -178,7 +179,8 @@ def test_latency_monitoring(recorded, alert, expected):
 ])
 def test_error_rate_monitoring(failures, alert, expected):
     metrics = frozenset({"error_rate"} if alert else set())
-    assert status(rules.error_rate_monitoring, total=1000, failures=failures, alert_metrics=metrics) == expected
+    assert status(rules.error_rate_monitoring, total=1000, failures=failures, alert_metrics=metrics,
+                  working_alert_channels=1) == expected
     assert status(rules.error_rate_monitoring, total=0) == "unknown"
 
 
@@ -186,7 +188,20 @@ def test_error_rate_monitoring(failures, alert, expected):
     (set(), 0, "fail"), ({"p95_latency_ms"}, 0, "fail"), ({"daily_cost_usd"}, 5, "pass"), ({"daily_cost_usd"}, 6, "warn"),
 ])
 def test_cost_alerts(metrics, unknown, expected):
-    assert status(rules.cost_alerts, alert_metrics=frozenset(metrics), cost={"unknown_cost_interactions": unknown}) == expected
+    assert status(rules.cost_alerts, alert_metrics=frozenset(metrics), cost={"unknown_cost_interactions": unknown},
+                  working_alert_channels=1) == expected
+
+
+def test_monitoring_items_need_a_channel_that_a_delivery_reached():
+    """An enabled rule that reaches nobody is not monitoring: without a working channel the
+    three items do not pass, and say why."""
+    latency = rules.latency_monitoring(facts(latency_recorded=100, alert_metrics=frozenset({"p95_latency_ms"})))
+    errors = rules.error_rate_monitoring(facts(total=1000, failures=0, alert_metrics=frozenset({"error_rate"})))
+    cost = rules.cost_alerts(facts(alert_metrics=frozenset({"user_cost_per_day_usd"}),
+                                   cost={"unknown_cost_interactions": 0}))
+    assert (latency.status, errors.status, cost.status) == ("warn", "warn", "fail")
+    for check in (latency, errors, cost):
+        assert "no alert channel has a successful delivery on record" in check.evidence
 
 
 @pytest.mark.parametrize("rate,samples,reviewed,total,expected", [

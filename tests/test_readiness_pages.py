@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from pilot.models import AlertRule, AuditEvent, ChecklistAttestation, ReadinessReport
 from pilot.models.base import utcnow
 from pilot.readiness.snapshots import create_snapshot
+from pilot.worker.jobs import evaluate_pilot_alerts
 from tests.readiness_data import add_interaction, load_sample
 
 PAGE = "/pilots/alpha/readiness"
@@ -178,6 +179,8 @@ def test_page_shows_verdict_reasons_and_alert_events(db, world, client_as):
     add_interaction(db, world.pilot, "recent", at=utcnow() - timedelta(hours=1), status="error", latency=10.0)
     db.session.add(AlertRule(pilot_id=world.pilot.id, metric="error_rate", threshold=0.5, window_hours=24))
     db.session.commit()
+    assert "Error rate 100.00%" not in client_as("reviewer").get(PAGE).get_data(as_text=True)  # a view fires nothing
+    evaluate_pilot_alerts(world.pilot.id)  # the worker's every-minute job
     page = client_as("reviewer").get(PAGE).get_data(as_text=True)
     assert "no-go" in page and "Failing: Graceful fallback when AI fails" in page
     assert "Error rate 100.00% is above 50.00% over the last 24 h." in page

@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from pilot.alerts.services import add_rule
-from pilot.models import AuditEvent, Feedback, Flag, ReadinessReport
+from pilot.models import AlertChannel, AlertDelivery, AuditEvent, Feedback, Flag, ReadinessReport
 from pilot.models.base import utcnow
 from pilot.pilots.services import mint_api_key
 from pilot.readiness import build_report
@@ -28,6 +28,10 @@ def make_ready(db, pilot, lead):
     pilot.min_participants = 2  # the world enrolls two participants
     pilot.daily_request_limit = 50
     add_rule(db.session, pilot, lead, metric="daily_cost_usd", threshold=20.0, window_hours=24)
+    channel = AlertChannel(pilot_id=pilot.id, kind="email", target="ops@example.com", secret="")  # a test reached it
+    db.session.add(channel)
+    db.session.flush()
+    db.session.add(AlertDelivery(pilot_id=pilot.id, channel_id=channel.id, is_test=True, status="sent", attempts=1))
     today = utcnow().date()
     report = build_report(db.session, pilot)
     for item in report["checklist"]:

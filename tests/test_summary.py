@@ -52,8 +52,8 @@ def data(db, world):
 def test_report_numbers_match_hand_computation(db, data):
     s = pilot_summary(db.session, data)
     assert s["window"] == {"start": "2026-03-01T09:00:00Z", "end": "2026-03-04T23:00:00Z", "days": 4}
-    # user-1, user-2 and invited-one are enrolled participants; the removed one is not.
-    assert s["participants"] == {"enrolled": 3, "active": 3, "min": 10, "max": 50}
+    # user-1 and user-2 accepted: enrolled; invited-one has not (yet), the removed one no longer is.
+    assert s["participants"] == {"enrolled": 2, "active": 3, "min": 10, "max": 50}
     assert s["interactions"] == {"total": 6, "failures": 3, "error_rate": 0.5, "fallback_coverage": 1 / 3}
 
     latencies = pd.Series([1000.0, 1500.0, 200.0, 4500.0, 3000.0])

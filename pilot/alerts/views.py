@@ -1,26 +1,59 @@
-"""Leads add alert rules and switch them on or off; the rules and events show on the readiness page."""
+"""The alerts page: leads add rules and channels, switch rules on or off and send a test alert;
+reviewers see the rules, channels and what was delivered. The same panel shows on the readiness page."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, g, redirect, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from pilot.access import pilot_role_required
-from pilot.alerts import services
+from pilot.access import pilot_role_required, user_has_role
+from pilot.alerts import channels, services
 from pilot.extensions import db
+from pilot.models import Pilot
 from pilot.pilots.forms import CsrfOnlyForm
+from pilot.worker.jobs import deliver_alert
+from pilot.worker.queue import enqueue
 
 bp = Blueprint("alerts", __name__)
 
 
+def panel_context(pilot: Pilot, new_secret: str | None = None, new_channel_id: int | None = None) -> dict:
+    """What templates/alerts/panel.html needs; values are read now, nothing fires from a page view."""
+    return {
+        "alert_pilot": pilot, "alert_rules": services.rules_for(db.session, pilot),
+        "alert_values": services.current_values(db.session, pilot), "alert_metrics": services.METRICS,
+        "alert_events": services.recent_events(db.session, pilot), "alert_channels": channels.channels_for(db.session, pilot),
+        "alert_outcomes": channels.last_outcomes(db.session, pilot),
+        "alert_deliveries": channels.recent_deliveries(db.session, pilot),
+        "alert_form": CsrfOnlyForm(), "alert_is_lead": user_has_role(current_user, pilot, "lead"),
+        "alert_new_secret": new_secret, "alert_new_channel_id": new_channel_id,
+    }
+
+
+@bp.app_context_processor
+def inject_panel():
+    """Lets the readiness page include the alerts panel without knowing about alerts."""
+    return {"alerts_panel": panel_context}
+
+
 def _back(slug: str):
-    return redirect(url_for("readiness.page", slug=slug, _anchor="alerts"))
+    return redirect(url_for("alerts.page", slug=slug))
+
+
+def _checked_form() -> None:
+    if not CsrfOnlyForm().validate_on_submit():
+        abort(400, description="The form expired; reload the page and try again.")
+
+
+@bp.route("/pilots/<slug>/alerts")
+@pilot_role_required("reviewer")
+def page(slug: str):
+    return render_template("alerts/page.html", pilot=g.pilot, panel=panel_context(g.pilot))
 
 
 @bp.route("/pilots/<slug>/alerts", methods=["POST"])
 @pilot_role_required("lead")
 def add_rule(slug: str):
-    if not CsrfOnlyForm().validate_on_submit():
-        abort(400)
+    _checked_form()
     try:
         try:
             threshold = float(request.form.get("threshold", "").strip())
@@ -44,12 +77,62 @@ def add_rule(slug: str):
 @bp.route("/pilots/<slug>/alerts/<int(max=2147483647):rule_id>/enabled", methods=["POST"])
 @pilot_role_required("lead")
 def set_enabled(slug: str, rule_id: int):
-    if not CsrfOnlyForm().validate_on_submit():
-        abort(400)
+    _checked_form()
     try:
         rule = services.set_rule_enabled(db.session, g.pilot, rule_id, request.form.get("enabled") == "1", current_user)
     except services.AlertError:
         abort(404, description="No such alert rule in this pilot.")
     db.session.commit()
     flash(f"Alert rule {'enabled' if rule.enabled else 'disabled'}.", "success")
+    return _back(slug)
+
+
+@bp.route("/pilots/<slug>/alerts/channels", methods=["POST"])
+@pilot_role_required("lead")
+def add_channel(slug: str):
+    _checked_form()
+    try:
+        new = channels.add_channel(db.session, g.pilot, current_user, kind=request.form.get("kind", ""),
+                                   target=request.form.get("target", ""))
+    except channels.ChannelError as error:
+        db.session.rollback()
+        flash(f"Channel not added: {error}.", "error")
+        return _back(slug)
+    db.session.commit()
+    flash(f"{new.channel.kind.capitalize()} channel added. Send a test alert to check that it works.", "success")
+    # The webhook secret is shown on this response only (not stored in the session or the URL).
+    return render_template("alerts/page.html", pilot=g.pilot,
+                           panel=panel_context(g.pilot, new.secret or None, new.channel.id))
+
+
+@bp.route("/pilots/<slug>/alerts/channels/<int(max=2147483647):channel_id>/remove", methods=["POST"])
+@pilot_role_required("lead")
+def remove_channel(slug: str, channel_id: int):
+    _checked_form()
+    try:
+        channels.remove_channel(db.session, g.pilot, channel_id, current_user)
+    except channels.ChannelError:
+        abort(404, description="No such alert channel in this pilot.")
+    db.session.commit()
+    flash("Channel removed.", "success")
+    return _back(slug)
+
+
+@bp.route("/pilots/<slug>/alerts/channels/<int(max=2147483647):channel_id>/test", methods=["POST"])
+@pilot_role_required("lead")
+def send_test(slug: str, channel_id: int):
+    _checked_form()
+    try:
+        delivery = channels.test_delivery(db.session, g.pilot, channel_id, current_user)
+    except channels.ChannelError:
+        abort(404, description="No such alert channel in this pilot.")
+    db.session.commit()
+    how = enqueue(deliver_alert, delivery.id, retry=True)
+    db.session.refresh(delivery)
+    if how == "queued":
+        flash("Test alert queued: its outcome shows under Deliveries in a moment.", "success")
+    elif delivery.status == "sent":
+        flash("Test alert sent.", "success")
+    else:
+        flash(f"Test alert failed: {delivery.error}", "error")
     return _back(slug)

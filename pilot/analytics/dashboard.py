@@ -20,7 +20,7 @@ from pilot.analytics.percentiles import ordered_percentiles
 from pilot.analytics.rollup import LATENCY_BIN_MS, LATENCY_LAST_BIN, refresh
 from pilot.analytics.summary import DAYS_PER_MONTH, _ratio, cost_from_totals, interactions_from_counts, percentiles
 from pilot.analytics.usage import flag_counts_from_rows, usage_from_counts
-from pilot.enrollment.services import counted_participants
+from pilot.enrollment.services import participant_counts
 from pilot.models import DailyRollup, DayRollup, Membership, Pilot
 from pilot.models.flags import FLAG_STATUSES
 
@@ -46,7 +46,7 @@ def dashboard_numbers(session: so.Session, pilot: Pilot, *, start: date | None =
     return {
         "filter": {"start": start, "end": end},
         "window": window,
-        "participants": {"enrolled": counted_participants(session, pilot), "active": active,
+        "participants": {"enrolled": participant_counts(session, pilot)["enrolled"], "active": active,
                          "min": pilot.min_participants, "max": pilot.max_participants},
         "interactions": {**interactions_from_counts(int(totals["interactions"]), int(totals["failures"]),
                                                     int(totals["fallbacks"])),

@@ -31,6 +31,14 @@ def ordered_percentiles(session: so.Session, pilot: Pilot, count: int, *, model:
     return {name: _percentile(session, where, count, share) for name, share in SHARES.items()}
 
 
+def percentile(session: so.Session, where: list, share: float) -> float | None:
+    """The linear percentile of latency_ms over the rows matching `where` (a window, say), by the
+    same two-neighbour read; one COUNT first."""
+    where = [*where, Interaction.latency_ms.is_not(None)]
+    count = session.scalar(sa.select(sa.func.count()).select_from(Interaction).where(*where)) or 0
+    return _percentile(session, where, count, share) if count else None
+
+
 def _percentile(session: so.Session, where: list, count: int, share: float) -> float | None:
     position = share * (count - 1)
     low = math.floor(position)

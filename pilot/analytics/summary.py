@@ -14,7 +14,8 @@ import sqlalchemy as sa
 from sqlalchemy import orm as so
 
 from pilot.analytics.frames import raw_rows
-from pilot.models import Feedback, Flag, Interaction, Membership, Pilot
+from pilot.enrollment.services import participant_counts
+from pilot.models import Feedback, Flag, Interaction, Pilot
 
 DAYS_PER_MONTH = 30
 
@@ -36,12 +37,9 @@ def window(session: so.Session, pilot: Pilot) -> dict[str, Any]:
 
 
 def participants(session: so.Session, pilot: Pilot) -> dict[str, Any]:
-    """Enrolled: participant members not removed. Active: distinct `user` values with an interaction."""
-    enrolled = session.scalar(
-        sa.select(sa.func.count(Membership.id)).where(
-            Membership.pilot_id == pilot.id, Membership.role == "participant", Membership.status != "removed"
-        )
-    )
+    """Enrolled: participants who accepted their invite (active or paused; invited ones are counted
+    apart, on the roster). Active: distinct `user` values with an interaction."""
+    enrolled = participant_counts(session, pilot)["enrolled"]
     active = session.scalar(
         sa.select(sa.func.count(sa.distinct(Interaction.external_user_id))).where(Interaction.pilot_id == pilot.id)
     )

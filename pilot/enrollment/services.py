@@ -69,12 +69,16 @@ def invite(
     ttl: timedelta = INVITE_TTL,
 ) -> Invite:
     """Add a member in status 'invited' and return the invite (its token is shown only now)."""
+    if pilot.status == "closed":
+        raise EnrollmentError("The pilot is closed: it takes no new invites. Reopen it in the settings first.")
     if role not in ROLES:
         raise EnrollmentError(f"Unknown role '{role}' (choose from {', '.join(ROLES)}).")
-    email = normalise_email(email) if email else None
+    email = normalise_email(email) if email and email.strip() else None
     if email is not None and ("@" not in email or len(email) > 254):
         raise EnrollmentError(f"'{email}' is not an email address.")
-    external_id = (external_id or email or "").strip() or f"user-{secrets.token_hex(4)}"
+    external_id = (external_id or email or "").strip()
+    if not external_id:
+        raise EnrollmentError("email or external id: give at least one (an empty invite would take a seat).")
     if len(external_id) > 255:
         raise EnrollmentError("The external id is longer than 255 characters.")
     if session.scalar(sa.select(Membership.id).where(
@@ -100,6 +104,35 @@ def invite(
     audit.record(session, "membership.invite", actor=actor, pilot=pilot, target_type="membership",
                  target_id=membership.id, after={"external_id": external_id, "email": email, "role": role})
     return Invite(membership, token)
+
+
+def reissue_invite(session: so.Session, pilot: Pilot, membership_id: int, actor: User | None,
+                   ttl: timedelta = INVITE_TTL) -> Invite:
+    """A fresh link for a member still invited (the old link stops working), with a new expiry; audited."""
+    membership = session.get(Membership, membership_id)
+    if membership is None or membership.pilot_id != pilot.id:
+        raise EnrollmentError("No such member in this pilot.")
+    if membership.status != "invited":
+        raise EnrollmentError(f"{membership.external_id} is {membership.status}, not invited: there is nothing to resend.")
+    if pilot.status == "closed":
+        raise EnrollmentError("The pilot is closed: it takes no new invites.")
+    token = secrets.token_urlsafe(32)
+    membership.invite_token_hash = hash_token(token)
+    membership.invite_expires_at = utcnow() + ttl
+    audit.record(session, "membership.reinvite", actor=actor, pilot=pilot, target_type="membership",
+                 target_id=membership.id, after={"invite_expires_at": membership.invite_expires_at.isoformat()})
+    session.flush()
+    return Invite(membership, token)
+
+
+def participant_counts(session: so.Session, pilot: Pilot) -> dict[str, int]:
+    """Participants by where they stand: `enrolled` (accepted: active or paused) and `invited` (not yet)."""
+    rows = dict(session.execute(
+        sa.select(Membership.status, sa.func.count(Membership.id))
+        .where(Membership.pilot_id == pilot.id, Membership.role == "participant", Membership.status != "removed")
+        .group_by(Membership.status)
+    ).all())
+    return {"enrolled": rows.get("active", 0) + rows.get("paused", 0), "invited": rows.get("invited", 0)}
 
 
 def find_invite(session: so.Session, token: str) -> Membership:

@@ -1,13 +1,18 @@
 """Roster, invites, CSV import and invite acceptance."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_user
 
 from pilot.access import pilot_role_required
 from pilot.enrollment import services
 from pilot.enrollment.forms import AcceptInviteForm, CsvImportForm, InviteForm, MemberStatusForm
 from pilot.extensions import db
+from pilot.mail import smtp_configured
+from pilot.models.base import utcnow
+from pilot.pilots.forms import CsrfOnlyForm
+from pilot.worker.jobs import send_invite_email
+from pilot.worker.queue import enqueue
 
 bp = Blueprint("enrollment", __name__)
 
@@ -18,9 +23,22 @@ def _render_roster(**extra):
     rows = services.roster(db.session, g.pilot)
     return render_template(
         "enrollment/roster.html", pilot=g.pilot, rows=rows, invite_form=InviteForm(), csv_form=CsvImportForm(),
-        status_form=MemberStatusForm(), enrolled=services.counted_participants(db.session, g.pilot),
-        can_manage=_can_manage(), **extra,
+        status_form=MemberStatusForm(), seats=services.counted_participants(db.session, g.pilot),
+        counts=services.participant_counts(db.session, g.pilot), can_manage=_can_manage(),
+        email_on=smtp_configured(current_app.config), now=utcnow(), **extra,
     )
+
+
+def _email_invites(invites: list[services.Invite]) -> int:
+    """Queue an email for each invite that has an address, when SMTP is configured; how many."""
+    if not smtp_configured(current_app.config):
+        return 0
+    sent = 0
+    for new_invite in invites:
+        if new_invite.membership.email:
+            enqueue(send_invite_email, new_invite.membership.id, new_invite.url(request.host_url), retry=True)
+            sent += 1
+    return sent
 
 
 def _can_manage() -> bool:
@@ -49,6 +67,8 @@ def invite(slug: str):
         flash(str(error), "error")
         return redirect(url_for("enrollment.roster", slug=slug))
     db.session.commit()
+    if _email_invites([new_invite]):
+        flash(f"Invite emailed to {new_invite.membership.email}; the link below works too.", "success")
     return _render_roster(new_invites=[new_invite], base_url=request.host_url)
 
 
@@ -70,9 +90,30 @@ def import_csv(slug: str):
         return redirect(url_for("enrollment.roster", slug=slug))
     result = services.import_csv(db.session, g.pilot, text, actor=current_user)
     db.session.commit()
-    flash(f"Invited {len(result.invites)}; {len(result.errors)} row(s) rejected.",
-          "success" if not result.errors else "warning")
+    emailed = _email_invites(result.invites)
+    flash(f"Invited {len(result.invites)}" + (f" ({emailed} by email)" if emailed else "")
+          + f"; {len(result.errors)} row(s) rejected.", "success" if not result.errors else "warning")
     return _render_roster(new_invites=result.invites, import_errors=result.errors, base_url=request.host_url)
+
+
+@bp.route("/pilots/<slug>/participants/<int(max=2147483647):membership_id>/resend", methods=["POST"])
+@pilot_role_required("lead")
+def resend(slug: str, membership_id: int):
+    """A new link (the old one stops working) with a new expiry, emailed again when SMTP is on."""
+    if not CsrfOnlyForm().validate_on_submit():
+        abort(400)
+    try:
+        new_invite = services.reissue_invite(db.session, g.pilot, membership_id, actor=current_user)
+    except services.EnrollmentError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        return redirect(url_for("enrollment.roster", slug=slug))
+    db.session.commit()
+    if _email_invites([new_invite]):
+        flash(f"New invite emailed to {new_invite.membership.email}; the old link no longer works.", "success")
+    else:
+        flash("New invite link below; the old link no longer works.", "success")
+    return _render_roster(new_invites=[new_invite], base_url=request.host_url)
 
 
 @bp.route("/pilots/<slug>/participants/<int:membership_id>/status", methods=["POST"])

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any, Iterable, NamedTuple
+from typing import Any, Callable, Iterable, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy import orm as so
@@ -182,10 +182,14 @@ class ReflagResult:
                 f"{self.kept_reviewed:,} reviewed flags left as they were.")
 
 
-def reflag(session: so.Session, pilot: Pilot, chunk_size: int = 1000) -> ReflagResult:
-    """Re-evaluate every interaction of the pilot with its current settings (no commit; idempotent)."""
+def reflag(session: so.Session, pilot: Pilot, chunk_size: int = 1000,
+           progress: Callable[[int, int], None] | None = None) -> ReflagResult:
+    """Re-evaluate every interaction of the pilot with its current settings (idempotent). No commit
+    of its own; `progress(done, total)` is called after each chunk (the worker's commits there)."""
     facts = PilotFacts.load(session, pilot)
     result = ReflagResult()
+    total = session.scalar(sa.select(sa.func.count(Interaction.id)).where(Interaction.pilot_id == pilot.id)) \
+        if progress is not None else 0
     last_id = 0
     while True:
         rows = session.execute(
@@ -199,6 +203,8 @@ def reflag(session: so.Session, pilot: Pilot, chunk_size: int = 1000) -> ReflagR
         batch = views(rows)
         ctx = BatchContext.for_batch(session, facts, batch)
         _reconcile(session, pilot.id, [row.id for row in batch], evaluate(ctx, batch), result)
+        if progress is not None:
+            progress(result.interactions, max(total, result.interactions))
     return result
 
 

@@ -4,7 +4,7 @@ Every change goes to the audit log with before and after. None of these commit.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import sqlalchemy as sa
 from sqlalchemy import orm as so
@@ -47,9 +47,10 @@ def replace_scenarios(session: so.Session, pilot: Pilot, text: str, actor: User 
     return True
 
 
-def run_reflag(session: so.Session, pilot: Pilot, actor: User | None) -> ReflagResult:
-    """Re-evaluate the pilot's interactions and audit what it did."""
-    result = reflag(session, pilot)
+def run_reflag(session: so.Session, pilot: Pilot, actor: User | None,
+               progress: Callable[[int, int], None] | None = None) -> ReflagResult:
+    """Re-evaluate the pilot's interactions and audit what it did (`progress` as in engine.reflag)."""
+    result = reflag(session, pilot, progress=progress)
     if result.removed:
         invalidate_rollup(session, pilot)  # deleted flags leave no stamp for the dashboard's rollup to see
     audit.record(session, "flagging.reflag", actor=actor, pilot=pilot, target_type="pilot", target_id=pilot.id,

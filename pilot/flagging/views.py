@@ -4,12 +4,12 @@ from __future__ import annotations
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from pilot.access import pilot_role_required, safe_next_url
+from pilot.access import pilot_role_required
 from pilot.extensions import db
 from pilot.flagging.forms import ReflagForm, RuleSettingsForm
 from pilot.flagging.reasons import REASONS
 from pilot.flagging.scenarios import scenario_texts
-from pilot.flagging.services import add_scenario, replace_scenarios, run_reflag, update_rule_settings
+from pilot.flagging.services import add_scenario, replace_scenarios, update_rule_settings
 from pilot.flagging.settings import (
     LABELS,
     OUTPUT_FORMATS,
@@ -19,6 +19,8 @@ from pilot.flagging.settings import (
     stored_rule_values,
 )
 from pilot.models import Pilot
+from pilot.worker import tracking
+from pilot.worker.jobs import reflag_pilot
 
 bp = Blueprint("flagging", __name__)
 
@@ -68,13 +70,14 @@ def rules(slug: str):
 @bp.route("/pilots/<slug>/flags/reflag", methods=["POST"])
 @pilot_role_required("lead")
 def reflag(slug: str):
+    """Queue the re-flag in the worker and follow its progress on the job page."""
     if not ReflagForm().validate_on_submit():
         flash("The form expired; reload the page and try again.", "error")
         return redirect(url_for("pilots.settings", slug=slug) + "#flag-rules")
-    result = run_reflag(db.session, g.pilot, actor=current_user)
-    db.session.commit()
-    flash(result.summary(), "success")
-    return redirect(safe_next_url(request.form.get("next")) or url_for("pilots.settings", slug=slug) + "#flag-rules")
+    job = tracking.start(db.session, g.pilot, "reflag", reflag_pilot, current_user)
+    if job.status == "done":
+        flash(job.message, "success")
+    return redirect(url_for("worker.page", slug=slug, job_id=job.id))
 
 
 @bp.route("/pilots/<slug>/scenarios/add", methods=["POST"])

@@ -319,10 +319,15 @@ def _paths() -> dict[str, Any]:
                 "type": "object", "required": ["status"], "properties": {"status": {"type": "string", "enum": ["ok"]}}}}}}},
         }},
         "/readyz": {"get": {
-            "operationId": "readyz", "tags": ["ops"], "security": [], "summary": "The database is reachable.",
+            "operationId": "readyz", "tags": ["ops"], "security": [],
+            "summary": "The database is reachable; the background worker's queue (Redis, length, workers).",
             "responses": {
                 "200": {"description": "Ready.", "content": {JSON: {"schema": {"type": "object", "properties": {
-                    "status": {"type": "string"}, "database": {"type": "string"}}}}}},
+                    "status": {"type": "string"}, "database": {"type": "string"},
+                    "queue": {"type": "object", "required": ["mode", "redis"], "properties": {
+                        "mode": {"type": "string", "enum": ["rq", "in-process"]}, "redis": {"type": "string"},
+                        "queue": {"type": "string"}, "queued": {"type": "integer"},
+                        "workers": {"type": "integer"}}}}}}}},
                 "503": {"description": "Database unreachable.", "content": {JSON: {"schema": {"type": "object"}}}}},
         }},
         "/metrics": {"get": {

@@ -34,6 +34,7 @@ from pilot.ingest.body import parse_json, read_body, require_content_type
 from pilot.ingest.forms import PriceForm, RemovePriceForm
 from pilot.ingest.metrics import OTLP_SPANS_IGNORED, count_batch
 from pilot.ingest.services import MAX_BATCH_ITEMS, IngestResult, UnknownInteraction, feedback_from_api, ingest_items
+from pilot.worker.queue import refresh_rollup_soon
 
 bp = Blueprint("ingest", __name__)
 
@@ -87,6 +88,7 @@ def store_batch(items: list[Any], source: str) -> IngestResult:
             touch_api_key(g.api_key)  # first, so concurrent requests lock rows in the same order
             result = ingest_items(db.session, g.pilot, items, source)
             db.session.commit()
+            refresh_rollup_soon(g.pilot.id)
             break
         except sa.exc.OperationalError as error:
             db.session.rollback()

@@ -1,14 +1,16 @@
 """All tables, imported here so Alembic and the app see one metadata."""
 from pilot.models.accounts import User
+from pilot.models.alerts import AlertChannel, AlertDelivery
 from pilot.models.analytics import DailyRollup, DayRollup, RollupState
 from pilot.models.feedback import Feedback, Report
 from pilot.models.flags import Flag, Scenario
 from pilot.models.interactions import Interaction, ModelPrice, PromptVersion
+from pilot.models.jobs import BackgroundJob
 from pilot.models.pilots import ApiKey, AuditEvent, Membership, Pilot
 from pilot.models.readiness import AlertEvent, AlertRule, ChecklistAttestation, ReadinessReport, ReadinessSignature
 
 __all__ = [
-    "AlertEvent", "AlertRule", "ApiKey", "AuditEvent", "ChecklistAttestation", "DailyRollup", "DayRollup", "Feedback",
+    "AlertChannel", "AlertDelivery", "AlertEvent", "AlertRule", "BackgroundJob", "ApiKey", "AuditEvent", "ChecklistAttestation", "DailyRollup", "DayRollup", "Feedback",
     "Flag", "Interaction", "Membership", "ModelPrice", "Pilot", "PromptVersion",
     "ReadinessReport", "ReadinessSignature", "Report", "RollupState", "Scenario", "User",
 ]

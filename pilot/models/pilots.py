@@ -72,6 +72,7 @@ class Membership(db.Model):
     status: so.Mapped[str] = so.mapped_column(sa.String(16), default="invited")
     invite_token_hash: so.Mapped[Optional[str]] = so.mapped_column(sa.String(64), unique=True)
     invite_expires_at: so.Mapped[Optional[datetime]]
+    invite_emailed_at: so.Mapped[Optional[datetime]]  # the last time the invite link went out by email
     invited_by_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("user.id"))
     consent_at: so.Mapped[Optional[datetime]]
     created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)

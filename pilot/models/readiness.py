@@ -88,6 +88,9 @@ class AlertRule(db.Model):
     window_hours: so.Mapped[int] = so.mapped_column(default=24)
     enabled: so.Mapped[bool] = so.mapped_column(default=True)
     created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+    # True from the evaluation that fired until one that finds the metric back under the threshold:
+    # a rule does not fire again until it has recovered.
+    firing: so.Mapped[bool] = so.mapped_column(default=False)
 
 
 class AlertEvent(db.Model):

@@ -1,4 +1,4 @@
-"""Operational endpoints: liveness, readiness (database reachable) and Prometheus metrics.
+"""Operational endpoints: liveness, readiness (database reachable, the worker queue) and Prometheus metrics.
 
 /metrics is not public: with PILOT_METRICS_TOKEN set it wants `Authorization: Bearer <token>`;
 without one it answers only the loopback address (a scraper on the same host or a sidecar).
@@ -15,6 +15,7 @@ from flask import Blueprint, Response, abort, current_app, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
 from pilot.extensions import csrf, db
+from pilot.worker.queue import status as queue_status
 
 bp = Blueprint("ops", __name__)
 
@@ -32,8 +33,9 @@ def readyz():
         db.session.execute(sa.text("SELECT 1"))
     except sa.exc.SQLAlchemyError:
         db.session.rollback()
-        return jsonify(status="unavailable", database="unreachable"), 503
-    return jsonify(status="ok", database="ok")
+        return jsonify(status="unavailable", database="unreachable", queue=queue_status()), 503
+    # A missing or unreachable Redis is not "unavailable": jobs then run in-process (slower, not broken).
+    return jsonify(status="ok", database="ok", queue=queue_status())
 
 
 def metrics_allowed() -> bool:

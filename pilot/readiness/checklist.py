@@ -338,15 +338,28 @@ LATENCY_MONITORING_PASS_MIN = 0.95
 LATENCY_MONITORING_WARN_MIN = 0.5
 
 
+# An alert counts only when it can reach someone: a channel that a test or a real alert reached.
+NO_WORKING_CHANNEL = "no alert channel has a successful delivery on record (add one and send a test alert)"
+# Per-user cost rules watch cost too (pilot.alerts.services).
+MONITORED_COST_METRICS = COST_ALERT_METRICS | {"user_cost_per_day_usd"}
+
+
+def _alert_state(f: Facts, rule_on: bool, what: str) -> str:
+    if not rule_on:
+        return f"no {what.split(' ', 1)[1]} rule is enabled"
+    return f"{what} is enabled and delivered" if f.working_alert_channels else f"{what} is enabled, but {NO_WORKING_CHANNEL}"
+
+
 def latency_monitoring(f: Facts) -> Check:
-    """pass: latency on ≥ 95% of interactions and an enabled p95_latency_ms alert rule; warn:
+    """pass: latency on ≥ 95% of interactions and an enabled p95_latency_ms alert rule with a working
+    delivery channel; warn:
     latency on ≥ 50% (or no alert rule); fail: on fewer than half; unknown without interactions."""
     if not f.total:
         return NO_DATA
     share = _share(f.latency_recorded, f.total)
-    has_alert = "p95_latency_ms" in f.alert_metrics
+    has_alert = "p95_latency_ms" in f.alert_metrics and f.working_alert_channels > 0
     text = (f"Latency reported on {_pct(share)} of interactions; "
-            + ("a p95 latency alert is enabled" if has_alert else "no p95 latency alert rule is enabled"))
+            + _alert_state(f, "p95_latency_ms" in f.alert_metrics, "a p95 latency alert"))
     if share < LATENCY_MONITORING_WARN_MIN:
         return Check(FAIL, f"{text}.")
     if share < LATENCY_MONITORING_PASS_MIN or not has_alert:
@@ -359,14 +372,15 @@ ERROR_RATE_FAIL_FACTOR = 1.5
 
 
 def error_rate_monitoring(f: Facts) -> Check:
-    """pass: error rate ≤ max_error_rate and an enabled error_rate alert rule; warn: rate ≤ 1.5 ×
+    """pass: error rate ≤ max_error_rate and an enabled error_rate alert rule with a working delivery
+    channel; warn: rate ≤ 1.5 ×
     the maximum (or no alert rule); fail: above 1.5 × the maximum; unknown without interactions."""
     if not f.total:
         return NO_DATA
     rate = f.summary["interactions"]["error_rate"]
-    has_alert = "error_rate" in f.alert_metrics
+    has_alert = "error_rate" in f.alert_metrics and f.working_alert_channels > 0
     text = (f"Error rate {_pct(rate)} ({f.failures:,} of {f.total:,}) against a maximum of {_pct(f.max_error_rate)}; "
-            + ("an error-rate alert is enabled" if has_alert else "no error-rate alert rule is enabled"))
+            + _alert_state(f, "error_rate" in f.alert_metrics, "an error-rate alert"))
     if rate > f.max_error_rate * ERROR_RATE_FAIL_FACTOR:
         return Check(FAIL, f"{text}.")
     if rate > f.max_error_rate or not has_alert:
@@ -375,12 +389,14 @@ def error_rate_monitoring(f: Facts) -> Check:
 
 
 def cost_alerts(f: Facts) -> Check:
-    """pass: an enabled alert rule on daily_cost_usd or cost_per_request_usd and ≤ 5% of
-    interactions of unknown cost; warn: a rule, but more unknown cost (the alert is half blind);
-    fail: no enabled cost alert rule."""
-    rules = sorted(f.alert_metrics & COST_ALERT_METRICS)
+    """pass: an enabled alert rule on daily_cost_usd, cost_per_request_usd or user_cost_per_day_usd,
+    a working delivery channel, and ≤ 5% of interactions of unknown cost; warn: more unknown cost (the
+    alert is half blind); fail: no enabled cost alert rule, or no channel a delivery reached."""
+    rules = sorted(f.alert_metrics & MONITORED_COST_METRICS)
     if not rules:
-        return Check(FAIL, "No enabled alert rule on daily_cost_usd or cost_per_request_usd.")
+        return Check(FAIL, f"No enabled alert rule on {', '.join(sorted(MONITORED_COST_METRICS))}.")
+    if not f.working_alert_channels:
+        return Check(FAIL, f"Cost alerts enabled on {', '.join(rules)}, but {NO_WORKING_CHANNEL}.")
     unknown = f.summary["cost"]["unknown_cost_interactions"]
     share = _share(unknown, f.total)
     text = f"Cost alerts enabled on {', '.join(rules)}"

@@ -14,6 +14,7 @@ from sqlalchemy import orm as so
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import UnaryExpression
 
+from pilot.alerts.channels import working_channels
 from pilot.analytics.frames import FEEDBACK_NEGATIVE
 from pilot.analytics.summary import latency_values, percentiles
 from pilot.models import AlertRule, Feedback, Flag, Interaction, Pilot
@@ -80,6 +81,7 @@ class Facts:
     user_days_over_limit: int = 0
     users_over_limit: int = 0
     alert_metrics: frozenset[str] = field(default_factory=frozenset)
+    working_alert_channels: int = 0  # enabled channels that a test or real alert reached
 
     @property
     def total(self) -> int:
@@ -270,6 +272,7 @@ def gather_facts(session: so.Session, pilot: Pilot, summary: dict[str, Any],
         ttft_p95=percentiles(ttft_values)["p95"],
         models=model_usage(session, pilot),
         alert_metrics=enabled_alert_metrics(session, pilot),
+        working_alert_channels=working_channels(session, pilot),
         **{name: value for name, value in counts.items() if name in COUNTED_FACTS},
         **_flag_counts(session, pilot),
         **_usage_over_limit(session, pilot),

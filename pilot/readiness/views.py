@@ -23,7 +23,6 @@ from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 
 from pilot.access import api_pilot_access, may_sign_report, pilot_role_required, user_has_role
-from pilot.alerts.services import METRICS, evaluate_alerts, recent_events, rules_for
 from pilot.extensions import db
 from pilot.models.base import utcnow
 from pilot.pilots.forms import CsrfOnlyForm
@@ -72,8 +71,6 @@ def _download(body: bytes, fmt: str, filename: str) -> Response:
 def _page(report: dict | None = None, attempt: dict | None = None, status: int = 200):
     """The readiness page; `attempt` is a refused attestation form (its values and field errors)
     shown again in place so nothing typed is lost."""
-    alert_checks = evaluate_alerts(db.session, g.pilot)
-    db.session.commit()
     report = report or build_report(db.session, g.pilot)
     sections = {section: [item for item in report["checklist"] if item["section"] == section] for section in SECTIONS}
     snapshot_rows = snapshots.list_snapshots(db.session, g.pilot)
@@ -87,8 +84,7 @@ def _page(report: dict | None = None, attempt: dict | None = None, status: int =
         signed_snapshot=snapshots.snapshot_json(signed) if signed else None,
         pending_signers={row.number: snapshots.pending_signers(row) for row in snapshot_rows
                          if row.signatures and not snapshots.is_complete(row)},
-        alert_rules=rules_for(db.session, g.pilot), alert_values={c.rule.id: c.value for c in alert_checks},
-        alert_events=recent_events(db.session, g.pilot), metrics=METRICS, today=utcnow().date().isoformat(),
+        today=utcnow().date().isoformat(),
         longest_exemption=(utcnow().date() + timedelta(days=g.pilot.max_exemption_days)).isoformat(),
         ready_to_sign=[r["kind"] for r in report["verdict_reasons"]] == ["unsigned"],
     ), status

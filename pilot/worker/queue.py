@@ -1,0 +1,115 @@
+"""The one RQ queue, its Redis connection, and the in-process fallback when Redis is not there."""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from flask import current_app
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Queue, Retry, Worker
+from rq.exceptions import DuplicateJobError
+
+log = logging.getLogger(__name__)
+_connections: dict[str, Redis] = {}
+_down_until: dict[str, float] = {}
+_fallback_said = False
+RETRY_DOWN_AFTER_S = 30  # a Redis that did not answer is not asked again for this long
+
+
+def redis_connection() -> Redis | None:
+    """A connection to REDIS_URL that answers a PING, else None (no URL, or Redis down; a down
+    Redis is not re-tried for RETRY_DOWN_AFTER_S, so requests do not each wait for its timeout)."""
+    url = current_app.config.get("REDIS_URL")
+    if not url or _down_until.get(url, 0) > time.monotonic():
+        return None
+    connection = _connections.get(url)
+    if connection is None:
+        connection = _connections[url] = Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=5)
+    try:
+        connection.ping()
+    except (RedisError, OSError):
+        _down_until[url] = time.monotonic() + RETRY_DOWN_AFTER_S
+        return None
+    return connection
+
+
+def queue_name() -> str:
+    return current_app.config.get("WORKER_QUEUE", "pilot")
+
+
+def get_queue(connection: Redis | None = None) -> Queue | None:
+    connection = connection or redis_connection()
+    return Queue(queue_name(), connection=connection) if connection is not None else None
+
+
+def retry_policy() -> Retry:
+    """Deliveries are retried with growing waits (WORKER_RETRY_INTERVALS, seconds)."""
+    intervals = list(current_app.config.get("WORKER_RETRY_INTERVALS", [10, 60, 300]))
+    return Retry(max=len(intervals), interval=intervals)
+
+
+def _say_fallback_once(reason: str) -> None:
+    global _fallback_said
+    if not _fallback_said:
+        _fallback_said = True
+        log.warning("No background worker queue (%s): jobs run in-process, in the request that asks for them.", reason)
+
+
+def enqueue(func: Any, *args: Any, retry: bool = False, job_timeout: int | None = None) -> str:
+    """Run `func(*args)` in the worker; returns "queued", or "ran" when, without Redis, it ran here
+    and now (retried at once, without waiting, when `retry`)."""
+    queue = get_queue()
+    if queue is not None:
+        try:
+            options: dict[str, Any] = {"retry": retry_policy()} if retry else {}
+            if job_timeout:
+                options["job_timeout"] = job_timeout
+            queue.enqueue(func, *args, **options)
+            return "queued"
+        except RedisError as error:
+            _say_fallback_once(f"Redis error {error}")
+    else:
+        _say_fallback_once("REDIS_URL not set" if not current_app.config.get("REDIS_URL") else "Redis unreachable")
+    attempts = 1 + (retry_policy().max if retry else 0)
+    for attempt in range(attempts):
+        try:
+            func(*args)
+            break
+        except Exception:  # the job records its own failure; like RQ, a failed job does not fail the caller
+            log.exception("In-process job %s failed (attempt %d of %d)", getattr(func, "__name__", func),
+                          attempt + 1, attempts)
+    return "ran"
+
+
+def refresh_rollup_soon(pilot_id: int) -> str:
+    """After ingest: queue one dashboard rollup refresh for the pilot (one at a time: a refresh
+    already waiting covers this batch too). Without Redis nothing runs here: the dashboard refreshes
+    lazily before it reads, as it always has."""
+    queue = get_queue()
+    if queue is None:
+        return "skipped"
+    try:
+        queue.enqueue("pilot.worker.jobs.refresh_rollup", pilot_id, job_id=f"{queue.name}:rollup:{pilot_id}", unique=True,
+                      result_ttl=0, failure_ttl=60)
+    except DuplicateJobError:
+        return "already queued"
+    except RedisError:
+        return "skipped"
+    return "queued"
+
+
+def status() -> dict[str, Any]:
+    """For /readyz: is Redis reachable, how long is the queue, how many workers listen to it."""
+    if not current_app.config.get("REDIS_URL"):
+        return {"mode": "in-process", "redis": "not configured"}
+    connection = redis_connection()
+    if connection is None:
+        return {"mode": "in-process", "redis": "unreachable"}
+    try:
+        queue = get_queue(connection)
+        return {"mode": "rq", "redis": "ok", "queue": queue.name, "queued": queue.count,
+                "workers": Worker.count(connection=connection, queue=queue)}
+    except RedisError as error:
+        return {"mode": "in-process", "redis": f"error: {error}"}
