@@ -258,10 +258,9 @@ def regression_tally(session: so.Session, prompt_id: int, replay_version: str | 
     where = [RegressionItem.prompt_id == prompt_id, RegressionItem.replay_output.is_not(None)]
     if replay_version:
         where.append(RegressionItem.replay_version == replay_version)
-    rows = dict(session.execute(sa.select(sa.func.coalesce(RegressionItem.verdict, "unreviewed"),
-                                          sa.func.count(RegressionItem.id)).where(*where)
-                                .group_by(sa.func.coalesce(RegressionItem.verdict, "unreviewed"))).all())
-    return {name: rows.get(name, 0) for name in (*REGRESSION_VERDICTS, "unreviewed")}
+    rows = dict(session.execute(sa.select(RegressionItem.verdict, sa.func.count(RegressionItem.id)).where(*where)
+                                .group_by(RegressionItem.verdict)).all())
+    return {**{name: rows.get(name, 0) for name in REGRESSION_VERDICTS}, "unreviewed": rows.get(None, 0)}
 
 
 def compare(session: so.Session, pilot: Pilot, a: str, b: str, prompt_id: int | None = None) -> Comparison:

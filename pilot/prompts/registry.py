@@ -167,7 +167,7 @@ def _event(session: so.Session, prompt: Prompt, kind: str, actor: User | None, *
            before: PromptVersion | None = None, after: PromptVersion | None = None,
            from_pct: float | None = None, to_pct: float | None = None, reason: str = "") -> PromptEvent:
     event = PromptEvent(pilot_id=prompt.pilot_id, prompt_id=prompt.id, kind=kind, label=label,
-                        from_version_id=before.id if before else None, to_version_id=after.id if after else None,
+                        from_version=before, to_version=after,
                         from_pct=from_pct, to_pct=to_pct, reason=reason,
                         actor_id=getattr(actor, "id", None), created_at=utcnow())
     session.add(event)
