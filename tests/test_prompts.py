@@ -299,3 +299,28 @@ def test_rolled_back_version_serving_traffic_is_visible(world):
                                 prompt_version="support@1"))
     _db.session.commit()
     assert event.to_version.version == "support@1"
+
+
+def test_checklist_items_read_the_registry(world, api_key, client):
+    from pilot.readiness.report import build_report
+
+    prompt, v1, v2 = _two_versions(world)
+    headers = {"Authorization": f"Bearer {api_key}"}
+    items = [{"id": f"e{i}", "user": "u", "prompt_version": "support@2" if i < 19 else "legacy", "input": "q",
+              "output": "a"} for i in range(20)]
+    client.post("/api/v1/interactions", headers=headers, json={"interactions": items})
+
+    def item(key):
+        return next(i for i in build_report(_db.session, world.pilot)["checklist"] if i["key"] == key)
+
+    assert item("scaling.prompt_versioning")["auto_status"] == "pass"  # 19 of 20 = 95 %
+    assert item("scaling.rollback")["auto_status"] == "unknown"
+    registry.move_label(_db.session, prompt, "production", v2, world.lead)
+    registry.rollback(_db.session, prompt, world.lead, "drill")
+    _db.session.commit()
+    assert item("scaling.rollback")["auto_status"] == "warn"  # nothing served by support@1 since
+    client.post("/api/v1/interactions", headers=headers,
+                json={"id": "after", "user": "u", "prompt_version": "support@1", "input": "q", "output": "a",
+                      "timestamp": (utcnow() + timedelta(seconds=5)).isoformat() + "Z"})
+    rollback = item("scaling.rollback")
+    assert rollback["auto_status"] == "pass" and "support@2 → support@1" in rollback["evidence"]
