@@ -58,6 +58,16 @@ class HttpTransport:
                 raise
             return self._send(path, body)
 
+    def get(self, path: str, headers: dict[str, str] | None = None) -> Response:
+        """One GET (the prompt API); the same reuse and one-retry rule as `post`."""
+        reused = self._connection is not None
+        try:
+            return self._send(path, None, "GET", headers)
+        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+            if not reused:
+                raise
+            return self._send(path, None, "GET", headers)
+
     def close(self) -> None:
         connection, self._connection = self._connection, None
         if connection is not None:
@@ -66,10 +76,11 @@ class HttpTransport:
             except Exception:  # closing a broken socket may fail; it is gone either way
                 pass
 
-    def _send(self, path: str, body: bytes) -> Response:
+    def _send(self, path: str, body: bytes | None, method: str = "POST",
+              headers: dict[str, str] | None = None) -> Response:
         connection = self._connect()
         try:
-            connection.request("POST", self._prefix + path, body=body, headers=self._headers)
+            connection.request(method, self._prefix + path, body=body, headers={**self._headers, **(headers or {})})
             answer = connection.getresponse()
             data = answer.read(MAX_RESPONSE_BYTES)
             headers = {name.lower(): value for name, value in answer.getheaders()}
