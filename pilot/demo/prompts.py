@@ -54,6 +54,9 @@ def add_prompt_history(session: so.Session, pilot: Pilot, lead: User, reviewer: 
                                  note="Shorter answers that lead with the action; offer a human when unsure.",
                                  author=lead)
     v1.created_at, v2.created_at = day(-1), day(CANDIDATE_DAY, 8)
+    for event in session.scalars(sa.select(PromptEvent).where(PromptEvent.prompt_id == prompt.id,
+                                                              PromptEvent.kind == "created")):
+        _at(event, event.to_version.created_at)
     _at(registry.move_label(session, prompt, "candidate", v2, lead, "try shorter answers"), day(CANDIDATE_DAY))
     _at(registry.set_rollout(session, prompt, FIRST_SHARE, lead, "first step"), day(CANDIDATE_DAY, 9))
     _at(registry.promote(session, prompt, lead, "no worse on errors, fewer thumbs down"), day(PROMOTE_DAY))
