@@ -190,6 +190,9 @@ def test_promote_and_rollback_are_recorded_with_reason_actor_and_versions(world,
     assert audit.after["version"] == "support@1" and audit.before["version"] == "support@2"
     page = lead.get("/pilots/alpha/prompts/support")
     assert page.status_code == 200 and b"refunds broke" in page.data and b"event-rollback" in page.data
+    # A second rollback would re-apply the version just removed: there is nothing to roll back to.
+    again = lead.post("/pilots/alpha/prompts/support/rollback", data={"reason": "again"})
+    assert again.status_code == 400 and b"nothing to roll back to" in again.data
 
 
 def test_label_forms_need_csrf(world, client_as, csrf_on):

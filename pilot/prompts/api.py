@@ -13,6 +13,7 @@ from flask import Blueprint, abort, g, jsonify, make_response, request
 from pilot.access import api_key_for_slug_required, api_pilot_access, touch_api_key
 from pilot.extensions import csrf, db
 from pilot.ingest.body import parse_json, read_body, require_content_type
+from pilot.ingest.views import api_rate_limit
 from pilot.models import PromptVersion
 from pilot.prompts import registry
 from pilot.prompts.naming import version_string
@@ -55,6 +56,7 @@ def get_prompt(slug: str, name: str):
 
 
 @bp.post("/api/v1/pilots/<slug>/prompts/<name>/versions")
+@api_rate_limit
 @api_key_for_slug_required
 def post_version(slug: str, name: str):
     """Register the next version of a prompt from CI: {"template", "model", "params", "note"}.

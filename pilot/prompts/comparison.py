@@ -24,7 +24,7 @@ from pilot.models.prompts import REGRESSION_VERDICTS
 
 Z95 = 1.959963984540054
 BOOTSTRAP_SAMPLES = 1_000
-BOOTSTRAP_MAX_VALUES = 20_000  # per version: a seeded subsample beyond this keeps the page fast
+BOOTSTRAP_MAX_VALUES = 5_000  # per version: a seeded subsample beyond this keeps the page under a second (intervals get a little wider, never narrower)
 SEED = 20260401
 MIN_SAMPLE = 30  # below this per version, no verdict is drawn
 

@@ -271,12 +271,16 @@ def promote(session: so.Session, prompt: Prompt, actor: User | None, reason: Any
 
 
 def rollback_target(session: so.Session, prompt: Prompt) -> PromptVersion | None:
-    """The version production pointed to before it was last moved to where it is now."""
+    """The version production pointed to before it was last moved forward to where it is now.
+
+    Moves that were themselves rollbacks do not count, so rolling back twice never re-applies the
+    version the first rollback removed: after a rollback, only a promotion enables it again."""
     current = labels_of(session, prompt).get(LABEL_PRODUCTION)
     if current is None:
         return None
     event = session.scalar(
         sa.select(PromptEvent).where(PromptEvent.prompt_id == prompt.id, PromptEvent.label == LABEL_PRODUCTION,
+                                     PromptEvent.kind != "rollback",
                                      PromptEvent.to_version_id == current.id, PromptEvent.from_version_id.is_not(None))
         .order_by(PromptEvent.created_at.desc(), PromptEvent.id.desc()).limit(1))
     return event.from_version if event else None
