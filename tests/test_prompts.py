@@ -327,3 +327,27 @@ def test_checklist_items_read_the_registry(world, api_key, client):
                       "timestamp": (utcnow() + timedelta(seconds=5)).isoformat() + "Z"})
     rollback = item("scaling.rollback")
     assert rollback["auto_status"] == "pass" and "support@2 → support@1" in rollback["evidence"]
+
+
+def test_review_detail_links_a_registered_version_and_marks_an_unregistered_one(world, api_key, client, client_as):
+    from pilot.models import Flag
+
+    _two_versions(world)
+    headers = {"Authorization": f"Bearer {api_key}"}
+    client.post("/api/v1/interactions", headers=headers, json={"interactions": [
+        {"id": "linked", "user": "u", "prompt_version": "support@2", "input": "q", "output": "a"},
+        {"id": "loose", "user": "u", "prompt_version": "<i>v9</i>", "input": "q", "output": "a"}]})
+    flags = {}
+    for event_id in ("linked", "loose"):
+        interaction = _db.session.scalar(sa.select(Interaction).where(Interaction.event_id == event_id))
+        flag = Flag(pilot_id=world.pilot.id, interaction_id=interaction.id, kind="sample", reason="quality_sample",
+                    severity="low", status="open")
+        _db.session.add(flag)
+        _db.session.flush()
+        flags[event_id] = flag.id
+    _db.session.commit()
+    reviewer = client_as("reviewer")
+    linked = reviewer.get(f"/pilots/alpha/review/{flags['linked']}").data.decode()
+    assert 'href="/pilots/alpha/prompts/support/versions/2"' in linked
+    loose = reviewer.get(f"/pilots/alpha/review/{flags['loose']}").data.decode()
+    assert "&lt;i&gt;v9&lt;/i&gt; <span class=\"muted small\">(unregistered)</span>" in loose

@@ -312,3 +312,15 @@ def mark_regression(slug: str, name: str, item_id: int):
         abort(404, description=str(error))
     db.session.commit()
     return redirect(url_for("prompts.review_regression", slug=slug, name=prompt.name, _anchor=f"item-{item_id}"))
+
+
+@bp.app_template_global()
+def registered_prompt_url(pilot, prompt_version: str | None) -> str | None:
+    """The registry page of the version an interaction names, when it is registered (else None)."""
+    if not prompt_version or pilot is None:
+        return None
+    version = db.session.scalar(sa.select(PromptVersion).where(
+        PromptVersion.pilot_id == pilot.id, PromptVersion.version == prompt_version, PromptVersion.prompt_id.is_not(None)))
+    if version is None:
+        return None
+    return url_for("prompts.version", slug=pilot.slug, name=version.prompt.name, number=version.number)
