@@ -327,6 +327,7 @@ def test_checklist_items_read_the_registry(world, api_key, client):
                       "timestamp": (utcnow() + timedelta(seconds=5)).isoformat() + "Z"})
     rollback = item("scaling.rollback")
     assert rollback["auto_status"] == "pass" and "support@2 → support@1" in rollback["evidence"]
+    assert "/pilots/alpha/prompts/support#event-" in rollback["evidence"]
 
 
 def test_review_detail_links_a_registered_version_and_marks_an_unregistered_one(world, api_key, client, client_as):

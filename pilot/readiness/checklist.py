@@ -459,7 +459,8 @@ def rollback(f: Facts) -> Check:
     proven = [r for r in f.rollbacks if r.served_after]
     latest = (proven or list(f.rollbacks))[0]
     text = (f"{_count(len(f.rollbacks), 'rollback')} recorded; latest{' proven' if proven else ''}: {latest.prompt} "
-            f"{latest.from_version} → {latest.to_version} on {latest.at:%Y-%m-%d %H:%M} UTC (event #{latest.event_id})")
+            f"{latest.from_version} → {latest.to_version} on {latest.at:%Y-%m-%d %H:%M} UTC "
+            f"(event #{latest.event_id}{': ' + latest.link if latest.link else ''})")
     if proven:
         return Check(PASS, f"{text}, then served {_count(latest.served_after, 'interaction')}.")
     return Check(WARN, f"{text}; the restored version has served no traffic since.")

@@ -52,6 +52,7 @@ class RollbackEvidence:
     to_version: str
     at: datetime
     served_after: int
+    link: str = ""  # the event on the prompt's label history
 
 
 @dataclass(frozen=True)
@@ -273,7 +274,9 @@ def prompt_registry_facts(session: so.Session, pilot: Pilot) -> dict[str, Any]:
         .join(To, To.id == PromptEvent.to_version_id)
         .where(PromptEvent.pilot_id == pilot.id, PromptEvent.kind == "rollback")
         .order_by(PromptEvent.created_at.desc())).all()
-    return {"prompt_registered": registered, "rollbacks": tuple(RollbackEvidence(*row) for row in rows)}
+    return {"prompt_registered": registered,
+            "rollbacks": tuple(RollbackEvidence(*row, link=f"/pilots/{pilot.slug}/prompts/{row[1]}#event-{row[0]}")
+                               for row in rows)}
 
 
 def gather_facts(session: so.Session, pilot: Pilot, summary: dict[str, Any],
