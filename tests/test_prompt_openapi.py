@@ -4,20 +4,14 @@ from __future__ import annotations
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from schemathesis.checks import (
-    content_type_conformance,
-    not_a_server_error,
-    response_schema_conformance,
-    status_code_conformance,
-)
 
 from pilot.extensions import db as _db
 from pilot.ingest.openapi import openapi_spec
 from pilot.prompts import registry
+from tests.test_readiness_openapi import CHECKS
 
 pytestmark = pytest.mark.openapi_fuzz
 
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 schema = schemathesis.openapi.from_dict(openapi_spec()).include(path_regex=r"^/api/v1/pilots/\{slug\}/prompts/")
 
 
