@@ -59,7 +59,10 @@ def _traffic(versions: list[str]) -> dict[str, int]:
 def index(slug: str):
     prompts = registry.prompts_of(db.session, g.pilot)
     labels = {p.id: registry.labels_of(db.session, p) for p in prompts}
-    counts = {p.id: len(registry.versions_of(db.session, p)) for p in prompts}
+    counts = dict(db.session.execute(
+        sa.select(PromptVersion.prompt_id, sa.func.count(PromptVersion.id))
+        .where(PromptVersion.pilot_id == g.pilot.id, PromptVersion.prompt_id.is_not(None))
+        .group_by(PromptVersion.prompt_id)).all())
     unregistered = registry.unregistered_versions(db.session, g.pilot)
     traffic = _traffic([v.version for v in unregistered])
     return render_template("prompts/index.html", pilot=g.pilot, prompts=prompts, labels=labels, counts=counts,
