@@ -79,12 +79,14 @@ def register_blueprints(app: Flask) -> None:
     from pilot.ops.views import bp as ops_bp
     from pilot.participant.views import bp as participant_bp
     from pilot.pilots.views import bp as pilots_bp
+    from pilot.prompts.api import bp as prompts_api_bp
+    from pilot.prompts.views import bp as prompts_bp
     from pilot.readiness.views import bp as readiness_bp
     from pilot.review.views import bp as review_bp
     from pilot.worker.views import bp as worker_bp
 
     for blueprint in (auth_bp, pilots_bp, enrollment_bp, ops_bp, participant_bp, feedback_bp, ingest_bp, readiness_bp,
-                      alerts_bp, flagging_bp, review_bp, analytics_bp, worker_bp):
+                      alerts_bp, flagging_bp, review_bp, analytics_bp, worker_bp, prompts_bp, prompts_api_bp):
         app.register_blueprint(blueprint)
 
 

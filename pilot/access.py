@@ -205,3 +205,20 @@ def api_pilot_access(role: str = "reviewer") -> Callable:
         return wrapped
 
     return decorator
+
+
+def api_key_for_slug_required(view: Callable) -> Callable:
+    """Write API under /api/v1/pilots/<slug>/…: only that pilot's own Bearer key (no session
+    cookie, so no cross-site request can use a logged-in browser)."""
+
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        key = api_key_from_request()
+        if key is None:
+            abort(401, description="Missing or invalid API key: send 'Authorization: Bearer <pilot key>'.")
+        if key.pilot.slug != kwargs["slug"]:
+            abort(403, description="This API key belongs to another pilot.")
+        g.api_key, g.pilot = key, key.pilot
+        return view(*args, **kwargs)
+
+    return wrapped

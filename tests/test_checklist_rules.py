@@ -216,7 +216,7 @@ def test_quality_sampling(rate, samples, reviewed, total, expected):
 def test_attestation_only_items_are_always_unknown():
     full = facts(prompt_versions=3, total=1000)
     assert rules.stateless(full).status == "unknown" and rules.rollback(full).status == "unknown"
-    assert "3 prompt versions" in rules.rollback(full).evidence
+    assert "No prompt rollback recorded" in rules.rollback(full).evidence
 
 
 @pytest.mark.parametrize("limited,fallbacks,expected", [
@@ -226,10 +226,25 @@ def test_rate_limits(limited, fallbacks, expected):
     assert status(rules.rate_limits, total=1000, rate_limited=limited, rate_limit_fallbacks=fallbacks) == expected
 
 
-@pytest.mark.parametrize("versioned,expected", [(100, "pass"), (95, "pass"), (94, "warn"), (50, "warn"), (49, "fail")])
-def test_prompt_versioning(versioned, expected):
-    assert status(rules.prompt_versioning, prompt_versioned=versioned, prompt_versions=2) == expected
+@pytest.mark.parametrize("registered,expected", [(100, "pass"), (95, "pass"), (94, "warn"), (50, "warn"), (49, "fail")])
+def test_prompt_versioning_counts_registered_versions_only(registered, expected):
+    assert status(rules.prompt_versioning, prompt_versioned=100, prompt_registered=registered) == expected
     assert status(rules.prompt_versioning, total=0) == "unknown"
+    evidence = rules.prompt_versioning(facts(prompt_versioned=90, prompt_registered=60)).evidence
+    assert "60 of 100" in evidence and "30 name an unregistered one and 10 none" in evidence
+
+
+def test_rollback_passes_only_when_the_restored_version_served_traffic():
+    from datetime import datetime
+
+    from pilot.readiness.facts import RollbackEvidence
+
+    unserved = RollbackEvidence(7, "support", "support@2", "support@1", datetime(2026, 3, 1, 9, 30), 0)
+    served = RollbackEvidence(5, "support", "support@3", "support@2", datetime(2026, 2, 1, 9, 30), 12)
+    assert rules.rollback(facts(rollbacks=(unserved,))).status == "warn"
+    check = rules.rollback(facts(rollbacks=(unserved, served)))
+    assert check.status == "pass"
+    assert "2 rollbacks" in check.evidence and "support@3 → support@2" in check.evidence and "event #5" in check.evidence
 
 
 def test_every_rule_writes_a_sentence_with_its_numbers():

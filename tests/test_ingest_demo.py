@@ -25,6 +25,6 @@ def test_demo_items_are_priced_and_linked(db, world):
     assert db.session.scalar(sa.select(sa.func.count()).where(Interaction.cost_usd == 0)) == 0
     linked = db.session.scalar(sa.select(sa.func.count()).where(Interaction.membership_id.is_not(None)))
     assert linked == sum(1 for item in items if item["user"] in ("user-1", "user-2"))
-    assert set(db.session.scalars(sa.select(PromptVersion.version))) == {"support-v1", "support-v2"}
+    assert set(db.session.scalars(sa.select(PromptVersion.version))) == {"support@1", "support-experimental"}  # 2 days
     ingest_demo_items(db.session, world.pilot, items)  # loading twice adds nothing
     assert db.session.scalar(sa.select(sa.func.count(Interaction.id))) == len(items)

@@ -69,6 +69,7 @@ def test_document_lists_every_design_endpoint(client):
         "/api/v1/interactions", "/v1/traces", "/api/v1/feedback", "/api/v1/feedback-tokens", "/api/v1/pilots/{slug}/readiness",
         "/api/v1/pilots/{slug}/reports", "/api/v1/pilots/{slug}/reports/{n}", "/api/v1/pilots/{slug}/flags",
         "/api/v1/openapi.json",
+        "/api/v1/pilots/{slug}/prompts/{name}", "/api/v1/pilots/{slug}/prompts/{name}/versions",
         "/healthz", "/readyz", "/metrics",
     }
     interaction = document["components"]["schemas"]["Interaction"]["properties"]
@@ -85,4 +86,5 @@ def test_document_loads_as_openapi_from_the_app(app):
     assert labels == {"POST /api/v1/interactions", "POST /v1/traces", "POST /api/v1/feedback", "POST /api/v1/feedback-tokens",
                       "GET /api/v1/pilots/{slug}/readiness", "GET /api/v1/pilots/{slug}/reports",
                       "GET /api/v1/pilots/{slug}/reports/{n}",
-                      "GET /api/v1/pilots/{slug}/flags", "GET /healthz", "GET /readyz", "GET /metrics"}
+                      "GET /api/v1/pilots/{slug}/flags", "GET /api/v1/pilots/{slug}/prompts/{name}",
+                      "POST /api/v1/pilots/{slug}/prompts/{name}/versions", "GET /healthz", "GET /readyz", "GET /metrics"}

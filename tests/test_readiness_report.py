@@ -127,7 +127,7 @@ def test_checklist_statuses_on_the_sample(db, sample):
         "monitoring.quality_sampling": "warn",  # 1 of 2 samples reviewed
         "scaling.stateless": "unknown",
         "scaling.rate_limits": "fail",  # 1 of 7 rate_limited
-        "scaling.prompt_versioning": "warn",  # 6 of 7
+        "scaling.prompt_versioning": "fail",  # 6 of 7 name a version, none registered
         "scaling.rollback": "unknown",
     }
 
@@ -135,7 +135,7 @@ def test_checklist_statuses_on_the_sample(db, sample):
 def test_a_no_go_reason_for_each_failing_item(db, sample):
     report = build_report(db.session, sample, NOW)
     failing = {item["key"] for item in report["checklist"] if item["status"] == "fail"}
-    assert len(failing) == 8
+    assert len(failing) == 9
     assert report["verdict"] == "no-go"
     fail_reasons = [reason for reason in report["verdict_reasons"] if reason["kind"] == "fail"]
     assert {reason["key"] for reason in fail_reasons} == failing

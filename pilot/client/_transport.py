@@ -45,18 +45,23 @@ class HttpTransport:
         self._connection: http.client.HTTPConnection | None = None
 
     def post(self, path: str, body: bytes) -> Response:
-        """Send one request; raises OSError/HTTPException on network trouble (the caller retries).
+        """Send one request; raises OSError/HTTPException on network trouble (the caller retries)."""
+        return self._request("POST", path, body)
 
-        A kept-alive connection the server has since closed fails at once on reuse; that one
-        case is retried here on a fresh connection, since nothing reached the server.
-        """
+    def get(self, path: str, headers: dict[str, str] | None = None) -> Response:
+        """One GET (the prompt API), with extra headers such as If-None-Match."""
+        return self._request("GET", path, None, headers)
+
+    def _request(self, method: str, path: str, body: bytes | None, headers: dict[str, str] | None = None) -> Response:
+        """A kept-alive connection the server has since closed fails at once on reuse; that one
+        case is retried here on a fresh connection, since nothing reached the server."""
         reused = self._connection is not None
         try:
-            return self._send(path, body)
+            return self._send(method, path, body, headers)
         except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
             if not reused:
                 raise
-            return self._send(path, body)
+            return self._send(method, path, body, headers)
 
     def close(self) -> None:
         connection, self._connection = self._connection, None
@@ -66,10 +71,10 @@ class HttpTransport:
             except Exception:  # closing a broken socket may fail; it is gone either way
                 pass
 
-    def _send(self, path: str, body: bytes) -> Response:
+    def _send(self, method: str, path: str, body: bytes | None, extra_headers: dict[str, str] | None) -> Response:
         connection = self._connect()
         try:
-            connection.request("POST", self._prefix + path, body=body, headers=self._headers)
+            connection.request(method, self._prefix + path, body=body, headers={**self._headers, **(extra_headers or {})})
             answer = connection.getresponse()
             data = answer.read(MAX_RESPONSE_BYTES)
             headers = {name.lower(): value for name, value in answer.getheaders()}

@@ -21,6 +21,7 @@ import os
 import random
 import threading
 import time
+import urllib.parse
 import weakref
 from collections import deque
 from dataclasses import dataclass
@@ -89,6 +90,51 @@ class _Throttle:
         logger.log(level, message, *args)
 
 
+class _PromptCache:
+    """Prompt answers by (prompt, user) with their ETags; its own connection and lock, so the
+    host's calls never share a socket with the sending thread."""
+
+    def __init__(self) -> None:
+        self.transport: HttpTransport | None = None
+        self._lock = threading.Lock()
+        self._answers: dict[tuple[str, str | None], tuple[str | None, dict[str, Any]]] = {}
+        self._latest: dict[str, dict[str, Any]] = {}  # any user's last answer per prompt: the fallback
+
+    def fallback(self, name: str, user: str | None) -> dict[str, Any] | None:
+        with self._lock:
+            cached = self._answers.get((name, user))
+            return dict(cached[1]) if cached else (dict(self._latest[name]) if name in self._latest else None)
+
+    def get(self, name: str, user: str | None, slug: str | None) -> dict[str, Any] | None:
+        if self.transport is None or not slug:
+            if not slug:
+                logger.warning("Pilot prompt %r: no pilot slug (argument `pilot` or PILOT_SLUG)", name)
+            return self.fallback(name, user)
+        query = urllib.parse.urlencode({"user": user}) if user else ""
+        path = (f"/api/v1/pilots/{urllib.parse.quote(slug, safe='')}/prompts/{urllib.parse.quote(name, safe='')}"
+                + (f"?{query}" if query else ""))
+        with self._lock:
+            cached = self._answers.get((name, user))
+            headers = {"If-None-Match": cached[0]} if cached and cached[0] else {}
+            try:
+                response = self.transport.get(path, headers)
+            except (OSError, http.client.HTTPException) as error:
+                self.transport.close()
+                logger.warning("Pilot unreachable for prompt %r (%s): using the last version seen", name, error)
+                response = None
+        if response is not None and response.status == 304 and cached:
+            return dict(cached[1])
+        if response is not None and response.status == 200:
+            answer = json.loads(response.body)
+            with self._lock:
+                self._answers[(name, user)] = (response.headers.get("etag"), answer)
+                self._latest[name] = answer
+            return dict(answer)
+        if response is not None:
+            logger.warning("Pilot answered %s for prompt %r: using the last version seen", response.status, name)
+        return self.fallback(name, user)
+
+
 class PilotClient:
     """Send interactions and feedback to a Pilot server from a background thread.
 
@@ -135,6 +181,7 @@ class PilotClient:
         self._warned_fields: set[str] = set()
         self._init_runtime_state()
         self._transport: HttpTransport | None = None
+        self._prompts = _PromptCache()
         url = url or os.environ.get("PILOT_URL")
         key = key or os.environ.get("PILOT_API_KEY")
         if not url or not key:
@@ -143,6 +190,7 @@ class PilotClient:
             return
         try:
             self._transport = HttpTransport(url, key, float(timeout), USER_AGENT)
+            self._prompts.transport = HttpTransport(url, key, float(timeout), USER_AGENT)
         except TransportConfigError as error:
             logger.warning("Pilot client disabled: %s", error)
             return
@@ -226,6 +274,21 @@ class PilotClient:
         except Exception:
             logger.exception("Pilot client flush failed")
             return False
+
+    def prompt(self, name: str, user: str | None = None, *, pilot: str | None = None) -> dict[str, Any] | None:
+        """The prompt version `user` gets: `{"name", "version", "label", "template", "prompt_version", …}`.
+
+        Asks `GET /api/v1/pilots/<pilot>/prompts/<name>?user=…` (`pilot`: the pilot's slug, else
+        PILOT_SLUG) in the calling thread, at most `timeout` seconds, sending the last ETag so an
+        unchanged answer is a bodyless 304. When Pilot is unreachable or answers an error, the
+        last version seen for this user (else for this prompt) is returned, and None only if
+        none was ever seen. Send the answer's `prompt_version` back on the interaction. Never raises.
+        """
+        try:
+            return self._prompts.get(name, user, pilot or os.environ.get("PILOT_SLUG"))
+        except Exception:
+            logger.exception("Pilot client could not fetch prompt %r", name)
+            return self._prompts.fallback(name, user)
 
     def close(self, timeout: float = 5.0) -> bool:
         """Flush (up to `timeout` s), then stop the worker. Later calls are dropped and counted."""

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy import orm as so
 
 from pilot.auth.services import create_user
+from pilot.demo.prompts import demo_prompt_version
 from pilot.models import Membership, Pilot, Scenario
 from pilot.models.base import utcnow
 from pilot.pilots.services import create_pilot, mint_api_key
@@ -93,7 +94,6 @@ def generate_items(rng: random.Random, participants: list[str], start: datetime,
         base = start + timedelta(days=day)
         weekend = base.weekday() >= 5
         count = int(rng.gauss(200 if weekend else 390, 30))
-        prompt_version = "support-v1" if day < 6 else "support-v2"
         for _ in range(count):
             user = rng.choices(participants, weights=weights)[0]
             model, median, spread = _pick_model(rng)
@@ -131,7 +131,7 @@ def generate_items(rng: random.Random, participants: list[str], start: datetime,
                 "session": f"{user}-{day}-{rng.randrange(3)}",
                 "timestamp": occurred.isoformat() + "Z",
                 "model": model if model != "claude-sonnet-4-6" else "claude-sonnet-4-6-20260301",
-                "prompt_version": prompt_version,
+                "prompt_version": demo_prompt_version(day, user),
                 "input": question,
                 "output": answer,
                 "input_tokens": max(input_tokens, 1),
@@ -148,20 +148,20 @@ def generate_items(rng: random.Random, participants: list[str], start: datetime,
         occurred = start + timedelta(days=rng.randrange(days), hours=rng.randrange(8, 20))
         question, answer = rng.choice(anticipated)
         items.append({"user": rng.choice(["qa-shared-account", "colleague-ana"]), "timestamp": occurred.isoformat() + "Z",
-                      "model": "claude-haiku-4-5", "prompt_version": "support-v2", "input": question, "output": answer,
+                      "model": "claude-haiku-4-5", "prompt_version": "support@1", "input": question, "output": answer,
                       "input_tokens": 1100, "output_tokens": 220, "latency_ms": 650.0 + index})
     # An unknown model someone tried without telling the team: cost unknown.
     for index in range(6):
         occurred = start + timedelta(days=days - 2, hours=10 + index)
         question, answer = rng.choice(anticipated)
         items.append({"user": participants[0], "timestamp": occurred.isoformat() + "Z", "model": "acme-finetune-v0",
-                      "prompt_version": "support-v2", "input": question, "output": answer,
+                      "prompt_version": "support-experimental", "input": question, "output": answer,
                       "input_tokens": 1200, "output_tokens": 240, "latency_ms": 900.0})
     # Someone pasted whole statements into the chat: long-context calls that cost far more.
     for index in range(10):
         occurred = start + timedelta(days=rng.randrange(days), hours=rng.randrange(9, 18))
         items.append({"user": rng.choice(participants[:10]), "timestamp": occurred.isoformat() + "Z", "model": "gpt-5.2",
-                      "prompt_version": "support-v2", "input": "Please check all of these transactions: " + "…" * 40,
+                      "prompt_version": "support@1", "input": "Please check all of these transactions: " + "…" * 40,
                       "output": "I found two card payments that look like duplicates; please review them in the app.",
                       "input_tokens": 80_000 + 1_000 * index, "output_tokens": 900, "latency_ms": 9_800.0 + index})
     items.sort(key=lambda item: item["timestamp"])
@@ -189,6 +189,7 @@ def _vary(rng: random.Random, question: str) -> str:
 def load_demo(session: so.Session, seed: int = 7) -> str:
     """Create the demo accounts, the pilot, its members, interactions and feedback."""
     from pilot.demo.activity import add_feedback_and_reports, ingest_demo_items
+    from pilot.demo.prompts import add_prompt_history
 
     rng = random.Random(seed)
     admin = _user(session, "admin@example.com", "Ada Admin", admin=True)
@@ -220,6 +221,7 @@ def load_demo(session: so.Session, seed: int = 7) -> str:
     items = generate_items(rng, participants, start)
     ingest_demo_items(session, pilot, items)
     feedback_count, report_count = add_feedback_and_reports(session, pilot, rng)
+    add_prompt_history(session, pilot, lead, reviewer, start, rng)
     logins = "\n".join(f"  {email:<28} {DEMO_PASSWORD}   ({role})" for email, role in DEMO_LOGINS)
     return (f"Loaded demo pilot '{pilot.slug}': 30 participants, {len(items)} interactions over 14 days, "
             f"{feedback_count} ratings, {report_count} reports.\nDemo logins:\n{logins}")

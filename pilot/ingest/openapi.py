@@ -216,6 +216,23 @@ def _schemas() -> dict[str, Any]:
                                "created_at": {"type": "string", "format": "date-time"},
                                "verdict": {"type": "string", "enum": ["go", "no-go", "incomplete"]},
                                "signed": {"type": "boolean"}}}}}},
+        "PromptVersion": {
+            "type": "object", "required": ["name", "version", "label", "template", "prompt_version"],
+            "properties": {
+                "name": {"type": "string"}, "version": {"type": "integer", "minimum": 1},
+                "label": _nullable({"type": "string", "description": "production or candidate: why this user "
+                                                                       "got this version (null when registering)."}),
+                "template": {"type": "string"}, "model": _nullable({"type": "string"}),
+                "params": {"type": "object"},
+                "prompt_version": {"type": "string", "description": "`name@version`: send it back unchanged as "
+                                                                    "the interaction's prompt_version."}},
+        },
+        "NewPromptVersion": {
+            "type": "object", "required": ["template"],
+            "properties": {"template": {"type": "string", "description": "At most 100 KB of UTF-8."},
+                           "model": {"type": "string", "maxLength": 200}, "params": {"type": "object"},
+                           "note": {"type": "string", "maxLength": 2000}},
+        },
         "FlagsPage": {"type": "object", "required": ["flags", "next"],
                       "properties": {"flags": {"type": "array", "items": _ref("Flag")},
                                      "next": _nullable({"type": "string"})}},
@@ -309,6 +326,27 @@ def _paths() -> dict[str, Any]:
             "responses": {"200": {"description": "A page of flags.", "content": {JSON: {"schema": _ref("FlagsPage")}}},
                           "400": {"$ref": "#/components/responses/BadRequest"}, **READ_ERRORS},
         }},
+        "/api/v1/pilots/{slug}/prompts/{name}": {"get": {
+            "operationId": "getPrompt", "tags": ["prompts"], "security": bearer_or_session,
+            "summary": "The prompt version this user gets: production, or the candidate for a stable share of users.",
+            "parameters": [slug, {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
+                           {"name": "user", "in": "query", "schema": {"type": "string", "maxLength": 255},
+                            "description": "The user's external id (no user: production)."},
+                           {"name": "If-None-Match", "in": "header", "schema": {"type": "string"}}],
+            "responses": {"200": {"description": "The version, with an ETag.",
+                                  "content": {JSON: {"schema": _ref("PromptVersion")}}},
+                          "304": {"description": "Unchanged since the ETag sent in If-None-Match."},
+                          "400": {"$ref": "#/components/responses/BadRequest"}, **READ_ERRORS},
+        }},
+        "/api/v1/pilots/{slug}/prompts/{name}/versions": {"post": {
+            "operationId": "postPromptVersion", "tags": ["prompts"], "security": bearer,
+            "summary": "Register the next version of a prompt (the prompt is created with its first version).",
+            "parameters": [slug, {"name": "name", "in": "path", "required": True,
+                                  "schema": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"}}],
+            "requestBody": {"required": True, "content": {JSON: {"schema": _ref("NewPromptVersion")}}},
+            "responses": {"201": {"description": "Registered.", "content": {JSON: {"schema": _ref("PromptVersion")}}},
+                          "403": {"$ref": "#/components/responses/Forbidden"}, **WRITE_ERRORS},
+        }},
         "/api/v1/openapi.json": {"get": {
             "operationId": "getOpenApi", "tags": ["meta"], "security": [], "summary": "This document.",
             "responses": {"200": {"description": "OpenAPI 3 document.", "content": {JSON: {"schema": {"type": "object"}}}}},
@@ -350,7 +388,7 @@ def openapi_spec() -> dict[str, Any]:
                            "key>`; a key reaches only its own pilot and has a per-key rate limit.",
         },
         "servers": [{"url": "/"}],
-        "tags": [{"name": name} for name in ("ingest", "readiness", "flags", "ops", "meta")],
+        "tags": [{"name": name} for name in ("ingest", "readiness", "flags", "prompts", "ops", "meta")],
         "paths": _paths(),
         "components": {
             "securitySchemes": {

@@ -4,13 +4,15 @@ from pilot.models.alerts import AlertChannel, AlertDelivery
 from pilot.models.analytics import DailyRollup, DayRollup, RollupState
 from pilot.models.feedback import Feedback, Report
 from pilot.models.flags import Flag, Scenario
-from pilot.models.interactions import Interaction, ModelPrice, PromptVersion
+from pilot.models.interactions import Interaction, ModelPrice
 from pilot.models.jobs import BackgroundJob
 from pilot.models.pilots import ApiKey, AuditEvent, Membership, Pilot
+from pilot.models.prompts import Prompt, PromptEvent, PromptLabel, PromptVersion, RegressionItem
 from pilot.models.readiness import AlertEvent, AlertRule, ChecklistAttestation, ReadinessReport, ReadinessSignature
 
 __all__ = [
-    "AlertChannel", "AlertDelivery", "AlertEvent", "AlertRule", "BackgroundJob", "ApiKey", "AuditEvent", "ChecklistAttestation", "DailyRollup", "DayRollup", "Feedback",
-    "Flag", "Interaction", "Membership", "ModelPrice", "Pilot", "PromptVersion",
-    "ReadinessReport", "ReadinessSignature", "Report", "RollupState", "Scenario", "User",
+    "AlertChannel", "AlertDelivery", "AlertEvent", "AlertRule", "ApiKey", "AuditEvent", "BackgroundJob",
+    "ChecklistAttestation", "DailyRollup", "DayRollup", "Feedback", "Flag", "Interaction", "Membership", "ModelPrice",
+    "Pilot", "Prompt", "PromptEvent", "PromptLabel", "PromptVersion", "ReadinessReport", "ReadinessSignature",
+    "RegressionItem", "Report", "RollupState", "Scenario", "User",
 ]

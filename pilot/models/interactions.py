@@ -1,4 +1,4 @@
-"""What the AI feature under test reports: interactions, model prices and prompt versions."""
+"""What the AI feature under test reports: interactions and model prices (prompt versions: pilot.models.prompts)."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -96,15 +96,3 @@ class ModelPrice(db.Model):
     effective_from: so.Mapped[Optional[datetime]]
     created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
 
-
-class PromptVersion(db.Model):
-    """A prompt version seen in the pilot (registered at first sight or by a lead)."""
-
-    __tablename__ = "prompt_version"
-    __table_args__ = (sa.UniqueConstraint("pilot_id", "version"),)
-
-    id: so.Mapped[int] = so.mapped_column(primary_key=True)
-    pilot_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("pilot.id", ondelete="CASCADE"))
-    version: so.Mapped[str] = so.mapped_column(sa.String(100))
-    description: so.Mapped[str] = so.mapped_column(sa.Text, default="")
-    first_seen_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)

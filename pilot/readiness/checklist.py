@@ -456,27 +456,40 @@ def rate_limits(f: Facts) -> Check:
     return Check(FAIL, f"{text}; above {_pct(RATE_LIMIT_WARN_MAX)}.")
 
 
-# Share of interactions that name their prompt version.
+# Share of interactions that name a registered prompt version (`name@N` of the prompt registry).
 PROMPT_VERSION_PASS_MIN = 0.95
 PROMPT_VERSION_WARN_MIN = 0.5
 
 
 def prompt_versioning(f: Facts) -> Check:
-    """pass: ≥ 95% of interactions carry a prompt_version; warn ≥ 50%; fail below; unknown
-    without interactions."""
+    """pass: ≥ 95% of interactions name a registered prompt version (`name@N`); warn ≥ 50%; fail
+    below; unknown without interactions. Versions only named, never registered, do not count."""
     if not f.total:
         return NO_DATA
-    share = _share(f.prompt_versioned, f.total)
+    share = _share(f.prompt_registered, f.total)
+    unregistered = f.prompt_versioned - f.prompt_registered
     return Check(_graded(share, PROMPT_VERSION_PASS_MIN, PROMPT_VERSION_WARN_MIN),
-                 f"{f.prompt_versioned:,} of {f.total:,} interactions ({_pct(share)}) name a prompt version; "
-                 f"{_count(f.prompt_versions, 'version')} seen (pass ≥ {_pct(PROMPT_VERSION_PASS_MIN)}, "
-                 f"warn ≥ {_pct(PROMPT_VERSION_WARN_MIN)}).")
+                 f"{f.prompt_registered:,} of {f.total:,} interactions ({_pct(share)}) name a registered prompt "
+                 f"version; {unregistered:,} name an unregistered one and {f.total - f.prompt_versioned:,} none "
+                 f"(pass ≥ {_pct(PROMPT_VERSION_PASS_MIN)}, warn ≥ {_pct(PROMPT_VERSION_WARN_MIN)}; "
+                 f"see the Prompts page).")
 
 
 def rollback(f: Facts) -> Check:
-    """Attestation only: a tested rollback leaves no trace the data can tell from a rollout."""
-    seen = f" ({_count(f.prompt_versions, 'prompt version')} seen)" if f.prompt_versions else ""
-    return Check(UNKNOWN, f"The data cannot show a tested rollback{seen}: a lead attests it, with a link.")
+    """pass: a prompt rollback was recorded in this pilot (a drill counts) and the version it
+    restored served traffic afterwards; warn: recorded, but no traffic on it since; unknown: no
+    rollback recorded (a lead may attest one done elsewhere)."""
+    if not f.rollbacks:
+        return Check(UNKNOWN, "No prompt rollback recorded in this pilot: roll one back on the Prompts page "
+                              "(a drill counts), or a lead attests it with a link.")
+    proven = [r for r in f.rollbacks if r.served_after]
+    latest = (proven or list(f.rollbacks))[0]
+    text = (f"{_count(len(f.rollbacks), 'rollback')} recorded; latest{' proven' if proven else ''}: {latest.prompt} "
+            f"{latest.from_version} → {latest.to_version} on {latest.at:%Y-%m-%d %H:%M} UTC "
+            f"(event #{latest.event_id}{': ' + latest.link if latest.link else ''})")
+    if proven:
+        return Check(PASS, f"{text}, then served {_count(latest.served_after, 'interaction')}.")
+    return Check(WARN, f"{text}; the restored version has served no traffic since.")
 
 
 CHECKLIST: tuple[Item, ...] = (

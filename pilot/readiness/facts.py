@@ -6,6 +6,7 @@ percentile, which loads that one float column like the latency percentiles do. N
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
@@ -17,7 +18,7 @@ from sqlalchemy.sql.elements import UnaryExpression
 from pilot.alerts.channels import working_channels
 from pilot.analytics.frames import FEEDBACK_NEGATIVE
 from pilot.analytics.summary import latency_values, percentiles
-from pilot.models import AlertRule, Feedback, Flag, Interaction, Pilot
+from pilot.models import AlertRule, Feedback, Flag, Interaction, Pilot, Prompt, PromptEvent, PromptVersion
 
 FAILURE_STATUSES = ("error", "timeout", "rate_limited")  # failures the user saw without a fallback
 REVIEWED_FLAG_STATUSES = ("confirmed", "dismissed")
@@ -40,6 +41,19 @@ class ModelUsage:
     @property
     def bad_rate(self) -> float:
         return self.bad / self.interactions if self.interactions else 0.0
+
+
+@dataclass(frozen=True)
+class RollbackEvidence:
+    """A recorded prompt rollback and how much traffic the version it restored served afterwards."""
+
+    event_id: int
+    prompt: str
+    from_version: str
+    to_version: str
+    at: datetime
+    served_after: int
+    link: str = ""  # the event on the prompt's label history
 
 
 @dataclass(frozen=True)
@@ -82,6 +96,8 @@ class Facts:
     users_over_limit: int = 0
     alert_metrics: frozenset[str] = field(default_factory=frozenset)
     working_alert_channels: int = 0  # enabled channels that a test or real alert reached
+    prompt_registered: int = 0  # interactions naming a registered version (`name@N` of the prompt registry)
+    rollbacks: tuple[RollbackEvidence, ...] = ()
 
     @property
     def total(self) -> int:
@@ -250,6 +266,29 @@ def format_rule_configured(pilot: Pilot) -> bool:
     return output_format == "json" or (output_format == "regex" and bool(settings.get("output_regex")))
 
 
+def prompt_registry_facts(session: so.Session, pilot: Pilot) -> dict[str, Any]:
+    """Interactions naming a registered prompt version, and every recorded rollback with the
+    traffic its restored version served after it (both SQL counts)."""
+    registered = session.scalar(
+        sa.select(sa.func.count(Interaction.id)).join(
+            PromptVersion, sa.and_(PromptVersion.pilot_id == Interaction.pilot_id,
+                                   PromptVersion.version == Interaction.prompt_version))
+        .where(Interaction.pilot_id == pilot.id, PromptVersion.prompt_id.is_not(None))) or 0
+    From, To = so.aliased(PromptVersion), so.aliased(PromptVersion)  # noqa: N806
+    served = (sa.select(sa.func.count(Interaction.id))
+              .where(Interaction.pilot_id == pilot.id, Interaction.prompt_version == To.version,
+                     Interaction.occurred_at >= PromptEvent.created_at).correlate(PromptEvent, To).scalar_subquery())
+    rows = session.execute(
+        sa.select(PromptEvent.id, Prompt.name, From.version, To.version, PromptEvent.created_at, served)
+        .join(Prompt, Prompt.id == PromptEvent.prompt_id).join(From, From.id == PromptEvent.from_version_id)
+        .join(To, To.id == PromptEvent.to_version_id)
+        .where(PromptEvent.pilot_id == pilot.id, PromptEvent.kind == "rollback")
+        .order_by(PromptEvent.created_at.desc())).all()
+    return {"prompt_registered": registered,
+            "rollbacks": tuple(RollbackEvidence(*row, link=f"/pilots/{pilot.slug}/prompts/{row[1]}#event-{row[0]}")
+                               for row in rows)}
+
+
 def gather_facts(session: so.Session, pilot: Pilot, summary: dict[str, Any],
                  ttft_values: pd.Series | None = None, counts: dict[str, Any] | None = None) -> Facts:
     """Everything the checklist rules look at, for one pilot, from the current data.
@@ -276,4 +315,5 @@ def gather_facts(session: so.Session, pilot: Pilot, summary: dict[str, Any],
         **{name: value for name, value in counts.items() if name in COUNTED_FACTS},
         **_flag_counts(session, pilot),
         **_usage_over_limit(session, pilot),
+        **prompt_registry_facts(session, pilot),
     )
