@@ -46,6 +46,8 @@ def rq_queue(app):
     queue = Queue(name, connection=connection)
     yield queue
     queue.delete(delete_jobs=True)
+    for key in connection.scan_iter(f"rq:*{name}*"):  # its registries (finished, failed, scheduled…)
+        connection.delete(key)
     app.config["REDIS_URL"], app.config["WORKER_QUEUE"] = old
 
 

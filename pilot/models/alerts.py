@@ -10,9 +10,6 @@ from sqlalchemy import orm as so
 from pilot.extensions import db
 from pilot.models.base import utcnow
 
-CHANNEL_KINDS = ("email", "webhook")
-DELIVERY_STATUSES = ("pending", "sent", "failed")
-
 
 class AlertChannel(db.Model):
     """An email list or a webhook URL. A webhook's signing secret is kept as it is (not hashed):
@@ -41,7 +38,8 @@ class AlertChannel(db.Model):
 
 
 class AlertDelivery(db.Model):
-    """One alert (or test alert) sent to one channel, with its outcome after the last attempt."""
+    """One alert (or test alert) sent to one channel, with its outcome after the last attempt:
+    pending (not tried yet, or waiting for a retry), sent, or failed (after the last retry)."""
 
     __tablename__ = "alert_delivery"
     __table_args__ = (sa.Index("ix_alert_delivery_channel_status", "channel_id", "status"),)

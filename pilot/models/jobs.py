@@ -11,11 +11,10 @@ from sqlalchemy import orm as so
 from pilot.extensions import db
 from pilot.models.base import utcnow
 
-JOB_KINDS = ("reflag", "report_pdf")
-JOB_STATUSES = ("queued", "running", "done", "failed")
-
 
 class BackgroundJob(db.Model):
+    """kind: reflag or report_pdf; status: queued, running, done or failed."""
+
     __tablename__ = "background_job"
     __table_args__ = (sa.Index("ix_background_job_pilot_kind", "pilot_id", "kind"),)
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from typing import Any
 
@@ -90,12 +91,14 @@ def refresh_rollup_soon(pilot_id: int) -> str:
     queue = get_queue()
     if queue is None:
         return "skipped"
+    job_id = re.sub(r"[^A-Za-z0-9_-]", "_", f"{queue.name}-rollup-{pilot_id}")  # RQ's job id alphabet
     try:
-        queue.enqueue("pilot.worker.jobs.refresh_rollup", pilot_id, job_id=f"{queue.name}:rollup:{pilot_id}", unique=True,
+        queue.enqueue("pilot.worker.jobs.refresh_rollup", pilot_id, job_id=job_id, unique=True,
                       result_ttl=0, failure_ttl=60)
     except DuplicateJobError:
         return "already queued"
-    except RedisError:
+    except Exception:  # noqa: BLE001  the batch is committed already: an optimisation must not turn it into a 500
+        log.exception("Could not queue the rollup refresh of pilot %s", pilot_id)
         return "skipped"
     return "queued"
 

@@ -33,11 +33,6 @@ def get(session: so.Session, pilot: Pilot, job_id: int) -> BackgroundJob | None:
     return job if job is not None and job.pilot_id == pilot.id else None
 
 
-def latest(session: so.Session, pilot: Pilot, kind: str) -> BackgroundJob | None:
-    return session.scalar(sa.select(BackgroundJob).where(BackgroundJob.pilot_id == pilot.id, BackgroundJob.kind == kind)
-                          .order_by(BackgroundJob.id.desc()).limit(1))
-
-
 def _drop_old_results(session: so.Session, pilot: Pilot, kind: str) -> None:
     old = session.scalars(sa.select(BackgroundJob.id).where(
         BackgroundJob.pilot_id == pilot.id, BackgroundJob.kind == kind, BackgroundJob.result.is_not(None))
