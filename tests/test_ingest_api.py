@@ -145,17 +145,14 @@ def test_last_used_time_of_the_key_is_recorded(client, db, api_key):
     assert key.last_used_at is not None
 
 
-def test_a_batch_of_1000_is_stored_quickly(client, db, api_key):
-    import time
-
+def test_a_full_batch_of_1000_is_stored_whole(client, db, api_key):
+    """The largest batch the API takes is stored in one request. Its speed is measured by
+    bench/ingest.py, not here: a wall-clock bound in a test fails on a busy machine."""
     items = [good(f"bulk-{n}", user=f"user-{n % 5}", prompt_version=f"v{n % 3}", input="q" * 300, output="a" * 900)
              for n in range(1000)]
-    started = time.perf_counter()
     response = post(client, {"interactions": items}, api_key)
-    elapsed = time.perf_counter() - started
     assert response.get_json()["accepted"] == 1000
     assert db.session.scalar(sa.select(sa.func.count(Interaction.id))) == 1000
-    assert elapsed < 3.0, f"1,000 items took {elapsed:.2f} s"  # typically ~0.3 s on SQLite
 
 
 # --- costs --------------------------------------------------------------------------------
