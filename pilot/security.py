@@ -14,7 +14,9 @@ from __future__ import annotations
 import re
 
 from flask import Flask, Response, abort, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 # App pages load scripts and styles from /static only; style attributes stay allowed (templates and
@@ -38,11 +40,15 @@ def control_character_error() -> str | None:
     for name, value in (request.view_args or {}).items():
         if isinstance(value, str) and has_control_characters(value):
             return f"The address ({name}) contains a control character."
-    for source, values in (("query parameter", request.args), ("field", request.form)):
-        for name, value in values.items(multi=True):
+    try:
+        form = request.form if request.mimetype in FORM_TYPES else {}
+    except RequestEntityTooLarge:
+        form = {}  # the view answers a body over the limit in its own words
+    for source, values in (("query parameter", request.args), ("field", form)):
+        for name, value in (values.items(multi=True) if values else ()):
             if has_control_characters(name) or has_control_characters(value):
                 shown = CONTROL_CHARACTERS.sub("?", name)[:60]
-                return f"{shown}: remove the control character (such as NUL) from this {source}."
+                return f"{shown}: must not contain control characters (such as NUL); remove it from this {source}."
     return None
 
 

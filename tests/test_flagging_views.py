@@ -33,11 +33,14 @@ def test_lead_saves_rules_and_scenarios(client_as, world):
     actions = set(db.session.scalars(sa.select(AuditEvent.action).where(AuditEvent.pilot_id == world.pilot.id)))
     assert {"flagging.settings", "flagging.scenarios"} <= actions
 
-    # NUL characters (PostgreSQL cannot store them) are dropped.
-    client_as("lead").post("/pilots/alpha/settings/rules", data={"refusal_phrases": "nul\x00 phrase",
-                                                                   "scenarios": "How do I freeze my card?\nWhat is the daily limit?"})
+    # NUL characters (PostgreSQL cannot store them) are refused, naming the field; nothing changes.
+    before = dict(world.pilot.rule_settings)
+    refused = client_as("lead").post("/pilots/alpha/settings/rules", data={
+        "refusal_phrases": "nul\x00 phrase", "scenarios": "How do I freeze my card?\nWhat is the daily limit?"})
+    assert refused.status_code == 400
+    assert "refusal_phrases: must not contain control characters" in refused.get_data(as_text=True)
     db.session.expire_all()
-    assert world.pilot.rule_settings["refusal_phrases"] == ["nul phrase"]
+    assert world.pilot.rule_settings == before
 
 
 def test_a_bad_regex_is_a_clear_error_and_keeps_what_was_typed(client_as, world):

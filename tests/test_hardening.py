@@ -340,7 +340,7 @@ def test_control_characters_are_a_named_400(client_as, world, who, path, data, f
     response = client.post(path, data=data) if data is not None else client.get(path)
     assert response.status_code == 400, response.status_code
     page = response.get_data(as_text=True)
-    assert f"{field}: remove the control character" in page
+    assert f"{field}: must not contain control characters" in page
     assert "\x00" not in page
 
 
@@ -350,7 +350,7 @@ def test_nul_in_the_anonymous_invite_name_is_refused(client, db, world):
     invite = services.invite(db.session, world.pilot, email="anon@example.com", actor=world.lead)
     db.session.commit()
     response = client.post(f"/invite/{invite.token}", data={"name": NUL, "password": "a good password", "consent": "y"})
-    assert response.status_code == 400 and "name: remove the control character" in response.get_data(as_text=True)
+    assert response.status_code == 400 and "name: must not contain control characters" in response.get_data(as_text=True)
     assert db.session.scalar(sa.select(User).where(User.email == "anon@example.com")) is None
 
 

@@ -162,7 +162,6 @@ def accept_invite(
         raise EnrollmentError("Please agree to having your interactions logged: the pilot cannot include you without it.")
     if membership.role == "participant" and counted_participants(session, membership.pilot) > membership.pilot.max_participants:
         raise EnrollmentError("The pilot is full. Ask the pilot's lead.")
-    _claim_invite(session, membership)
     user = current_user if current_user is not None and current_user.is_authenticated else None
     if user is None:
         if membership.user_id is not None:
@@ -170,6 +169,7 @@ def accept_invite(
         account_email = membership.email or normalise_email(email or "")
         if find_user_by_email(session, account_email) is not None:
             raise EnrollmentError("An account with this email exists: log in first, then open the invite link again.")
+        _claim_invite(session, membership)
         try:
             user = create_user(session, account_email, password or "", name=name)
         except AccountError as error:
@@ -183,6 +183,7 @@ def accept_invite(
             Membership.pilot_id == membership.pilot_id, Membership.user_id == user.id, Membership.id != membership.id))
         if other is not None:
             raise EnrollmentError("You are already a member of this pilot.")
+        _claim_invite(session, membership)
         if name.strip():
             user.name = name.strip()
     membership.user = user
