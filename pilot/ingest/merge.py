@@ -128,34 +128,27 @@ def _lock_pilot(session: so.Session, pilot: Pilot) -> None:
         session.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"pilot-otlp-merge:{pilot.id}"})
 
 
-def stored_item(row: Interaction) -> dict[str, Any]:
-    """A stored interaction back in the API's shape (estimated tokens left out, as never sent)."""
-    item = {
-        "id": row.event_id, "user": row.external_user_id, "session": row.session_id, "model": row.model,
-        "prompt_version": row.prompt_version, "input": row.input_text, "output": row.output_text,
-        "cached_input_tokens": row.cached_input_tokens or None,
-        "cache_write_input_tokens": row.cache_write_input_tokens or None,
-        "timestamp": row.occurred_at, "latency_ms": row.latency_ms, "ttft_ms": row.ttft_ms,
-        "status": row.status, "error": row.error_message, "metadata": dict(row.meta or {}),
-    }
-    if not row.tokens_estimated:
-        item["input_tokens"], item["output_tokens"] = row.input_tokens, row.output_tokens
-    if row.cost_source == "reported":
-        item["cost_usd"] = row.cost_usd
+# API field ← attribute, the same on an Interaction row and a ValidItem.
+_ITEM_FIELDS = (("user", "external_user_id"), ("session", "session_id"), ("model", "model"),
+                ("prompt_version", "prompt_version"), ("input", "input_text"), ("output", "output_text"),
+                ("timestamp", "occurred_at"), ("latency_ms", "latency_ms"), ("ttft_ms", "ttft_ms"),
+                ("status", "status"), ("error", "error_message"))
+
+
+def _as_item(source: Interaction | ValidItem, event_id: str | None, reported_cost: float | None) -> dict[str, Any]:
+    """A stored row or a validated item back in the API's shape (estimated tokens left out, as never sent)."""
+    item = {"id": event_id, **{key: getattr(source, name) for key, name in _ITEM_FIELDS},
+            "cached_input_tokens": source.cached_input_tokens or None,
+            "cache_write_input_tokens": source.cache_write_input_tokens or None,
+            "cost_usd": reported_cost, "metadata": dict(source.meta or {})}
+    if not source.tokens_estimated:
+        item["input_tokens"], item["output_tokens"] = source.input_tokens, source.output_tokens
     return item
 
 
+def stored_item(row: Interaction) -> dict[str, Any]:
+    return _as_item(row, row.event_id, row.cost_usd if row.cost_source == "reported" else None)
+
+
 def valid_item_as_item(item: ValidItem) -> dict[str, Any]:
-    """A validated item back in the API's shape (estimated tokens left out)."""
-    result = {
-        "id": item.event_id, "user": item.external_user_id, "session": item.session_id, "model": item.model,
-        "prompt_version": item.prompt_version, "input": item.input_text, "output": item.output_text,
-        "cached_input_tokens": item.cached_input_tokens or None,
-        "cache_write_input_tokens": item.cache_write_input_tokens or None,
-        "timestamp": item.occurred_at, "latency_ms": item.latency_ms, "ttft_ms": item.ttft_ms,
-        "status": item.status, "error": item.error_message, "cost_usd": item.reported_cost_usd,
-        "metadata": item.meta,
-    }
-    if not item.tokens_estimated:
-        result["input_tokens"], result["output_tokens"] = item.input_tokens, item.output_tokens
-    return result
+    return _as_item(item, item.event_id, item.reported_cost_usd)

@@ -1,24 +1,12 @@
 """The anthropic SDK's own spans (scope com.anthropic.sdk.python) alone: metadata-only and content mode."""
-import pytest
-
-from tests.contract.checks import assert_call, assert_no_other_interactions
-from tests.contract.conftest import ENCODINGS, Stack
+from tests.contract.conftest import Stack
 from tests.contract.stacks_calls import ANTHROPIC_CALLS
+from tests.contract.suite import contract_tests
 
 STACKS = [
     Stack("anthropic_sdk", "anthropic_sdk.py", ("--sdk-spans", "metadata")),
     Stack("anthropic_sdk_content", "anthropic_sdk.py", ("--sdk-spans", "content")),
 ]
 
-
-@pytest.mark.parametrize("encoding", ENCODINGS)
-@pytest.mark.parametrize("stack", STACKS, ids=lambda s: s.name)
-@pytest.mark.parametrize("call", ANTHROPIC_CALLS)
-def test_call_is_stored_as_the_client_saw_it(contract_run, stack, encoding, call):
-    assert_call(contract_run(stack, encoding), call)
-
-
-@pytest.mark.parametrize("encoding", ENCODINGS)
-@pytest.mark.parametrize("stack", STACKS, ids=lambda s: s.name)
-def test_one_interaction_per_call_and_nothing_else(contract_run, stack, encoding):
-    assert_no_other_interactions(contract_run(stack, encoding))
+test_call_is_stored_as_the_client_saw_it, test_one_interaction_per_call_and_nothing_else = contract_tests(
+    STACKS, ANTHROPIC_CALLS)

@@ -1,28 +1,11 @@
 """openai + openinference-instrumentation-openai (using_attributes for user and session)."""
-import pytest
-
-from tests.contract.checks import assert_call, assert_cleaned_identifiers_reported, assert_no_other_interactions
-from tests.contract.conftest import ENCODINGS, Stack
+from tests.contract.conftest import Stack
 from tests.contract.stacks_calls import OPENAI_CALLS
+from tests.contract.suite import contract_tests
 
 STACKS = [
     Stack("openai_openinference", "openai_openinference.py", ()),
 ]
 
-
-@pytest.mark.parametrize("encoding", ENCODINGS)
-@pytest.mark.parametrize("stack", STACKS, ids=lambda s: s.name)
-@pytest.mark.parametrize("call", OPENAI_CALLS)
-def test_call_is_stored_as_the_client_saw_it(contract_run, stack, encoding, call):
-    assert_call(contract_run(stack, encoding), call)
-
-
-@pytest.mark.parametrize("encoding", ENCODINGS)
-@pytest.mark.parametrize("stack", STACKS, ids=lambda s: s.name)
-def test_one_interaction_per_call_and_nothing_else(contract_run, stack, encoding):
-    assert_no_other_interactions(contract_run(stack, encoding))
-
-
-@pytest.mark.parametrize("stack", STACKS, ids=lambda s: s.name)
-def test_cleaned_identifiers_are_reported_in_partial_success(contract_run, stack):
-    assert_cleaned_identifiers_reported(contract_run(stack, "json"))
+(test_call_is_stored_as_the_client_saw_it, test_one_interaction_per_call_and_nothing_else,
+ test_cleaned_identifiers_are_reported_in_partial_success) = contract_tests(STACKS, OPENAI_CALLS, cleaned_identifiers=True)

@@ -138,6 +138,8 @@ class Harness:
         try:
             yield record
         except Exception as error:  # the provider's failure, as the client raised it
+            if getattr(error, "status_code", None) is None:
+                raise  # not an answer of the provider: a bug of the harness or the stack, fail the run
             record["received"]["error"] = describe_error(error)
         record["client_latency_ms"] = (time.perf_counter() - started) * 1000
         time.sleep(0.01)  # spans ended by a stream's close callback
