@@ -132,10 +132,11 @@ def _update_merged(session: so.Session, pilot: Pilot, folded: merge.Folded, now:
     if not folded.stored:
         return
     items = [validate_item(item, now) for item in folded.merged]
+    attribute = {column.name: key for key, column in Interaction.__mapper__.columns.items()}  # "metadata" → meta
     for interaction, values in zip(folded.stored, _rows(session, pilot, items, "otlp", now)):
         for name, value in values.items():
             if name != "pilot_id":
-                setattr(interaction, name, value)
+                setattr(interaction, attribute[name], value)
         result.ids.append(interaction.event_id)
         result.accepted += 1
     flagging.reevaluate_interactions(session, pilot, folded.stored)
