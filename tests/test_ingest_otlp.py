@@ -192,6 +192,16 @@ def test_genai_names_win_over_openinference_ones(client, db, api_key):
     assert (row.cost_usd, row.cost_source, row.prompt_version) == (0.5, "reported", "genai-v2")
 
 
+def test_a_prompt_name_beside_a_version_number_names_the_registry_version(client, db, api_key):
+    """OpenInference's template version with a prompt name becomes `name@N`, the prompt
+    registry's convention; a version alone is kept as sent (listed as unregistered)."""
+    named = {**OPENINFERENCE, "llm.prompt_template.version": "3", "gen_ai.prompt.name": "support"}
+    send(client, api_key, export_request(span(71, named), span(72, OPENINFERENCE)).SerializeToString())
+    stored = rows(db)
+    assert stored[sid(71)].prompt_version == "support@3"
+    assert stored[sid(72)].prompt_version == "oi-v1"
+
+
 def test_llm_span_detection(client, db, api_key):
     spans = [
         span(10, {"gen_ai.operation.name": "chat"}),  # an operation, no model: kept, cost unknown

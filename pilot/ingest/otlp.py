@@ -25,6 +25,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from pilot.ingest import genai
 from pilot.ingest.validation import input_hash
+from pilot.prompts.naming import prompt_version_from_attributes
 
 # design.md's attribute map: for each interaction field, the span attributes that can carry it,
 # in order of preference (first present wins; GenAI names before OpenInference ones). Text
@@ -356,6 +357,8 @@ def span_to_item(span: Span, attrs: dict[str, Any], resource: dict[str, Any], sc
     for name in NUMERIC_FIELDS:
         if isinstance(item.get(name), str):
             item[name] = _number_from_text(item[name])
+    if "prompt_version" in item:  # a prompt name beside a bare number names a registry version: `name@N`
+        item["prompt_version"] = prompt_version_from_attributes(attrs) or item["prompt_version"]
     params = genai.json_object(attrs.get("llm.invocation_parameters"))
     request = genai.json_object(attrs.get("input.value"))
     response = genai.json_object(attrs.get("output.value"))
