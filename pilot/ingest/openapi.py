@@ -229,7 +229,8 @@ def _schemas() -> dict[str, Any]:
         },
         "NewPromptVersion": {
             "type": "object", "required": ["template"],
-            "properties": {"template": {"type": "string", "description": "At most 100 KB of UTF-8."},
+            "properties": {"template": {"type": "string", "pattern": "\\S",
+                                        "description": "At most 100 KB of UTF-8, not blank."},
                            "model": {"type": "string", "maxLength": 200}, "params": {"type": "object"},
                            "note": {"type": "string", "maxLength": 2000}},
         },
@@ -329,8 +330,9 @@ def _paths() -> dict[str, Any]:
         "/api/v1/pilots/{slug}/prompts/{name}": {"get": {
             "operationId": "getPrompt", "tags": ["prompts"], "security": bearer_or_session,
             "summary": "The prompt version this user gets: production, or the candidate for a stable share of users.",
-            "parameters": [slug, {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
-                           {"name": "user", "in": "query", "schema": {"type": "string", "maxLength": 255},
+            "parameters": [slug, {"name": "name", "in": "path", "required": True,
+                                  "schema": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"}},
+                           {"name": "user", "in": "query", "schema": {"type": "string", "maxLength": 255, "pattern": TEXT},
                             "description": "The user's external id (no user: production)."},
                            {"name": "If-None-Match", "in": "header", "schema": {"type": "string"}}],
             "responses": {"200": {"description": "The version, with an ETag.",

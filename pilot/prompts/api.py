@@ -65,10 +65,13 @@ def post_version(slug: str, name: str):
     payload = parse_json(read_body())
     if not isinstance(payload, dict):
         abort(400, description="body: must be a JSON object with a `template`")
+    for key, kind, shape in (("model", str, "text"), ("note", str, "text"), ("params", dict, "an object")):
+        if key in payload and not isinstance(payload[key], kind):
+            abort(400, description=f"{key}: must be {shape} when given")
     try:
         version = registry.create_version(db.session, g.pilot, name, payload.get("template"),
                                           model=payload.get("model"), params=payload.get("params"),
-                                          note=payload.get("note") or "")
+                                          note=payload.get("note", ""))
     except registry.TemplateTooLarge as error:
         db.session.rollback()
         abort(413, description=str(error))

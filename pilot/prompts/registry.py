@@ -202,7 +202,6 @@ def create_version(session: so.Session, pilot: Pilot, name: str, template: Any, 
         raise PromptError(f"model: text of at most {MAX_MODEL_CHARS} characters")
     if params is not None and not isinstance(params, dict):
         raise PromptError("params: an object of model parameters (temperature, max_tokens, …)")
-    note = note or ""
     if not isinstance(note, str) or len(note) > MAX_NOTE_CHARS or "\x00" in note:
         raise PromptError(f"note: text of at most {MAX_NOTE_CHARS:,} characters")
     prompt = ensure_prompt(session, pilot, name)
