@@ -21,10 +21,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from pilot import flagging
 from pilot.feedback.services import FeedbackError, record_feedback
 from pilot.ingest import merge
-from pilot.ingest.pricing import PriceTable
 from pilot.ingest.validation import ItemError, ValidItem, clean_text, identifier, json_type, validate_item
 from pilot.models import Feedback, Interaction, Membership, Pilot, PromptVersion
 from pilot.models.base import utcnow
+from pilot.pricing.table import PriceTable
 
 MAX_BATCH_ITEMS = 1_000
 

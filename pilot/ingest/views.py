@@ -29,11 +29,12 @@ from flask_login import current_user
 from pilot.access import api_key_required, hash_api_key, pilot_role_required, touch_api_key
 from pilot.extensions import csrf, db, limiter
 from pilot.feedback.services import FeedbackError
-from pilot.ingest import otlp, prices
+from pilot.ingest import otlp
 from pilot.ingest.body import parse_json, read_body, require_content_type
 from pilot.ingest.forms import PriceForm, RemovePriceForm
 from pilot.ingest.metrics import OTLP_SPANS_IGNORED, count_batch
 from pilot.ingest.services import MAX_BATCH_ITEMS, IngestResult, UnknownInteraction, feedback_from_api, ingest_items
+from pilot.pricing import prices
 from pilot.worker.queue import refresh_rollup_soon
 
 bp = Blueprint("ingest", __name__)
@@ -180,15 +181,7 @@ def post_feedback():
     })
 
 
-@bp.get("/api/v1/openapi.json")
-def openapi_document():
-    """The OpenAPI 3 description of the whole HTTP API."""
-    from pilot.ingest.openapi import openapi_spec
-
-    return jsonify(openapi_spec())
-
-
-for _view in (post_interactions, post_traces, post_feedback, openapi_document):
+for _view in (post_interactions, post_traces, post_feedback):
     csrf.exempt(_view)
 
 
