@@ -17,7 +17,7 @@ WRITE_SIDE = {"ingest", "feedback", "flagging", "review"}
 READ_SIDE = {"analytics", "readiness"}
 # Composition roots wire capabilities together and may import anything; nothing else imports them
 # and they take no part in the cycle check.
-COMPOSITION_ROOTS = {"pilot", "cli", "demo", "worker.jobs"}
+COMPOSITION_ROOTS = {"pilot", "cli", "demo", "worker.jobs", "worker.cron_config"}  # cron_config: `rq cron`
 
 # Edges that other issue-14 branches remove; the lead deletes these entries after merging them.
 # Each is (importing module, imported module): exact modules, so a new import is never excused.
@@ -72,8 +72,6 @@ def layer(module: str) -> str:
     if module == "pilot" or module in {f"pilot.{root}" for root in COMPOSITION_ROOTS}:
         return module.removeprefix("pilot.")
     parts = module.split(".")
-    if module.startswith("pilot.worker.jobs"):
-        return "worker.jobs"
     return parts[1]
 
 
@@ -109,8 +107,8 @@ def test_write_side_never_imports_read_side():
 
 
 def test_pricing_is_imported_downward_only():
-    upward = [e for e in import_edges() if e[0] == "pricing"
-              and e[1] not in {"extensions", "models"}]
+    upward = [e for e in _unexcused(import_edges()) if e[0] == "pricing"
+              and e[1] not in {"audit", "extensions", "models"}]
     assert not upward, "pilot/pricing imports a capability:\n" + _say(upward)
     assert any(e[1] == "pricing" for e in import_edges() if e[0] == "ingest")
     assert any(e[1] == "pricing" for e in import_edges() if e[0] == "analytics")

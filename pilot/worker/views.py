@@ -10,7 +10,6 @@ from pilot.pilots.forms import CsrfOnlyForm
 from pilot.readiness.pdf_jobs import filename
 from pilot.readiness.snapshots import get_snapshot
 from pilot.worker import tracking
-from pilot.worker.jobs import render_report_pdf
 
 bp = Blueprint("worker", __name__)
 JOB_ID = "int(min=1, max=2147483647)"
@@ -43,7 +42,7 @@ def start_pdf(slug: str):
                 or get_snapshot(db.session, g.pilot, int(number_text)) is None:
             abort(404, description=f"No report #{number_text[:20]} in this pilot.")
         params["number"] = int(number_text)
-    job = tracking.start(db.session, g.pilot, "report_pdf", render_report_pdf, current_user, params)
+    job = tracking.start(db.session, g.pilot, "report_pdf", "pilot.worker.jobs.render_report_pdf", current_user, params)
     return redirect(url_for("worker.page", slug=slug, job_id=job.id))
 
 
