@@ -1,4 +1,4 @@
-"""The overview dashboard (served at `pilots.overview`) and the cost architecture page."""
+"""The overview dashboard (/pilots/<slug>) and the cost architecture page."""
 from __future__ import annotations
 
 from datetime import date
@@ -10,7 +10,6 @@ from pilot.access import pilot_role_required
 from pilot.analytics.charts import dashboard_charts
 from pilot.analytics.dashboard import dashboard_numbers
 from pilot.extensions import db
-from pilot.models import Pilot
 from pilot.readiness.decision import latest_decisions
 
 bp = Blueprint("analytics", __name__)
@@ -40,8 +39,11 @@ def parse_day_range(args: Mapping[str, str]) -> tuple[date | None, date | None, 
     return values["from"], values["to"], errors
 
 
-def render_dashboard(pilot: Pilot) -> str:
-    """The dashboard page: bring the rollup up to date, read it, draw it (one commit)."""
+@bp.route("/pilots/<slug>")
+@pilot_role_required("reviewer")
+def overview(slug: str):
+    """The pilot's overview dashboard: bring the rollup up to date, read it, draw it (one commit)."""
+    pilot = g.pilot
     start, end, errors = parse_day_range(request.args)
     numbers = dashboard_numbers(db.session, pilot, start=start, end=end)
     db.session.commit()  # the rollup refresh, if anything had changed
