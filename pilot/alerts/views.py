@@ -8,8 +8,8 @@ from flask_login import current_user
 from pilot.access import pilot_role_required, user_has_role
 from pilot.alerts import channels, services
 from pilot.extensions import db
+from pilot.forms import CsrfOnlyForm
 from pilot.models import Pilot
-from pilot.pilots.forms import CsrfOnlyForm
 from pilot.worker.queue import enqueue
 
 bp = Blueprint("alerts", __name__)

@@ -10,7 +10,6 @@ from pilot.access import pilot_role_required
 from pilot.analytics.charts import dashboard_charts
 from pilot.analytics.dashboard import dashboard_numbers
 from pilot.extensions import db
-from pilot.readiness.decision import latest_decisions
 
 bp = Blueprint("analytics", __name__)
 EARLIEST, LATEST = date(1970, 1, 1), date(9998, 12, 31)
@@ -47,10 +46,8 @@ def overview(slug: str):
     start, end, errors = parse_day_range(request.args)
     numbers = dashboard_numbers(db.session, pilot, start=start, end=end)
     db.session.commit()  # the rollup refresh, if anything had changed
-    decision = latest_decisions(db.session, [pilot]).get(pilot.id)
     return render_template("analytics/dashboard.html", pilot=pilot, numbers=numbers, charts=dashboard_charts(numbers),
-                           errors=errors, start=request.args.get("from", ""), end=request.args.get("to", ""),
-                           decision=decision)
+                           errors=errors, start=request.args.get("from", ""), end=request.args.get("to", ""))
 
 
 @bp.route("/pilots/<slug>/costs")

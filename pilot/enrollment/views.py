@@ -8,9 +8,9 @@ from pilot.access import pilot_role_required
 from pilot.enrollment import services
 from pilot.enrollment.forms import AcceptInviteForm, CsvImportForm, InviteForm, MemberStatusForm
 from pilot.extensions import db
+from pilot.forms import CsrfOnlyForm
 from pilot.mail import smtp_configured
 from pilot.models.base import utcnow
-from pilot.pilots.forms import CsrfOnlyForm
 from pilot.worker.queue import enqueue
 
 bp = Blueprint("enrollment", __name__)

@@ -8,9 +8,10 @@ from flask_login import current_user, login_required
 from pilot.access import admin_required, pilot_role_required
 from pilot.auth.services import find_user_by_email
 from pilot.extensions import db
+from pilot.forms import CsrfOnlyForm
 from pilot.models import ApiKey, AuditEvent
 from pilot.pilots import services
-from pilot.pilots.forms import ApiKeyForm, CsrfOnlyForm, NewPilotForm, StatusForm
+from pilot.pilots.forms import ApiKeyForm, NewPilotForm, StatusForm
 from pilot.pilots.settings import SETTINGS, SettingError, current_settings
 from pilot.readiness.decision import latest_decisions
 
