@@ -20,19 +20,14 @@ READ_SIDE = {"analytics", "readiness"}
 COMPOSITION_ROOTS = {"pilot", "cli", "demo", "worker.jobs", "worker.cron_config"}  # cron_config: `rq cron`
 
 # Edges that other issue-14 branches remove; the lead deletes these entries after merging them.
-# Each is (importing module, imported module): exact modules, so a new import is never excused.
+# Each is (importing module, imported module): exact modules, so a new import is never excused,
+# and test_allow_list_names_only_real_edges fails once an entry is no longer needed.
 ALLOWED = {
-    # removed by r14-capture: ORM change capture replaces the hand-placed rollup invalidate calls
-    ("pilot.ingest.services", "pilot.analytics.rollup"),
-    ("pilot.ingest.views", "pilot.analytics.rollup"),
-    ("pilot.flagging.engine", "pilot.analytics.rollup"),
+    # removed by r14-capture: ORM change capture replaces the hand-placed rollup `invalidate` calls
     ("pilot.flagging.services", "pilot.analytics.rollup"),
-    ("pilot.participant.services", "pilot.analytics.rollup"),
     ("pilot.pricing.prices", "pilot.analytics.rollup"),
-    # removed by r14-definitions: negative feedback / failure / percentiles / utc day move to pilot/metrics.py
+    # removed by r14-definitions: the feedback counts (negative/positive) move to pilot/metrics.py
     ("pilot.feedback.team", "pilot.analytics.summary"),
-    ("pilot.prompts.comparison", "pilot.analytics.frames"),
-    ("pilot.alerts.services", "pilot.analytics.percentiles"),
 }
 
 
@@ -98,6 +93,11 @@ def _say(edges) -> str:
 def test_the_walk_sees_function_level_imports():
     # pilot/worker/jobs.py imports its capabilities inside the job functions
     assert any(src == "worker.jobs" and dst == "flagging" for src, dst, *_ in import_edges())
+
+
+def test_allow_list_names_only_real_edges():
+    real = {(source, target) for _, _, source, target, _ in import_edges()}
+    assert ALLOWED <= real, f"allow-list entries no longer needed, delete them: {sorted(ALLOWED - real)}"
 
 
 def test_write_side_never_imports_read_side():
