@@ -12,4 +12,4 @@ def insert_ignoring_conflicts(session: so.Session, model, index_elements: list[s
         return postgresql.insert(model).on_conflict_do_nothing(index_elements=index_elements)
     if dialect == "sqlite":
         return sqlite.insert(model).on_conflict_do_nothing(index_elements=index_elements)
-    raise RuntimeError(f"ingestion supports PostgreSQL and SQLite, not {dialect}")
+    raise RuntimeError(f"Pilot supports PostgreSQL and SQLite, not {dialect}")

@@ -1,5 +1,5 @@
-"""Ingestion endpoints (design.md "HTTP API"): interactions, OTLP traces, feedback, OpenAPI;
-and the lead's price-table page.
+"""Ingestion endpoints (design.md "HTTP API"): interactions, OTLP traces, feedback (the OpenAPI
+document is pilot.api_doc's); and the lead's price-table page.
 
 Each API view is thin: rate limit (per key), key check, body checks (pilot.api_body), one
 service call, one commit, then the answer. A 200 is only sent after the commit.
