@@ -71,6 +71,7 @@ def register_blueprints(app: Flask) -> None:
     """Each capability is a blueprint in its own sub-package."""
     from pilot.alerts.views import bp as alerts_bp
     from pilot.analytics.views import bp as analytics_bp
+    from pilot.api_doc.views import bp as api_doc_bp
     from pilot.auth.views import bp as auth_bp
     from pilot.enrollment.views import bp as enrollment_bp
     from pilot.feedback.views import bp as feedback_bp
@@ -86,7 +87,8 @@ def register_blueprints(app: Flask) -> None:
     from pilot.worker.views import bp as worker_bp
 
     for blueprint in (auth_bp, pilots_bp, enrollment_bp, ops_bp, participant_bp, feedback_bp, ingest_bp, readiness_bp,
-                      alerts_bp, flagging_bp, review_bp, analytics_bp, worker_bp, prompts_bp, prompts_api_bp):
+                      alerts_bp, flagging_bp, review_bp, analytics_bp, worker_bp, prompts_bp, prompts_api_bp,
+                      api_doc_bp):
         app.register_blueprint(blueprint)
 
 

@@ -247,7 +247,7 @@ def worker_command() -> None:
 def price_command(slug: str, model: str | None, input_price: str | None, output_price: str | None,
                   cached_price: str | None, effective_from: str | None, cache_write_price: str | None) -> None:
     """Show the pilot's price table, or add a dated price row for MODEL (re-prices stored interactions)."""
-    from pilot.ingest import prices
+    from pilot.pricing import prices
 
     pilot = _get_pilot(slug)
     if model is not None:

@@ -246,7 +246,7 @@ def test_rollup_command(runner, small):
 
 def test_a_new_price_reprices_the_dashboard(db, world):
     """Re-pricing stored interactions (a lead adds a price) invalidates the rollup that holds their costs."""
-    from pilot.ingest.prices import add_price
+    from pilot.pricing.prices import add_price
 
     add_interactions(world.pilot, [("u", datetime(2026, 3, 1, 9), "acme-model", "v", "ok", 100.0, None, None, "q")])
     db.session.execute(sa.update(Interaction).values(input_tokens=1_000_000, cached_input_tokens=0, output_tokens=0))

@@ -12,7 +12,7 @@ from pilot.flagging.engine import evaluate, in_sample
 from pilot.flagging.reasons import REASON_CODES, REASONS
 from pilot.flagging.scenarios import ScenarioMatcher
 from pilot.flagging.settings import rule_settings_for
-from pilot.ingest.pricing import Price, PriceTable
+from pilot.pricing.table import Price, PriceTable
 
 AT = datetime(2026, 5, 4, 12, 0)
 

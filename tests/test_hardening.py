@@ -9,7 +9,7 @@ import zlib
 import pytest
 import sqlalchemy as sa
 
-from pilot.ingest import body
+from pilot import api_body as body
 from pilot.models import Flag, Membership, User
 from tests.conftest import login
 from tests.factories import PASSWORD

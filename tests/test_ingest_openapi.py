@@ -20,7 +20,7 @@ from schemathesis.checks import (
     unsupported_method,
 )
 
-from pilot.ingest.openapi import openapi_spec
+from pilot.api_doc.spec import openapi_spec
 
 # schemathesis gives every operation's test the same node id, which pytest-xdist collapses into
 # one: these files run in a plain pytest pass of their own (see the Makefile).

@@ -54,7 +54,7 @@ def test_lead_adds_a_price_and_stored_costs_follow(client_as, db, world):
     lead.post(PAGE, data=price_form(model="acme", input_per_mtok="1", cached_input_per_mtok="", output_per_mtok="1"))
     usd, source = cost_of(db, "sibling")  # the shorter prefix prices what the longer does not match
     assert source == "computed" and abs(usd - (1000 * 1 + 100 * 1) / 1e6) < 1e-12
-    # The longest matching name decides, even when its only row starts later (pricing.py).
+    # The longest matching name decides, even when its only row starts later (pilot/pricing/table.py).
     assert cost_of(db, "old") == (None, "unknown")
     assert abs(cost_of(db, "new")[0] - (400 * 2 + 600 * 0.5 + 100 * 8) / 1e6) < 1e-12  # longest prefix still wins
 

@@ -2,8 +2,8 @@ from datetime import datetime
 
 import pytest
 
-from pilot.ingest.pricing import Price, PriceTable
 from pilot.models import ModelPrice
+from pilot.pricing.table import Price, PriceTable
 
 T = datetime(2026, 7, 1, 12)
 

@@ -5,8 +5,8 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
+from pilot.api_doc.spec import openapi_spec
 from pilot.extensions import db as _db
-from pilot.ingest.openapi import openapi_spec
 from pilot.prompts import registry
 from tests.test_readiness_openapi import CHECKS
 

@@ -17,7 +17,7 @@ from schemathesis.checks import (
     unsupported_method,
 )
 
-from pilot.ingest.openapi import openapi_spec
+from pilot.api_doc.spec import openapi_spec
 from pilot.pilots.services import SLUG_PATTERN
 from pilot.readiness.snapshots import create_snapshot, sign_snapshot
 from tests.readiness_data import load_sample

@@ -487,3 +487,32 @@ def test_only_the_newest_pdfs_are_kept(db, world, client_as):
     assert all(has_result(db.session, job) for job in done[1:])
     assert "download_url" not in client_as("reviewer").get(f"/pilots/alpha/jobs/{oldest.id}.json").get_json()
     assert client_as("reviewer").get(f"/pilots/alpha/jobs/{oldest.id}/download").status_code == 409
+
+
+_RAN_BY_NAME: list[tuple[int, str]] = []
+
+
+def record_job_call(number: int, word: str) -> None:
+    """A job named by dotted string in the test below."""
+    _RAN_BY_NAME.append((number, word))
+
+
+def test_a_job_named_by_dotted_string_runs_in_process_without_redis(db, app):
+    """Capabilities name jobs by string so they never import pilot.worker.jobs; the in-process
+    fallback must resolve the name exactly as RQ does."""
+    assert app.config["REDIS_URL"] == ""
+    assert worker_queue.job_function("pilot.worker.jobs.deliver_alert").__module__ == "pilot.worker.jobs"
+    _RAN_BY_NAME.clear()
+    assert worker_queue.enqueue(f"{__name__}.record_job_call", 7, "seven") == "ran"
+    assert _RAN_BY_NAME == [(7, "seven")]
+
+
+def test_a_job_named_by_dotted_string_runs_in_the_rq_worker(db, world, rq_queue, webhook):
+    receiver = webhook()
+    channel = _webhook_channel(db, world.pilot, receiver)
+    delivery = channels.test_delivery(db.session, world.pilot, channel.id, None)
+    db.session.commit()
+    assert worker_queue.enqueue("pilot.worker.jobs.deliver_alert", delivery.id, retry=True) == "queued"
+    run_worker(rq_queue)
+    db.session.refresh(delivery)
+    assert (delivery.status, len(receiver.received)) == ("sent", 1)

@@ -8,9 +8,8 @@ from flask_login import current_user
 from pilot.access import pilot_role_required, user_has_role
 from pilot.alerts import channels, services
 from pilot.extensions import db
+from pilot.forms import CsrfOnlyForm
 from pilot.models import Pilot
-from pilot.pilots.forms import CsrfOnlyForm
-from pilot.worker.jobs import deliver_alert
 from pilot.worker.queue import enqueue
 
 bp = Blueprint("alerts", __name__)
@@ -127,7 +126,7 @@ def send_test(slug: str, channel_id: int):
     except channels.ChannelError:
         abort(404, description="No such alert channel in this pilot.")
     db.session.commit()
-    how = enqueue(deliver_alert, delivery.id, retry=True)
+    how = enqueue("pilot.worker.jobs.deliver_alert", delivery.id, retry=True)
     db.session.refresh(delivery)
     if how == "queued":
         flash("Test alert queued: its outcome shows under Deliveries in a moment.", "success")

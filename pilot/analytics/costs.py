@@ -19,9 +19,9 @@ from sqlalchemy import orm as so
 
 from pilot.analytics.dashboard import cost_numbers
 from pilot.analytics.duplicates import exact_duplicates, near_duplicates
-from pilot.ingest.pricing import Price, PriceTable, compute_cost
 from pilot.models import Interaction, ModelPrice, Pilot, RollupState
 from pilot.models.base import utcnow
+from pilot.pricing.table import Price, PriceTable, compute_cost
 
 SCALES = (100, 1_000, 10_000, 100_000)
 BATCH_DISCOUNT = 0.5  # the providers' batch APIs: half price for results within 24 hours

@@ -1,4 +1,4 @@
-"""The overview dashboard (served at `pilots.overview`) and the cost architecture page."""
+"""The overview dashboard (/pilots/<slug>) and the cost architecture page."""
 from __future__ import annotations
 
 from datetime import date
@@ -10,8 +10,6 @@ from pilot.access import pilot_role_required
 from pilot.analytics.charts import dashboard_charts
 from pilot.analytics.dashboard import dashboard_numbers
 from pilot.extensions import db
-from pilot.models import Pilot
-from pilot.readiness.decision import latest_decisions
 
 bp = Blueprint("analytics", __name__)
 EARLIEST, LATEST = date(1970, 1, 1), date(9998, 12, 31)
@@ -40,15 +38,16 @@ def parse_day_range(args: Mapping[str, str]) -> tuple[date | None, date | None, 
     return values["from"], values["to"], errors
 
 
-def render_dashboard(pilot: Pilot) -> str:
-    """The dashboard page: bring the rollup up to date, read it, draw it (one commit)."""
+@bp.route("/pilots/<slug>")
+@pilot_role_required("reviewer")
+def overview(slug: str):
+    """The pilot's overview dashboard: bring the rollup up to date, read it, draw it (one commit)."""
+    pilot = g.pilot
     start, end, errors = parse_day_range(request.args)
     numbers = dashboard_numbers(db.session, pilot, start=start, end=end)
     db.session.commit()  # the rollup refresh, if anything had changed
-    decision = latest_decisions(db.session, [pilot]).get(pilot.id)
     return render_template("analytics/dashboard.html", pilot=pilot, numbers=numbers, charts=dashboard_charts(numbers),
-                           errors=errors, start=request.args.get("from", ""), end=request.args.get("to", ""),
-                           decision=decision)
+                           errors=errors, start=request.args.get("from", ""), end=request.args.get("to", ""))
 
 
 @bp.route("/pilots/<slug>/costs")

@@ -8,10 +8,9 @@ from pilot.access import pilot_role_required
 from pilot.enrollment import services
 from pilot.enrollment.forms import AcceptInviteForm, CsvImportForm, InviteForm, MemberStatusForm
 from pilot.extensions import db
+from pilot.forms import CsrfOnlyForm
 from pilot.mail import smtp_configured
 from pilot.models.base import utcnow
-from pilot.pilots.forms import CsrfOnlyForm
-from pilot.worker.jobs import send_invite_email
 from pilot.worker.queue import enqueue
 
 bp = Blueprint("enrollment", __name__)
@@ -36,7 +35,7 @@ def _email_invites(invites: list[services.Invite]) -> int:
     sent = 0
     for new_invite in invites:
         if new_invite.membership.email:
-            enqueue(send_invite_email, new_invite.membership.id, new_invite.url(request.host_url), retry=True)
+            enqueue("pilot.worker.jobs.send_invite_email", new_invite.membership.id, new_invite.url(request.host_url), retry=True)
             sent += 1
     return sent
 

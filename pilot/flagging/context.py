@@ -20,8 +20,8 @@ from sqlalchemy import orm as so
 
 from pilot.flagging.scenarios import ScenarioMatcher, matcher_for
 from pilot.flagging.settings import RuleSettings, rule_settings_for
-from pilot.ingest.pricing import PriceTable
 from pilot.models import Feedback, Interaction, Membership, Pilot
+from pilot.pricing.table import PriceTable
 
 MIN_COST_SAMPLE = 20  # below this many priced interactions a median says too little
 MEDIAN_CACHE_MIN_COUNT = 2_000

@@ -20,7 +20,6 @@ from pilot.flagging.settings import (
 )
 from pilot.models import Pilot
 from pilot.worker import tracking
-from pilot.worker.jobs import reflag_pilot
 
 bp = Blueprint("flagging", __name__)
 
@@ -74,7 +73,7 @@ def reflag(slug: str):
     if not ReflagForm().validate_on_submit():
         flash("The form expired; reload the page and try again.", "error")
         return redirect(url_for("pilots.settings", slug=slug) + "#flag-rules")
-    job = tracking.start(db.session, g.pilot, "reflag", reflag_pilot, current_user)
+    job = tracking.start(db.session, g.pilot, "reflag", "pilot.worker.jobs.reflag_pilot", current_user)
     if job.status == "done":
         flash(job.message, "success")
     return redirect(url_for("worker.page", slug=slug, job_id=job.id))

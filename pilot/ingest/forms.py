@@ -1,4 +1,4 @@
-"""Forms of the price page. Fields are plain text: pilot.ingest.prices parses and validates
+"""Forms of the price page. Fields are plain text: pilot.pricing.prices parses and validates
 them, so the page, the CLI and the tests share one set of rules and messages."""
 from flask_wtf import FlaskForm
 from wtforms import StringField

@@ -86,7 +86,7 @@ def decode_request(body: bytes, mimetype: str) -> ExportTraceServiceRequest:
         except (DecodeError, RecursionError, ValueError) as error:
             raise OtlpDecodeError(f"the body is not a protobuf ExportTraceServiceRequest ({error})") from None
         return message
-    from pilot.ingest.body import parse_json
+    from pilot.api_body import parse_json
 
     document = parse_json(body)
     if not isinstance(document, dict):

@@ -16,15 +16,15 @@ from typing import Any, Iterable
 
 import sqlalchemy as sa
 from sqlalchemy import orm as so
-from sqlalchemy.dialects import postgresql, sqlite
 
 from pilot import flagging
+from pilot.database import insert_ignoring_conflicts
 from pilot.feedback.services import FeedbackError, record_feedback
 from pilot.ingest import merge
-from pilot.ingest.pricing import PriceTable
 from pilot.ingest.validation import ItemError, ValidItem, clean_text, identifier, json_type, validate_item
 from pilot.models import Feedback, Interaction, Membership, Pilot, PromptVersion
 from pilot.models.base import utcnow
+from pilot.pricing.table import PriceTable
 
 MAX_BATCH_ITEMS = 1_000
 
@@ -48,16 +48,6 @@ class IngestResult:
 
     def as_json(self) -> dict[str, Any]:
         return {"accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected, "ids": self.ids}
-
-
-def insert_ignoring_conflicts(session: so.Session, model, index_elements: list[str]):
-    """INSERT … ON CONFLICT (index_elements) DO NOTHING for the session's database."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(model).on_conflict_do_nothing(index_elements=index_elements)
-    if dialect == "sqlite":
-        return sqlite.insert(model).on_conflict_do_nothing(index_elements=index_elements)
-    raise RuntimeError(f"ingestion supports PostgreSQL and SQLite, not {dialect}")
 
 
 def ingest_items(

@@ -1,7 +1,7 @@
-"""Ingestion endpoints (design.md "HTTP API"): interactions, OTLP traces, feedback, OpenAPI;
-and the lead's price-table page.
+"""Ingestion endpoints (design.md "HTTP API"): interactions, OTLP traces, feedback (the OpenAPI
+document is pilot.api_doc's); and the lead's price-table page.
 
-Each API view is thin: rate limit (per key), key check, body checks (pilot.ingest.body), one
+Each API view is thin: rate limit (per key), key check, body checks (pilot.api_body), one
 service call, one commit, then the answer. A 200 is only sent after the commit.
 """
 from __future__ import annotations
@@ -20,20 +20,20 @@ from flask import (
     jsonify,
     redirect,
     render_template,
-    request,
     url_for,
 )
-from flask_limiter.util import get_remote_address
 from flask_login import current_user
 
-from pilot.access import api_key_required, hash_api_key, pilot_role_required, touch_api_key
-from pilot.extensions import csrf, db, limiter
+from pilot.access import api_key_required, pilot_role_required, touch_api_key
+from pilot.api_body import parse_json, read_body, require_content_type
+from pilot.api_rate import api_rate_limit
+from pilot.extensions import csrf, db
 from pilot.feedback.services import FeedbackError
-from pilot.ingest import otlp, prices
-from pilot.ingest.body import parse_json, read_body, require_content_type
+from pilot.ingest import otlp
 from pilot.ingest.forms import PriceForm, RemovePriceForm
 from pilot.ingest.metrics import OTLP_SPANS_IGNORED, count_batch
 from pilot.ingest.services import MAX_BATCH_ITEMS, IngestResult, UnknownInteraction, feedback_from_api, ingest_items
+from pilot.pricing import prices
 from pilot.worker.queue import refresh_rollup_soon
 
 bp = Blueprint("ingest", __name__)
@@ -41,25 +41,6 @@ bp = Blueprint("ingest", __name__)
 # SQLite allows one writer at a time; a request that finds the database locked for longer than
 # the driver's busy timeout is retried a few times before the client is asked to retry.
 LOCK_RETRIES = 3
-
-
-def api_rate_key() -> str:
-    """Rate limits count per API key (its hash), or per address when no key is sent."""
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        return "key:" + hash_api_key(token.strip())
-    return "ip:" + (get_remote_address() or "unknown")
-
-
-def api_rate_limit_value() -> str:
-    return current_app.config.get("API_RATE_LIMIT", "600 per minute")
-
-
-# One budget per key, shared by every ingestion endpoint.
-api_rate_limit = limiter.shared_limit(
-    api_rate_limit_value, scope="ingest-api", key_func=api_rate_key,
-    error_message="Rate limit exceeded for this API key: slow down and retry after the Retry-After seconds.",
-)
 
 
 def batch_items(payload: Any) -> list[Any]:
@@ -180,15 +161,7 @@ def post_feedback():
     })
 
 
-@bp.get("/api/v1/openapi.json")
-def openapi_document():
-    """The OpenAPI 3 description of the whole HTTP API."""
-    from pilot.ingest.openapi import openapi_spec
-
-    return jsonify(openapi_spec())
-
-
-for _view in (post_interactions, post_traces, post_feedback, openapi_document):
+for _view in (post_interactions, post_traces, post_feedback):
     csrf.exempt(_view)
 
 

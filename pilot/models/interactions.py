@@ -90,7 +90,7 @@ class ModelPrice(db.Model):
     model: so.Mapped[str] = so.mapped_column(sa.String(200))
     input_per_mtok: so.Mapped[float] = so.mapped_column(sa.Float(precision=53))
     cached_input_per_mtok: so.Mapped[Optional[float]] = so.mapped_column(sa.Float(precision=53))
-    # Empty: 1.25 × input for Anthropic (claude*) models, the input price otherwise (pricing.py).
+    # Empty: 1.25 × input for Anthropic (claude*) models, the input price otherwise (pilot/pricing/table.py).
     cache_write_per_mtok: so.Mapped[Optional[float]] = so.mapped_column(sa.Float(precision=53))
     output_per_mtok: so.Mapped[float] = so.mapped_column(sa.Float(precision=53))
     effective_from: so.Mapped[Optional[datetime]]

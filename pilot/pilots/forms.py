@@ -3,10 +3,6 @@ from wtforms import EmailField, HiddenField, StringField
 from wtforms.validators import DataRequired, Email, Length, Regexp
 
 
-class CsrfOnlyForm(FlaskForm):
-    """For forms whose fields come from a table (settings) or that are a single button."""
-
-
 class NewPilotForm(FlaskForm):
     slug = StringField("Slug", validators=[DataRequired(), Length(min=3, max=64),
                                            Regexp(r"^[a-z0-9][a-z0-9-]*[a-z0-9]$", message="Lowercase letters, digits and dashes.")])

@@ -1,4 +1,4 @@
-"""Pilot list, overview, settings and API keys."""
+"""Pilot list, settings and API keys (the overview dashboard at /pilots/<slug> is pilot.analytics's)."""
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -8,9 +8,10 @@ from flask_login import current_user, login_required
 from pilot.access import admin_required, pilot_role_required
 from pilot.auth.services import find_user_by_email
 from pilot.extensions import db
+from pilot.forms import CsrfOnlyForm
 from pilot.models import ApiKey, AuditEvent
 from pilot.pilots import services
-from pilot.pilots.forms import ApiKeyForm, CsrfOnlyForm, NewPilotForm, StatusForm
+from pilot.pilots.forms import ApiKeyForm, NewPilotForm, StatusForm
 from pilot.pilots.settings import SETTINGS, SettingError, current_settings
 from pilot.readiness.decision import latest_decisions
 
@@ -41,19 +42,10 @@ def create():
                 flash(str(error), "error")
             else:
                 db.session.commit()
-                return redirect(url_for("pilots.overview", slug=pilot.slug))
+                return redirect(url_for("analytics.overview", slug=pilot.slug))
     for field, errors in form.errors.items():
         flash(f"{field}: {'; '.join(errors)}", "error")
     return redirect(url_for("pilots.index"))
-
-
-@bp.route("/pilots/<slug>")
-@pilot_role_required("reviewer")
-def overview(slug: str):
-    """The pilot's dashboard (pilot.analytics)."""
-    from pilot.analytics.views import render_dashboard
-
-    return render_dashboard(g.pilot)
 
 
 @bp.route("/pilots/<slug>/settings", methods=["GET", "POST"])
@@ -140,5 +132,5 @@ def audit_log(slug: str):
 def landing(slug: str):
     """Where a member lands in a pilot: participants on their own page, the team on the overview."""
     if current_user.is_admin or (g.membership is not None and g.membership.has_role("reviewer")):
-        return redirect(url_for("pilots.overview", slug=slug))
+        return redirect(url_for("analytics.overview", slug=slug))
     return redirect(f"/pilots/{slug}/me")

@@ -11,9 +11,9 @@ from typing import Any
 from flask import Blueprint, abort, g, jsonify, make_response, request
 
 from pilot.access import api_key_for_slug_required, api_pilot_access, touch_api_key
+from pilot.api_body import parse_json, read_body, require_content_type
+from pilot.api_rate import api_rate_limit
 from pilot.extensions import csrf, db
-from pilot.ingest.body import parse_json, read_body, require_content_type
-from pilot.ingest.views import api_rate_limit
 from pilot.models import PromptVersion
 from pilot.prompts import registry
 from pilot.prompts.naming import version_string

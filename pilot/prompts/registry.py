@@ -15,7 +15,7 @@ from sqlalchemy import exc
 from sqlalchemy import orm as so
 
 from pilot import audit
-from pilot.ingest.services import insert_ignoring_conflicts
+from pilot.database import insert_ignoring_conflicts
 from pilot.models import Pilot, Prompt, PromptEvent, PromptLabel, PromptVersion, User
 from pilot.models.base import utcnow
 from pilot.models.prompts import LABEL_CANDIDATE, LABEL_PRODUCTION

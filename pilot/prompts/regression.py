@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy import orm as so
 
 from pilot import audit
-from pilot.ingest.services import insert_ignoring_conflicts
+from pilot.database import insert_ignoring_conflicts
 from pilot.models import Flag, Interaction, Pilot, Prompt, RegressionItem, User
 from pilot.models.base import utcnow
 from pilot.models.prompts import REGRESSION_VERDICTS

@@ -15,9 +15,9 @@ from flask_login import current_user
 from pilot.access import pilot_role_required, user_has_role
 from pilot.charts import Series, line_chart, milliseconds, percent
 from pilot.extensions import db
+from pilot.forms import CsrfOnlyForm
 from pilot.models import Interaction, PromptVersion
 from pilot.models.prompts import LABEL_CANDIDATE, LABEL_PRODUCTION, REGRESSION_VERDICTS
-from pilot.pilots.forms import CsrfOnlyForm
 from pilot.prompts import comparison, exports, registry, regression
 
 bp = Blueprint("prompts", __name__)

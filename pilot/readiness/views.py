@@ -24,16 +24,25 @@ from sqlalchemy.exc import IntegrityError
 
 from pilot.access import api_pilot_access, may_sign_report, pilot_role_required, user_has_role
 from pilot.extensions import db
+from pilot.forms import CsrfOnlyForm
 from pilot.models.base import utcnow
-from pilot.pilots.forms import CsrfOnlyForm
-from pilot.readiness import attestations, exports, snapshots
+from pilot.readiness import attestations, exports, pdf_jobs, snapshots
 from pilot.readiness.checklist import SECTIONS
+from pilot.readiness.decision import latest_decisions
 from pilot.readiness.report import build_report
+from pilot.worker import tracking
 
 bp = Blueprint("readiness", __name__)
 
 # Snapshot numbers beyond the INTEGER column are 404s, not database errors.
 NUMBER = "int(min=1, max=2147483647)"
+
+
+@bp.app_template_global()
+def launch_decision(pilot):
+    """The launch decision panel's data for any page (the overview dashboard shows it), so a
+    page of another blueprint shows readiness's decision without importing readiness."""
+    return latest_decisions(db.session, [pilot]).get(pilot.id)
 
 
 def _is_lead() -> bool:
@@ -210,3 +219,34 @@ def api_reports(slug: str):
 @api_pilot_access("reviewer")
 def api_report(slug: str, number: int):
     return _json(snapshots.snapshot_json(_snapshot_or_404(number)))
+
+
+@bp.route("/pilots/<slug>/readiness/pdf", methods=["POST"])
+@pilot_role_required("reviewer")
+def start_pdf(slug: str):
+    """Render the live report's PDF, or snapshot `number`'s, in the worker; follow it on the job page."""
+    if not CsrfOnlyForm().validate_on_submit():
+        abort(400, description="The form expired; reload the page and try again.")
+    params = {}
+    number_text = (request.form.get("number") or "").strip()
+    if number_text:
+        if not number_text.isdigit() or not 1 <= int(number_text) <= 2147483647 \
+                or snapshots.get_snapshot(db.session, g.pilot, int(number_text)) is None:
+            abort(404, description=f"No report #{number_text[:20]} in this pilot.")
+        params["number"] = int(number_text)
+    job = tracking.start(db.session, g.pilot, "report_pdf", "pilot.worker.jobs.render_report_pdf", current_user, params)
+    return redirect(url_for("worker.page", slug=slug, job_id=job.id))
+
+
+@bp.route(f"/pilots/<slug>/jobs/<{NUMBER}:job_id>/download")
+@pilot_role_required("reviewer")
+def download_pdf(slug: str, job_id: int):
+    """A finished report PDF job's file (the job page links here)."""
+    job = tracking.get(db.session, g.pilot, job_id)
+    if job is None:
+        abort(404, description="No such job in this pilot.")
+    if job.kind != "report_pdf" or job.status != "done" or not job.result:
+        abort(409, description="This job has no file to download (yet).")
+    response = Response(job.result, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'attachment; filename="{pdf_jobs.filename(g.pilot, job)}"'
+    return response

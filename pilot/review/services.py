@@ -27,6 +27,8 @@ MAX_NOTE_CHARS = 5_000
 MAX_BULK = 500
 MAX_FILTER_BULK = 5_000  # "all flags matching this filter": a bigger set needs a narrower filter
 BULK_ACTIONS = ("confirm", "dismiss", "escalate", "assign_me", "unassign")
+API_PAGE_DEFAULT = 100  # flags per page of GET /api/v1/pilots/<slug>/flags (design.md "HTTP API")
+API_PAGE_MAX = 500
 
 
 class ReviewError(ValueError):

@@ -17,11 +17,9 @@ from pilot.models.flags import FLAG_CATEGORIES, FLAG_KINDS, FLAG_STATUSES, SEVER
 from pilot.review import grouping, services
 from pilot.review import queue as review_queue
 from pilot.review.forms import AssignForm, BulkForm, DecisionForm
+from pilot.review.services import API_PAGE_DEFAULT, API_PAGE_MAX
 
 bp = Blueprint("review", __name__)
-
-API_PAGE_DEFAULT = 100
-API_PAGE_MAX = 500
 
 
 def actor_is_lead() -> bool:

@@ -1,10 +1,11 @@
 """The one RQ queue, its Redis connection, and the in-process fallback when Redis is not there."""
 from __future__ import annotations
 
+import importlib
 import logging
 import re
 import time
-from typing import Any
+from typing import Any, Callable
 
 from flask import current_app
 from redis import Redis
@@ -58,9 +59,18 @@ def _say_fallback_once(reason: str) -> None:
         log.warning("No background worker queue (%s): jobs run in-process, in the request that asks for them.", reason)
 
 
-def enqueue(func: Any, *args: Any, retry: bool = False, job_timeout: int | None = None) -> str:
-    """Run `func(*args)` in the worker; returns "queued", or "ran" when, without Redis, it ran here
-    and now (retried at once, without waiting, when `retry`)."""
+def job_function(func: str | Callable[..., Any]) -> Callable[..., Any]:
+    """The function a job names: callers name jobs by dotted string ("pilot.worker.jobs.reflag_pilot"),
+    as RQ does, so this module and the capabilities that queue work import no job module."""
+    if callable(func):
+        return func
+    module, _, name = func.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+def enqueue(func: str | Callable[..., Any], *args: Any, retry: bool = False, job_timeout: int | None = None) -> str:
+    """Run `func(*args)` in the worker (`func` a dotted name or a function); returns "queued", or
+    "ran" when, without Redis, it ran here and now (retried at once, without waiting, when `retry`)."""
     queue = get_queue()
     if queue is not None:
         try:
@@ -74,12 +84,13 @@ def enqueue(func: Any, *args: Any, retry: bool = False, job_timeout: int | None 
     else:
         _say_fallback_once("REDIS_URL not set" if not current_app.config.get("REDIS_URL") else "Redis unreachable")
     attempts = 1 + (retry_policy().max if retry else 0)
+    function = job_function(func)
     for attempt in range(attempts):
         try:
-            func(*args)
+            function(*args)
             break
         except Exception:  # the job records its own failure; like RQ, a failed job does not fail the caller
-            log.exception("In-process job %s failed (attempt %d of %d)", getattr(func, "__name__", func),
+            log.exception("In-process job %s failed (attempt %d of %d)", getattr(function, "__name__", func),
                           attempt + 1, attempts)
     return "ran"
 

@@ -14,9 +14,10 @@ JOB_TIMEOUT_S = 3600
 KEEP_RESULTS = 5  # a pilot's newest PDFs stay downloadable; older jobs keep their row, not the file
 
 
-def start(session: so.Session, pilot: Pilot, kind: str, func: Callable[[int], None], actor: User | None,
+def start(session: so.Session, pilot: Pilot, kind: str, func: str | Callable[[int], None], actor: User | None,
           params: dict[str, Any] | None = None) -> BackgroundJob:
-    """Record a queued job, commit (the worker must see it), and queue `func(job.id)`.
+    """Record a queued job, commit (the worker must see it), and queue `func(job.id)` (`func` a
+    dotted name, see queue.job_function).
     Without Redis the job runs before this returns."""
     job = BackgroundJob(pilot_id=pilot.id, kind=kind, status="queued", progress=0, params=params or {},
                         message="Waiting for the worker.", created_by_id=actor.id if actor is not None else None)

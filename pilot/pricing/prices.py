@@ -17,8 +17,8 @@ from sqlalchemy import orm as so
 
 from pilot import audit
 from pilot.analytics.rollup import invalidate as invalidate_rollup
-from pilot.ingest.pricing import PriceTable
 from pilot.models import Interaction, ModelPrice, Pilot, User
+from pilot.pricing.table import PriceTable
 
 MAX_PRICE_PER_MTOK = 100_000.0
 MAX_MODEL_CHARS = 200

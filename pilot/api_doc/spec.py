@@ -12,7 +12,7 @@ from pilot.ingest.services import MAX_BATCH_ITEMS
 from pilot.models.flags import FLAG_KINDS, FLAG_STATUSES, SEVERITIES
 from pilot.models.interactions import INTERACTION_STATUSES
 from pilot.pilots.services import SLUG_PATTERN
-from pilot.review.views import API_PAGE_DEFAULT, API_PAGE_MAX
+from pilot.review.services import API_PAGE_DEFAULT, API_PAGE_MAX
 
 JSON = "application/json"
 PROTOBUF = "application/x-protobuf"

@@ -1,0 +1,28 @@
+"""The request budget of the HTTP API, one per API key, shared by every API blueprint (ingest,
+prompts): a leaf module, so an API blueprint never imports another's views for it."""
+from __future__ import annotations
+
+from flask import current_app, request
+from flask_limiter.util import get_remote_address
+
+from pilot.access import hash_api_key
+from pilot.extensions import limiter
+
+
+def api_rate_key() -> str:
+    """Rate limits count per API key (its hash), or per address when no key is sent."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return "key:" + hash_api_key(token.strip())
+    return "ip:" + (get_remote_address() or "unknown")
+
+
+def api_rate_limit_value() -> str:
+    return current_app.config.get("API_RATE_LIMIT", "600 per minute")
+
+
+# One budget per key, shared by the ingest and prompt API endpoints.
+api_rate_limit = limiter.shared_limit(
+    api_rate_limit_value, scope="ingest-api", key_func=api_rate_key,
+    error_message="Rate limit exceeded for this API key: slow down and retry after the Retry-After seconds.",
+)
