@@ -96,8 +96,9 @@ class RollupChange(db.Model):
     day: so.Mapped[date]
 
 
-# Indexes on the shared tables, declared here because only the analytics read through them:
-# what arrived or changed since the last refresh, and exact percentiles by ordered index scans.
+# Indexes on the shared tables, declared here because read-side queries read through them:
+# recent arrivals and changes by time (readiness snapshots, the feedback team page and review
+# grouping read them), and exact percentiles by ordered index scans.
 _interaction, _feedback, _flag = Interaction.__table__.c, Feedback.__table__.c, Flag.__table__.c
 sa.Index("ix_interaction_pilot_received", _interaction.pilot_id, _interaction.received_at)
 sa.Index("ix_interaction_pilot_latency", _interaction.pilot_id, _interaction.latency_ms)
