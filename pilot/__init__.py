@@ -42,9 +42,11 @@ def register_url_converters(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     """Bind the unbound extension objects of pilot.extensions to this app."""
     from pilot import models  # noqa: F401  (registers every table on the metadata)
+    from pilot.analytics import changes
     from pilot.extensions import csrf, db, limiter, login_manager, migrate
 
     db.init_app(app)
+    changes.install()  # the dashboard rollup's change capture (pilot.analytics.changes)
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True, compare_type=True)
     csrf.init_app(app)
     limiter.init_app(app)

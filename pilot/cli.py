@@ -292,11 +292,9 @@ def reflag_command(slug: str) -> None:
 def rollup_command(slug: str, rebuild: bool) -> None:
     """Bring the dashboard's daily rollup up to date (after a bulk import or an in-place edit of old
     interactions; the dashboard also does this itself on every view)."""
-    from pilot.analytics.rollup import invalidate, refresh
+    from pilot.analytics.rollup import refresh
 
     pilot = _get_pilot(slug)
-    if rebuild:
-        invalidate(db.session, pilot)
-    days = refresh(db.session, pilot)
+    days = refresh(db.session, pilot, rebuild=rebuild)
     db.session.commit()
     click.echo(f"Recomputed {len(days)} day(s) of {pilot.slug}." if days else f"{pilot.slug} was up to date.")

@@ -23,9 +23,6 @@ COMPOSITION_ROOTS = {"pilot", "cli", "demo", "worker.jobs", "worker.cron_config"
 # Each is (importing module, imported module): exact modules, so a new import is never excused,
 # and test_allow_list_names_only_real_edges fails once an entry is no longer needed.
 ALLOWED = {
-    # removed by r14-capture: ORM change capture replaces the hand-placed rollup `invalidate` calls
-    ("pilot.flagging.services", "pilot.analytics.rollup"),
-    ("pilot.pricing.prices", "pilot.analytics.rollup"),
     # removed by r14-definitions: the feedback counts (negative/positive) move to pilot/metrics.py
     ("pilot.feedback.team", "pilot.analytics.summary"),
 }

@@ -67,10 +67,10 @@ def parse_cost_inputs(args: Mapping[str, str]) -> tuple[CostInputs, dict[str, st
 
 
 def cost_architecture(session: so.Session, pilot: Pilot, inputs: CostInputs,
-                      now: datetime | None = None) -> dict[str, Any]:
+                      now: datetime | None = None, refresh_first: bool = True) -> dict[str, Any]:
     """Baseline, scale table and what-ifs (see the module docstring)."""
     now = now or utcnow()
-    baseline = cost_numbers(session, pilot)  # refreshes the rollup: the caller commits
+    baseline = cost_numbers(session, pilot, refresh_first=refresh_first)
     table = PriceTable.for_pilot(session, pilot)
     prices = _current_prices(session, pilot, table, now)
     ledger, exact, near = measurements(session, pilot, inputs)
@@ -99,7 +99,7 @@ def cost_architecture(session: so.Session, pilot: Pilot, inputs: CostInputs,
 def measurements(session: so.Session, pilot: Pilot, inputs: CostInputs) -> tuple[list, dict, dict]:
     """The three full scans behind the what-ifs (token ledger, exact and near duplicates), cached
     until the pilot's data changes: the key includes the rollup's refresh stamp, which moves
-    whenever a refresh finds new or changed rows (and on `invalidate`). So clicking through the
+    whenever a refresh recomputes days (pilot.analytics.rollup). So clicking through the
     scales or the batching and trimming inputs does not scan a million rows again."""
     stamp = session.scalar(sa.select(RollupState.refreshed_at).where(RollupState.pilot_id == pilot.id))
     key = (str(session.get_bind().url), pilot.id, stamp, inputs.short_chars, inputs.short_output_tokens)

@@ -295,9 +295,10 @@ def _round_width(raw: float) -> int:
     return int(10 * magnitude)
 
 
-def cost_numbers(session: so.Session, pilot: Pilot) -> dict[str, Any]:
+def cost_numbers(session: so.Session, pilot: Pilot, *, refresh_first: bool = True) -> dict[str, Any]:
     """The report's cost section for the whole pilot, from the (refreshed) rollup: quick at any size."""
-    refresh(session, pilot)
+    if refresh_first:
+        refresh(session, pilot)
     rows = _rollup_frame(session, pilot, None, None)
     window = _window(rows)
     active = int(rows.loc[rows["external_user_id"] != NO_KEY, "external_user_id"].nunique()) if not rows.empty else 0

@@ -1,18 +1,19 @@
-"""Keep a pilot's daily rollup (pilot.models.analytics) up to date, lazily and per day.
+"""Keep a pilot's daily rollup (pilot.models.analytics) up to date, per day, from captured changes.
 
-`refresh` runs before the dashboard reads. It finds the UTC days whose interactions arrived, or
-whose feedback or flags changed, since the last refresh (indexed range scans over received_at /
-updated_at, so a quiet pilot costs three tiny queries) and recomputes exactly those days from the
-interaction rows — narrow SQL aggregates, and the latency columns for the day's percentiles. The
-first refresh of a pilot computes every day. A row committed late (its transaction began before
-the last refresh but committed after it) is still found: the look-back starts LAG before the last
-refresh, and a fingerprint of that window (counts and latest stamps) says whether anything in it
-changed since, so a view of unchanged data recomputes nothing. In-place edits of old interactions or deletions are not noticed by timestamps; whoever
-does those calls `invalidate` (the next refresh then recomputes everything).
+Every write to interactions, feedback or flags appends its (pilot, day) to `rollup_change` in the
+writing transaction (pilot.analytics.changes); `refresh` deletes the pilot's records and
+recomputes exactly those days from the interaction rows — narrow SQL aggregates, and the
+latency columns for the day's percentiles. The first refresh of a pilot computes every day. No
+timestamps and no look-back window: a row committed late, an in-place edit of an old row or a
+deletion is recorded like any other write, and a quiet pilot costs one tiny indexed query.
+
+Who refreshes: the worker after each ingested batch (pilot.worker.jobs.refresh_rollup), and the
+dashboard's GET through `refresh_apart` — its own short transaction, committed before the page
+reads, so the page never serves a stale number and the GET's own unit of work writes nothing.
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any, Iterable
 
 import numpy as np
@@ -23,70 +24,59 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from pilot.analytics.frames import FAILURE, FEEDBACK_NEGATIVE, FEEDBACK_POSITIVE, as_day, day_bounds, day_of, raw_rows
 from pilot.analytics.summary import percentiles
-from pilot.models import DailyRollup, DayRollup, Feedback, Flag, Interaction, Pilot, RollupState
+from pilot.extensions import db
+from pilot.models import DailyRollup, DayRollup, Feedback, Flag, Interaction, Pilot, RollupChange, RollupState
 from pilot.models.base import utcnow
 
-LAG = timedelta(minutes=2)  # longer than any ingestion transaction takes to commit
 LATENCY_BIN_MS = 100
 LATENCY_LAST_BIN = 600  # bins of 100 ms up to 60 s; the last one holds everything slower
 
 
-def refresh(session: so.Session, pilot: Pilot, now: datetime | None = None) -> list[date]:
-    """Recompute the days that changed since the last refresh; returns them (no commit).
+def refresh(session: so.Session, pilot: Pilot, *, rebuild: bool = False) -> list[date]:
+    """Recompute the days written since the last refresh (every day on the first one, or with
+    `rebuild`); returns them. No commit: the caller's transaction holds the work.
 
-    Read-only when nothing changed. Otherwise the pilot's state row is locked first (FOR UPDATE
-    on PostgreSQL; SQLite serialises writers anyway), and the work is re-planned under the lock,
-    so a request that waited for another one's refresh does not redo it.
+    Read-only when nothing is pending. Otherwise the pilot's state row is locked first (FOR
+    UPDATE on PostgreSQL; SQLite serialises writers anyway), and the pending records are taken
+    with DELETE … RETURNING: exactly the records visible now, so a record committed while we
+    recompute stays for the next refresh, and two refreshes never split or repeat the work.
     """
-    now = now or utcnow()
-    known = session.execute(
-        sa.select(RollupState.refreshed_at, RollupState.looked_back_from, RollupState.fingerprint)
-        .where(RollupState.pilot_id == pilot.id)
-    ).one_or_none()
-    if known is not None and known.refreshed_at is not None and _unchanged(session, pilot, known):
+    built = session.scalar(sa.select(RollupState.refreshed_at).where(RollupState.pilot_id == pilot.id))
+    if built is not None and not rebuild and not pending(session, pilot):
         return []
     state = _locked_state(session, pilot)
-    # Taken before any data is read: a row committed from here on changes the next fingerprint.
-    looked_back_from = now - LAG
-    next_fingerprint = fingerprint(session, pilot, looked_back_from)
-    if state.refreshed_at is None:
+    taken = session.scalars(sa.delete(RollupChange).where(RollupChange.pilot_id == pilot.id)
+                            .returning(RollupChange.day)).all()
+    if state.refreshed_at is None or rebuild:
         session.execute(sa.delete(DailyRollup).where(DailyRollup.pilot_id == pilot.id))
         session.execute(sa.delete(DayRollup).where(DayRollup.pilot_id == pilot.id))
         days = _all_days(session, pilot)
-    elif _unchanged(session, pilot, state):  # the request we waited for did the work
-        return []
     else:
-        days = _changed_days(session, pilot, state.looked_back_from)
+        days = sorted({as_day(day) for day in taken})
     for first, last in _runs(days):
         recompute(session, pilot, first, last)
-    state.refreshed_at, state.looked_back_from, state.fingerprint = now, looked_back_from, next_fingerprint
+    if days or state.refreshed_at is None:
+        state.refreshed_at = utcnow()  # also the cost page's cache key (pilot.analytics.costs)
     session.flush()
     return days
 
 
-def fingerprint(session: so.Session, pilot: Pilot, since: datetime) -> list[list]:
-    """How many interactions, ratings and flags were stamped at or after `since`, and the latest
-    stamp of each: three index range scans over recent rows only. A new row, a late commit or an
-    update (its stamp becomes the latest) changes it."""
-    result = []
-    for column, owner in ((Interaction.received_at, Interaction.pilot_id), (Feedback.updated_at, Feedback.pilot_id),
-                          (Flag.updated_at, Flag.pilot_id)):
-        count, latest = session.execute(
-            sa.select(sa.func.count(), sa.func.max(column)).where(owner == pilot.id, column >= since)
-        ).one()
-        result.append([count, latest.isoformat() if latest is not None else None])
-    return result
+def pending(session: so.Session, pilot: Pilot) -> bool:
+    """Whether writes to this pilot's data are waiting for a refresh (one indexed lookup)."""
+    return session.scalar(sa.select(RollupChange.id).where(RollupChange.pilot_id == pilot.id).limit(1)) is not None
 
 
-def _unchanged(session: so.Session, pilot: Pilot, state) -> bool:
-    return (state.looked_back_from is not None
-            and state.fingerprint == fingerprint(session, pilot, state.looked_back_from))
-
-
-def invalidate(session: so.Session, pilot: Pilot) -> None:
-    """Forget the rollup's freshness: the next refresh recomputes every day (no commit)."""
-    session.execute(sa.update(RollupState).where(RollupState.pilot_id == pilot.id)
-                    .values(refreshed_at=None, fingerprint=None))
+def refresh_apart(pilot_id: int) -> list[date]:
+    """Refresh in a short transaction of its own, committed here, for a GET that must read fresh
+    numbers but must not write in its own unit of work. Chosen over computing the pending days
+    read-only for each response because the work is then done once (the next view, and the
+    worker, find nothing pending) and the page reads one kind of data; a refresh that fails
+    rolls back alone and its error propagates (no page with stale numbers)."""
+    with so.Session(db.engine) as session:
+        pilot = session.get(Pilot, pilot_id)
+        days = refresh(session, pilot) if pilot is not None else []
+        session.commit()
+        return days
 
 
 def _locked_state(session: so.Session, pilot: Pilot) -> RollupState:
@@ -115,22 +105,6 @@ def _all_days(session: so.Session, pilot: Pilot) -> list[date]:
         return []
     first_day, last_day = as_day(first), as_day(last)
     return [first_day + timedelta(days=n) for n in range((last_day - first_day).days + 1)]
-
-
-def _changed_days(session: so.Session, pilot: Pilot, since: datetime) -> list[date]:
-    """Days of the interactions received, or whose ratings or flags changed, at or after `since`."""
-    day = day_of(Interaction.occurred_at)
-    queries = [
-        sa.select(day).where(Interaction.pilot_id == pilot.id, Interaction.received_at >= since),
-        sa.select(day).join(Feedback, Feedback.interaction_id == Interaction.id)
-        .where(Feedback.pilot_id == pilot.id, Feedback.updated_at >= since),
-        sa.select(day).join(Flag, Flag.interaction_id == Interaction.id)
-        .where(Flag.pilot_id == pilot.id, Flag.updated_at >= since),
-    ]
-    days = set()
-    for query in queries:
-        days.update(as_day(value) for value in session.scalars(query.distinct()))
-    return sorted(days)
 
 
 def _runs(days: Iterable[date]) -> list[tuple[date, date]]:

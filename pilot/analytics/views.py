@@ -9,6 +9,7 @@ from flask import Blueprint, g, render_template, request
 from pilot.access import pilot_role_required
 from pilot.analytics.charts import dashboard_charts
 from pilot.analytics.dashboard import dashboard_numbers
+from pilot.analytics.rollup import refresh_apart
 from pilot.extensions import db
 
 bp = Blueprint("analytics", __name__)
@@ -41,11 +42,11 @@ def parse_day_range(args: Mapping[str, str]) -> tuple[date | None, date | None, 
 @bp.route("/pilots/<slug>")
 @pilot_role_required("reviewer")
 def overview(slug: str):
-    """The pilot's overview dashboard: bring the rollup up to date, read it, draw it (one commit)."""
+    """The pilot's overview dashboard: bring the rollup up to date (in its own transaction), read it, draw it."""
     pilot = g.pilot
     start, end, errors = parse_day_range(request.args)
-    numbers = dashboard_numbers(db.session, pilot, start=start, end=end)
-    db.session.commit()  # the rollup refresh, if anything had changed
+    refresh_apart(pilot.id)
+    numbers = dashboard_numbers(db.session, pilot, start=start, end=end, refresh_first=False)
     return render_template("analytics/dashboard.html", pilot=pilot, numbers=numbers, charts=dashboard_charts(numbers),
                            errors=errors, start=request.args.get("from", ""), end=request.args.get("to", ""))
 
@@ -57,6 +58,6 @@ def costs(slug: str):
     from pilot.analytics.costs import cost_architecture, parse_cost_inputs
 
     inputs, errors = parse_cost_inputs(request.args)
-    report = cost_architecture(db.session, g.pilot, inputs)
-    db.session.commit()  # the rollup refresh, if anything had changed
+    refresh_apart(g.pilot.id)
+    report = cost_architecture(db.session, g.pilot, inputs, refresh_first=False)
     return render_template("analytics/costs.html", pilot=g.pilot, report=report, inputs=inputs, errors=errors)

@@ -10,7 +10,6 @@ import sqlalchemy as sa
 from sqlalchemy import orm as so
 
 from pilot import audit
-from pilot.analytics.rollup import invalidate as invalidate_rollup
 from pilot.flagging.engine import ReflagResult, reflag
 from pilot.flagging.scenarios import parse_scenarios, scenario_texts
 from pilot.flagging.settings import RuleSettingError, parse_rule_form, stored_rule_values
@@ -51,8 +50,6 @@ def run_reflag(session: so.Session, pilot: Pilot, actor: User | None,
                progress: Callable[[int, int], None] | None = None) -> ReflagResult:
     """Re-evaluate the pilot's interactions and audit what it did (`progress` as in engine.reflag)."""
     result = reflag(session, pilot, progress=progress)
-    if result.removed:
-        invalidate_rollup(session, pilot)  # deleted flags leave no stamp for the dashboard's rollup to see
     audit.record(session, "flagging.reflag", actor=actor, pilot=pilot, target_type="pilot", target_id=pilot.id,
                  after={"interactions": result.interactions, "added": result.added, "removed": result.removed,
                         "refreshed": result.refreshed, "kept_reviewed": result.kept_reviewed})

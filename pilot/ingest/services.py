@@ -117,8 +117,8 @@ def ingest_items(
 
 def _update_merged(session: so.Session, pilot: Pilot, folded: merge.Folded, now: datetime,
                    result: IngestResult) -> None:
-    """Write merged calls over their stored rows (re-priced, re-flagged, re-counted by the rollup
-    through received_at); the row takes the outer span's id and counts as accepted."""
+    """Write merged calls over their stored rows (re-priced, re-flagged; the rollup's change capture
+    sees the update); the row takes the outer span's id and counts as accepted."""
     if not folded.stored:
         return
     items = [validate_item(item, now) for item in folded.merged]

@@ -1,7 +1,7 @@
 """All tables, imported here so Alembic and the app see one metadata."""
 from pilot.models.accounts import User
 from pilot.models.alerts import AlertChannel, AlertDelivery
-from pilot.models.analytics import DailyRollup, DayRollup, RollupState
+from pilot.models.analytics import DailyRollup, DayRollup, RollupChange, RollupState
 from pilot.models.feedback import Feedback, Report
 from pilot.models.flags import Flag, Scenario
 from pilot.models.interactions import Interaction, ModelPrice
@@ -14,5 +14,5 @@ __all__ = [
     "AlertChannel", "AlertDelivery", "AlertEvent", "AlertRule", "ApiKey", "AuditEvent", "BackgroundJob",
     "ChecklistAttestation", "DailyRollup", "DayRollup", "Feedback", "Flag", "Interaction", "Membership", "ModelPrice",
     "Pilot", "Prompt", "PromptEvent", "PromptLabel", "PromptVersion", "ReadinessReport", "ReadinessSignature",
-    "RegressionItem", "Report", "RollupState", "Scenario", "User",
+    "RegressionItem", "Report", "RollupChange", "RollupState", "Scenario", "User",
 ]

@@ -5,8 +5,9 @@ interaction table does (≈ 0.5–2.6 s per query on SQLite, 0.3–0.5 s on Post
 the additive numbers are kept per model × prompt version × user (`analytics_daily`, a few thousand
 rows for a month of a 50-person pilot), and the non-additive ones — exact percentiles of that day,
 a latency histogram, flag counts — per day (`analytics_day`). `analytics_state` holds when a pilot's
-rollup was last brought up to date; pilot.analytics.rollup recomputes only the days whose rows
-arrived or changed since then. Percentiles over the whole window cannot be summed from days, so
+rollup was last brought up to date; `rollup_change` lists the (pilot, day)s whose interactions,
+feedback or flags were written since (recorded by pilot.analytics.changes in the writing
+transaction), and pilot.analytics.rollup recomputes exactly those days. Percentiles over the whole window cannot be summed from days, so
 they are read exactly from the ordered (pilot, latency) indexes below.
 """
 from __future__ import annotations
@@ -76,16 +77,28 @@ class RollupState(db.Model):
     __tablename__ = "analytics_state"
 
     pilot_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("pilot.id", ondelete="CASCADE"), primary_key=True)
-    refreshed_at: so.Mapped[Optional[datetime]]
-    # The next refresh looks at rows stamped from here on; `fingerprint` summarises them as they
-    # were after the last refresh (pilot.analytics.rollup.fingerprint).
-    looked_back_from: so.Mapped[Optional[datetime]]
-    fingerprint: so.Mapped[Optional[list[Any]]] = so.mapped_column(sa.JSON)
+    refreshed_at: so.Mapped[Optional[datetime]]  # None: never built (the next refresh builds every day)
     updated_at: so.Mapped[datetime] = so.mapped_column(default=utcnow, onupdate=utcnow)
 
 
-# Indexes on the shared tables, declared here because only the analytics read through them:
-# what arrived or changed since the last refresh, and exact percentiles by ordered index scans.
+class RollupChange(db.Model):
+    """A UTC day of a pilot whose rollup rows are out of date: written in the same transaction as
+    the change (pilot.analytics.changes), deleted by the refresh that recomputes the day.
+
+    Append-only (no unique key), so concurrent writers never wait on each other's rows; a day
+    listed twice is recomputed once."""
+
+    __tablename__ = "rollup_change"
+    __table_args__ = (sa.Index("ix_rollup_change_pilot_day", "pilot_id", "day"),)
+
+    id: so.Mapped[int] = so.mapped_column(BigIntPK, primary_key=True)
+    pilot_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("pilot.id", ondelete="CASCADE"))
+    day: so.Mapped[date]
+
+
+# Indexes on the shared tables, declared here because read-side queries read through them:
+# recent arrivals and changes by time (readiness snapshots, the feedback team page and review
+# grouping read them), and exact percentiles by ordered index scans.
 _interaction, _feedback, _flag = Interaction.__table__.c, Feedback.__table__.c, Flag.__table__.c
 sa.Index("ix_interaction_pilot_received", _interaction.pilot_id, _interaction.received_at)
 sa.Index("ix_interaction_pilot_latency", _interaction.pilot_id, _interaction.latency_ms)

@@ -11,7 +11,6 @@ import sqlalchemy as sa
 from sqlalchemy import orm as so
 
 from pilot import audit
-from pilot.analytics.rollup import invalidate as invalidate_rollup
 from pilot.feedback.team import Page, paginate
 from pilot.models import Feedback, Flag, Interaction, Membership, Report, User
 from pilot.models.base import utcnow
@@ -215,7 +214,6 @@ def leave_pilot(session: so.Session, membership: Membership) -> LeaveResult:
             external_user_id=anonymous_id, membership_id=membership.id,
         ).execution_options(synchronize_session=False)
     ).rowcount
-    invalidate_rollup(session, membership.pilot)  # the dashboard's rollup still has the old user id
     # Every one of those interactions now carries membership_id: blank what flags quoted from them.
     session.execute(sa.update(Flag).where(Flag.interaction_id.in_(
         sa.select(Interaction.id).where(Interaction.membership_id == membership.id))).values(detail="")

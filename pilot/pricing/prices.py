@@ -16,7 +16,6 @@ import sqlalchemy as sa
 from sqlalchemy import orm as so
 
 from pilot import audit
-from pilot.analytics.rollup import invalidate as invalidate_rollup
 from pilot.models import Interaction, ModelPrice, Pilot, User
 from pilot.pricing.table import PriceTable
 
@@ -177,6 +176,4 @@ def reprice_interactions(session: so.Session, pilot: Pilot, model_prefix: str) -
             changes.append({"id": row.id, "cost_usd": cost.usd, "cost_source": cost.source})
     for start in range(0, len(changes), REPRICE_CHUNK):
         session.execute(sa.update(Interaction), changes[start:start + REPRICE_CHUNK])
-    if changes:
-        invalidate_rollup(session, pilot)  # the dashboard's daily rollup holds the old costs
     return len(changes)

@@ -96,7 +96,8 @@ def send_invite_email(membership_id: int, url: str) -> None:
 
 
 def refresh_rollup(pilot_id: int) -> int:
-    """After ingest: bring the dashboard's daily rollup up to date, so the next view reads it ready."""
+    """After ingest: recompute the days the batch's writes recorded (pilot.analytics.changes), so
+    the next dashboard view finds nothing pending and only reads."""
     from pilot.analytics.rollup import refresh
 
     with job_context():

@@ -98,7 +98,7 @@ def enqueue(func: str | Callable[..., Any], *args: Any, retry: bool = False, job
 def refresh_rollup_soon(pilot_id: int) -> str:
     """After ingest: queue one dashboard rollup refresh for the pilot (one at a time: a refresh
     already waiting covers this batch too). Without Redis nothing runs here: the dashboard refreshes
-    lazily before it reads, as it always has."""
+    the pending days in a short transaction of its own before it reads (rollup.refresh_apart)."""
     queue = get_queue()
     if queue is None:
         return "skipped"
