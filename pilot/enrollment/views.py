@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_user
 
-from pilot.access import pilot_role_required
+from pilot.access import is_lead, pilot_role_required
 from pilot.enrollment import services
 from pilot.enrollment.forms import AcceptInviteForm, CsvImportForm, InviteForm, MemberStatusForm
 from pilot.extensions import db
@@ -24,7 +24,7 @@ def _render_roster(**extra):
     return render_template(
         "enrollment/roster.html", pilot=g.pilot, rows=rows, invite_form=InviteForm(), csv_form=CsvImportForm(),
         status_form=MemberStatusForm(), seats=services.counted_participants(db.session, g.pilot),
-        counts=services.participant_counts(db.session, g.pilot), can_manage=_can_manage(),
+        counts=services.participant_counts(db.session, g.pilot), can_manage=is_lead(current_user, g.pilot),
         email_on=smtp_configured(current_app.config), now=utcnow(), **extra,
     )
 
@@ -39,10 +39,6 @@ def _email_invites(invites: list[services.Invite]) -> int:
             enqueue(send_invite_email, new_invite.membership.id, new_invite.url(request.host_url), retry=True)
             sent += 1
     return sent
-
-
-def _can_manage() -> bool:
-    return current_user.is_admin or (g.membership is not None and g.membership.role == "lead")
 
 
 @bp.route("/pilots/<slug>/participants")

@@ -17,7 +17,7 @@ from flask import (
 )
 from flask_login import current_user
 
-from pilot.access import api_key_required, pilot_role_required, safe_next_url, user_has_role
+from pilot.access import api_key_required, may_see_screenshot, pilot_role_required, safe_next_url, scoped_or_404
 from pilot.extensions import csrf, db, limiter
 from pilot.feedback import embed, services, team
 from pilot.feedback.forms import ReportStatusForm
@@ -56,9 +56,7 @@ def team_page(slug: str):
 @bp.route(f"/pilots/<slug>/feedback/interactions/<{team.ID_CONVERTER}:interaction_id>")
 @pilot_role_required("reviewer")
 def interaction(slug: str, interaction_id: int):
-    found = db.session.get(Interaction, interaction_id)
-    if found is None or found.pilot_id != g.pilot.id:
-        abort(404, description="No such interaction in this pilot.")
+    found = scoped_or_404(Interaction, interaction_id, g.pilot, "No such interaction in this pilot.")
     ratings, reports = team.interaction_feedback(db.session, found)
     return render_template("feedback/interaction.html", pilot=g.pilot, interaction=found, ratings=ratings,
                            reports=reports, statuses=REPORT_STATUSES,
@@ -98,11 +96,8 @@ def _safe_back(slug: str, report_id: int) -> str:
 def screenshot(slug: str, report_id: int):
     """The image of a report, only for its reporter and the pilot's team. Not a static URL: the
     random file name is never shown, and every request is checked."""
-    report = db.session.get(Report, report_id)
-    if report is None or report.pilot_id != g.pilot.id:
-        abort(404)
-    is_reporter = g.membership is not None and report.membership_id == g.membership.id
-    if not (is_reporter or user_has_role(current_user, g.pilot, "reviewer")):
+    report = scoped_or_404(Report, report_id, g.pilot)
+    if not may_see_screenshot(current_user, report, g.pilot):
         abort(404)
     path = services.screenshot_file(current_app.config["UPLOAD_DIR"], report)
     if path is None or report.screenshot_mime not in services.MIME_EXTENSIONS:

@@ -22,7 +22,7 @@ from flask import (
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 
-from pilot.access import api_pilot_access, may_sign_report, pilot_role_required, user_has_role
+from pilot.access import api_pilot_access, is_lead, may_sign_report, pilot_role_required
 from pilot.extensions import db
 from pilot.models.base import utcnow
 from pilot.pilots.forms import CsrfOnlyForm
@@ -34,10 +34,6 @@ bp = Blueprint("readiness", __name__)
 
 # Snapshot numbers beyond the INTEGER column are 404s, not database errors.
 NUMBER = "int(min=1, max=2147483647)"
-
-
-def _is_lead() -> bool:
-    return user_has_role(current_user, g.pilot, "lead")
 
 
 def _snapshot_or_404(number: int):
@@ -77,7 +73,7 @@ def _page(report: dict | None = None, attempt: dict | None = None, status: int =
     newest = snapshot_rows[0] if snapshot_rows else None
     signed = next((row for row in snapshot_rows if row.signatures), None)
     return render_template(
-        "readiness/page.html", pilot=g.pilot, report=report, sections=sections, is_lead=_is_lead(),
+        "readiness/page.html", pilot=g.pilot, report=report, sections=sections, is_lead=is_lead(current_user, g.pilot),
         may_sign=may_sign_report(db.session, current_user, g.pilot),
         form=CsrfOnlyForm(), snapshots=snapshot_rows, attempt=attempt or {},
         newest_stale=snapshots.staleness(db.session, g.pilot, newest) if newest else None,

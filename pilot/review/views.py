@@ -9,7 +9,15 @@ from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template
 from flask_login import current_user
 from wtforms.fields import SelectChoice
 
-from pilot.access import api_pilot_access, parse_id, pilot_role_required, safe_next_url
+from pilot.access import (
+    api_pilot_access,
+    is_lead,
+    may_decide,
+    parse_id,
+    pilot_role_required,
+    safe_next_url,
+    scoped_or_404,
+)
 from pilot.extensions import db
 from pilot.flagging.reasons import REASONS
 from pilot.models import AuditEvent, Feedback, Flag, Interaction
@@ -22,11 +30,6 @@ bp = Blueprint("review", __name__)
 
 API_PAGE_DEFAULT = 100
 API_PAGE_MAX = 500
-
-
-def actor_is_lead() -> bool:
-    """Leads (and admins) may decide escalated flags."""
-    return bool(current_user.is_admin or (g.membership is not None and g.membership.has_role("lead")))
 
 
 def safe_next(default: str) -> str:
@@ -47,14 +50,14 @@ def queue(slug: str):
         "review/queue.html", pilot=g.pilot, filters=filters, result=result, reasons=REASONS,
         counts=review_queue.queue_counts(db.session, g.pilot), choices=review_queue.filter_choices(db.session, g.pilot),
         kinds=FLAG_KINDS, severities=SEVERITIES, statuses=review_queue.STATUS_CHOICES, categories=FLAG_CATEGORIES,
-        bulk_form=BulkForm(), is_lead=actor_is_lead(), suggested_category=services.suggested_category,
+        bulk_form=BulkForm(), is_lead=is_lead(current_user, g.pilot), suggested_category=services.suggested_category,
     )
 
 
 @bp.route("/pilots/<slug>/review/<int:flag_id>")
 @pilot_role_required("reviewer")
 def detail(slug: str, flag_id: int):
-    flag = services.get_flag_or_404(flag_id, g.pilot)
+    flag = scoped_or_404(Flag, flag_id, g.pilot, "No such flag in this pilot.")
     filters = review_queue.Filters.parse(request.args)
     previous_id, next_id, position, total = review_queue.neighbours(db.session, g.pilot, filters, current_user, flag.id)
     interaction = flag.interaction
@@ -76,14 +79,14 @@ def detail(slug: str, flag_id: int):
             AuditEvent.pilot_id == g.pilot.id, AuditEvent.target_type == "flag", AuditEvent.target_id == str(flag.id)
         ).order_by(AuditEvent.id)).all(),
         decision_form=decision_form, assign_form=assign_form, reasons=REASONS, categories=FLAG_CATEGORIES,
-        severities=SEVERITIES, can_decide=services.may_decide(flag, actor_is_lead()),
+        severities=SEVERITIES, can_decide=may_decide(flag, is_lead(current_user, g.pilot)),
     )
 
 
 @bp.route("/pilots/<slug>/review/<int:flag_id>/decide", methods=["POST"])
 @pilot_role_required("reviewer")
 def decide(slug: str, flag_id: int):
-    flag = services.get_flag_or_404(flag_id, g.pilot)
+    flag = scoped_or_404(Flag, flag_id, g.pilot, "No such flag in this pilot.")
     form = DecisionForm()
     fallback = url_for("review.detail", slug=slug, flag_id=flag.id)
     if not form.validate_on_submit():
@@ -92,7 +95,7 @@ def decide(slug: str, flag_id: int):
             return jsonify(error=message), 400
         flash(message, "error")
         return redirect(fallback)
-    action, lead = form.action.data, actor_is_lead()
+    action, lead = form.action.data, is_lead(current_user, g.pilot)
     wants_json = request.accept_mimetypes.best == "application/json"
     try:
         if action == "confirm":
@@ -131,7 +134,7 @@ DONE = {"confirm": "confirmed", "dismiss": "dismissed as a false positive", "esc
 @bp.route("/pilots/<slug>/review/<int:flag_id>/assign", methods=["POST"])
 @pilot_role_required("reviewer")
 def assign(slug: str, flag_id: int):
-    flag = services.get_flag_or_404(flag_id, g.pilot)
+    flag = scoped_or_404(Flag, flag_id, g.pilot, "No such flag in this pilot.")
     form = AssignForm()
     fallback = url_for("review.detail", slug=slug, flag_id=flag.id)
     if not form.validate_on_submit():
@@ -162,7 +165,7 @@ def bulk(slug: str):
     if not form.validate_on_submit():
         abort(400, description="The form expired; reload the page.")
     ids = [number for number in map(parse_id, request.form.getlist("flag_ids")) if number is not None]
-    options = dict(actor_is_lead=actor_is_lead(), category=form.category.data or "other", note=form.note.data)
+    options = dict(actor_is_lead=is_lead(current_user, g.pilot), category=form.category.data or "other", note=form.note.data)
     try:
         if request.form.get("all_matching") == "1":
             filters = review_queue.Filters.parse(request.form)
@@ -195,7 +198,7 @@ def clusters(slug: str):
 @pilot_role_required("reviewer")
 def topics(slug: str):
     return render_template("review/topics.html", pilot=g.pilot, report=grouping.topics(db.session, g.pilot),
-                           max_rows=grouping.MAX_ROWS, is_lead=actor_is_lead())
+                           max_rows=grouping.MAX_ROWS, is_lead=is_lead(current_user, g.pilot))
 
 
 # --- API ----------------------------------------------------------------------------------
