@@ -86,11 +86,17 @@ def is_team(user, pilot: Pilot) -> bool:
     return user_has_role(user, pilot, "reviewer")
 
 
+def scoped(session, model, object_id: int | None, pilot: Pilot):
+    """The `model` row with this id *in this pilot*, or None: another pilot's row is treated
+    exactly like a missing one, so ids never leak across pilots. For services (no abort)."""
+    found = session.get(model, object_id) if object_id is not None else None
+    return found if found is not None and found.pilot_id == pilot.id else None
+
+
 def scoped_or_404(model, object_id: int | None, pilot: Pilot, description: str | None = None):
-    """The `model` row with this id *in this pilot*; another pilot's row is a 404 like a missing
-    one, so ids never leak across pilots."""
-    found = db.session.get(model, object_id) if object_id is not None else None
-    if found is None or found.pilot_id != pilot.id:
+    """scoped() for views: a row of another pilot is the same 404 as a missing one."""
+    found = scoped(db.session, model, object_id, pilot)
+    if found is None:
         abort(404, description=description or f"No such {model.__name__.lower()} in this pilot.")
     return found
 

@@ -64,6 +64,13 @@ def test_scoped_or_404_finds_only_this_pilots_rows(world, db):
         access.scoped_or_404(Membership, None, world.pilot)
 
 
+def test_scoped_returns_none_for_another_pilots_row(world, db):
+    membership = world.participant_membership
+    assert access.scoped(db.session, Membership, membership.id, world.pilot) is membership
+    assert access.scoped(db.session, Membership, membership.id, world.other_pilot) is None
+    assert access.scoped(db.session, Membership, None, world.pilot) is None
+
+
 def test_escalated_flag_waits_for_a_lead():
     escalated, plain = SimpleNamespace(escalated=True), SimpleNamespace(escalated=False)
     assert access.may_decide(escalated, True)

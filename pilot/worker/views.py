@@ -4,8 +4,9 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, g, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from pilot.access import pilot_role_required
+from pilot.access import pilot_role_required, scoped_or_404
 from pilot.extensions import db
+from pilot.models import BackgroundJob
 from pilot.pilots.forms import CsrfOnlyForm
 from pilot.readiness.pdf_jobs import filename
 from pilot.readiness.snapshots import get_snapshot
@@ -17,10 +18,7 @@ JOB_ID = "int(min=1, max=2147483647)"
 
 
 def _job_or_404(job_id: int):
-    job = tracking.get(db.session, g.pilot, job_id)
-    if job is None:
-        abort(404, description="No such job in this pilot.")
-    return job
+    return scoped_or_404(BackgroundJob, job_id, g.pilot, "No such job in this pilot.")
 
 
 def job_state(job) -> dict:
