@@ -141,6 +141,11 @@ def may_sign_report(session, user, pilot: Pilot) -> bool:
     return any(lead.id == getattr(user, "id", None) for lead in pilot_leads(session, pilot))
 
 
+def may_leave(membership: Membership) -> bool:
+    """Only participants leave (and erase their data) themselves; a reviewer or lead asks a lead."""
+    return membership.role == "participant"
+
+
 def can(action: str, obj=None) -> bool:
     """The current user's right to `action` on `obj`, for templates (one rule per action, no role
     logic in templates). Unknown actions and wrong object types are refused: it fails closed."""
@@ -176,6 +181,7 @@ _RULES: dict[str, tuple[type | None, Callable]] = {
     "review": (Pilot, is_team),
     "sign_report": (Pilot, lambda user, pilot: may_sign_report(db.session, user, pilot)),
     "decide_flag": (Flag, _decide_rule),
+    "leave": (Membership, lambda user, membership: membership.user_id == user.id and may_leave(membership)),
     "see_screenshot": (Report, _screenshot_rule),
 }
 

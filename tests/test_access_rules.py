@@ -139,6 +139,15 @@ def test_can_decide_and_see_screenshot(app, world, db):
     assert not _can_as(app, world.other_participant, "see_screenshot", report)
 
 
+def test_only_a_participant_may_leave_and_only_themselves(app, world, db):
+    lead_membership = db.session.scalar(sa.select(Membership).where(Membership.user_id == world.lead.id))
+    assert access.may_leave(world.participant_membership)
+    assert not access.may_leave(lead_membership)
+    assert _can_as(app, world.participant, "leave", world.participant_membership)
+    assert not _can_as(app, world.other_participant, "leave", world.participant_membership)
+    assert not _can_as(app, world.lead, "leave", lead_membership)
+
+
 def test_can_fails_closed(app, world, db):
     assert not _can_as(app, world.admin, "delete_everything", world.pilot), "unknown action"
     assert not _can_as(app, world.admin, "", None)
