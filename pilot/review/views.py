@@ -25,6 +25,7 @@ from pilot.models.flags import FLAG_CATEGORIES, FLAG_KINDS, FLAG_STATUSES, SEVER
 from pilot.review import grouping, services
 from pilot.review import queue as review_queue
 from pilot.review.forms import AssignForm, BulkForm, DecisionForm
+from pilot.unit_of_work import unit_of_work
 
 bp = Blueprint("review", __name__)
 
@@ -98,27 +99,25 @@ def decide(slug: str, flag_id: int):
     action, lead = form.action.data, is_lead(current_user, g.pilot)
     wants_json = request.accept_mimetypes.best == "application/json"
     try:
-        if action == "confirm":
-            services.confirm(db.session, flag, current_user, category=form.category.data or "other",
-                             severity=form.severity.data or None, note=form.note.data, actor_is_lead=lead)
-        elif action == "dismiss":
-            services.dismiss(db.session, flag, current_user, note=form.note.data, actor_is_lead=lead)
-        elif action == "escalate":
-            services.escalate(db.session, flag, current_user, note=form.note.data)
-        else:
-            services.reopen(db.session, flag, current_user, actor_is_lead=lead)
+        with unit_of_work():
+            if action == "confirm":
+                services.confirm(db.session, flag, current_user, category=form.category.data or "other",
+                                 severity=form.severity.data or None, note=form.note.data, actor_is_lead=lead)
+            elif action == "dismiss":
+                services.dismiss(db.session, flag, current_user, note=form.note.data, actor_is_lead=lead)
+            elif action == "escalate":
+                services.escalate(db.session, flag, current_user, note=form.note.data)
+            else:
+                services.reopen(db.session, flag, current_user, actor_is_lead=lead)
     except services.NotAllowed as error:
-        db.session.rollback()
         if wants_json:
             return jsonify(error=str(error)), 403
         abort(403, description=str(error))
     except services.ReviewError as error:
-        db.session.rollback()
         if wants_json:
             return jsonify(error=str(error)), 400
         flash(str(error), "error")
         return redirect(fallback)
-    db.session.commit()
     message = f"Flag #{flag.id} ({flag.reason}): {DONE[action]}."
     if wants_json:  # the queue decides in place (progressive enhancement): no reload, it keeps its place
         return jsonify(id=flag.id, status=flag.status, escalated=flag.escalated, category=flag.category,
@@ -146,12 +145,11 @@ def assign(slug: str, flag_id: int):
             flash(f"assignee: {services.NOT_ASSIGNABLE}", "error")
             return redirect(fallback)
     try:
-        services.assign(db.session, g.pilot, flag, current_user, assignee)
+        with unit_of_work():
+            services.assign(db.session, g.pilot, flag, current_user, assignee)
     except services.ReviewError as error:
-        db.session.rollback()
         flash(str(error), "error")
         return redirect(fallback)
-    db.session.commit()
     flash(f"Flag #{flag.id} assigned to {assignee.name or assignee.email}." if assignee else f"Flag #{flag.id} unassigned.",
           "success")
     return redirect(safe_next(fallback))
@@ -167,22 +165,21 @@ def bulk(slug: str):
     ids = [number for number in map(parse_id, request.form.getlist("flag_ids")) if number is not None]
     options = dict(actor_is_lead=is_lead(current_user, g.pilot), category=form.category.data or "other", note=form.note.data)
     try:
-        if request.form.get("all_matching") == "1":
-            filters = review_queue.Filters.parse(request.form)
-            expected = request.form.get("expected_count", "")
-            if filters.errors or not expected.isdigit() or len(expected) > 9:
-                raise services.ReviewError("the filter or its count is not valid: reload the queue")
-            matching = review_queue.matching_flag_ids(db.session, g.pilot, filters, current_user,
-                                                      services.MAX_FILTER_BULK)
-            result = services.bulk_matching(db.session, g.pilot, matching, int(expected), form.action.data,
-                                            current_user, **options)
-        else:
-            result = services.bulk(db.session, g.pilot, ids, form.action.data, current_user, **options)
+        with unit_of_work():
+            if request.form.get("all_matching") == "1":
+                filters = review_queue.Filters.parse(request.form)
+                expected = request.form.get("expected_count", "")
+                if filters.errors or not expected.isdigit() or len(expected) > 9:
+                    raise services.ReviewError("the filter or its count is not valid: reload the queue")
+                matching = review_queue.matching_flag_ids(db.session, g.pilot, filters, current_user,
+                                                          services.MAX_FILTER_BULK)
+                result = services.bulk_matching(db.session, g.pilot, matching, int(expected), form.action.data,
+                                                current_user, **options)
+            else:
+                result = services.bulk(db.session, g.pilot, ids, form.action.data, current_user, **options)
     except services.ReviewError as error:
-        db.session.rollback()
         flash(str(error), "error")
         return redirect(safe_next(fallback))
-    db.session.commit()
     flash(result.message(form.action.data), "success" if result.done else "warning")
     return redirect(safe_next(fallback))
 
