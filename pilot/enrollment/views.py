@@ -11,6 +11,7 @@ from pilot.extensions import db
 from pilot.mail import smtp_configured
 from pilot.models.base import utcnow
 from pilot.pilots.forms import CsrfOnlyForm
+from pilot.unit_of_work import unit_of_work
 from pilot.worker.jobs import send_invite_email
 from pilot.worker.queue import enqueue
 
@@ -56,13 +57,12 @@ def invite(slug: str):
             flash(f"{field}: {'; '.join(errors)}", "error")
         return redirect(url_for("enrollment.roster", slug=slug))
     try:
-        new_invite = services.invite(db.session, g.pilot, external_id=form.external_id.data or None,
-                                     email=form.email.data or None, role=form.role.data, actor=current_user)
+        with unit_of_work():
+            new_invite = services.invite(db.session, g.pilot, external_id=form.external_id.data or None,
+                                         email=form.email.data or None, role=form.role.data, actor=current_user)
     except services.EnrollmentError as error:
-        db.session.rollback()
         flash(str(error), "error")
         return redirect(url_for("enrollment.roster", slug=slug))
-    db.session.commit()
     if _email_invites([new_invite]):
         flash(f"Invite emailed to {new_invite.membership.email}; the link below works too.", "success")
     return _render_roster(new_invites=[new_invite], base_url=request.host_url)
@@ -99,12 +99,11 @@ def resend(slug: str, membership_id: int):
     if not CsrfOnlyForm().validate_on_submit():
         abort(400)
     try:
-        new_invite = services.reissue_invite(db.session, g.pilot, membership_id, actor=current_user)
+        with unit_of_work():
+            new_invite = services.reissue_invite(db.session, g.pilot, membership_id, actor=current_user)
     except services.EnrollmentError as error:
-        db.session.rollback()
         flash(str(error), "error")
         return redirect(url_for("enrollment.roster", slug=slug))
-    db.session.commit()
     if _email_invites([new_invite]):
         flash(f"New invite emailed to {new_invite.membership.email}; the old link no longer works.", "success")
     else:
@@ -119,12 +118,11 @@ def set_status(slug: str, membership_id: int):
     if not form.validate_on_submit():
         abort(400)
     try:
-        services.set_member_status(db.session, g.pilot, membership_id, form.status.data, actor=current_user)
+        with unit_of_work():
+            services.set_member_status(db.session, g.pilot, membership_id, form.status.data, actor=current_user)
     except services.EnrollmentError as error:
-        db.session.rollback()
         flash(str(error), "error")
     else:
-        db.session.commit()
         flash("Member updated.", "success")
     return redirect(url_for("enrollment.roster", slug=slug))
 
@@ -141,16 +139,15 @@ def accept_invite(token: str):
     needs_account = not current_user.is_authenticated
     if form.validate_on_submit():
         try:
-            accepted = services.accept_invite(
-                db.session, token, consent=form.consent.data,
-                current_user=current_user if current_user.is_authenticated else None,
-                name=form.name.data, email=form.email.data, password=form.password.data,
-            )
+            with unit_of_work():
+                accepted = services.accept_invite(
+                    db.session, token, consent=form.consent.data,
+                    current_user=current_user if current_user.is_authenticated else None,
+                    name=form.name.data, email=form.email.data, password=form.password.data,
+                )
         except services.EnrollmentError as error:
-            db.session.rollback()
             flash(str(error), "error")
         else:
-            db.session.commit()
             login_user(accepted.user)
             flash(f"Welcome to the {accepted.pilot.name} pilot!", "success")
             return redirect(url_for("pilots.landing", slug=accepted.pilot.slug))
