@@ -23,6 +23,7 @@ from pilot.feedback import embed, services, team
 from pilot.feedback.forms import ReportStatusForm
 from pilot.models import Interaction, Report
 from pilot.models.feedback import REPORT_STATUSES
+from pilot.unit_of_work import unit_of_work
 
 bp = Blueprint("feedback", __name__)
 
@@ -69,16 +70,14 @@ def set_report_status(slug: str, report_id: int):
     form = ReportStatusForm()
     if not form.validate_on_submit():
         abort(400, description="The form expired: reload the page and try again.")
+    scoped_or_404(Report, report_id, g.pilot, "No such report in this pilot.")
     try:
-        report = services.set_report_status(db.session, g.pilot, report_id, request.form.get("status"),
-                                            request.form.get("note"), actor=current_user)
+        with unit_of_work():
+            report = services.set_report_status(db.session, g.pilot, report_id, request.form.get("status"),
+                                                request.form.get("note"), actor=current_user)
     except services.ReportError as error:
-        db.session.rollback()
-        if "not found" in str(error):
-            abort(404, description="No such report in this pilot.")
         flash(f"Not saved: {error}.", "error")
     else:
-        db.session.commit()
         flash(f"Report #{report.id} is now {report.status.replace('_', ' ')}; the participant sees it.", "success")
     return redirect(_safe_back(slug, report_id))
 
@@ -141,14 +140,13 @@ def embed_widget():
     if request.method == "POST":
         thumbs, rating, comment = services.parse_form_rating(request.form)
         try:
-            target.current = services.record_feedback(
-                db.session, target.pilot, target.interaction, thumbs=thumbs, rating=rating, comment=comment,
-                external_user_id=target.claim.external_user_id, membership=target.membership, source="embed")
+            with unit_of_work():
+                target.current = services.record_feedback(
+                    db.session, target.pilot, target.interaction, thumbs=thumbs, rating=rating, comment=comment,
+                    external_user_id=target.claim.external_user_id, membership=target.membership, source="embed")
         except services.FeedbackError as problem:
-            db.session.rollback()
             error = f"Not saved: {problem}."
         else:
-            db.session.commit()
             saved = True
     return _embed_page(token=token, target=target, error=error, saved=saved, status=400 if error else 200)
 
