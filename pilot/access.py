@@ -18,7 +18,7 @@ from werkzeug.exceptions import TooManyRequests
 from werkzeug.routing import IntegerConverter
 
 from pilot.extensions import db, login_manager
-from pilot.models import ApiKey, Membership, Pilot, User
+from pilot.models import ApiKey, Flag, Membership, Pilot, Report, User
 from pilot.models.base import utcnow
 from pilot.models.pilots import ROLE_RANK
 
@@ -63,10 +63,56 @@ def membership_for(user, pilot: Pilot) -> Membership | None:
 
 def user_has_role(user, pilot: Pilot, role: str) -> bool:
     """Admins have every role; others need a membership at `role` or above in this pilot."""
+    if role not in ROLE_RANK:
+        return False
     if getattr(user, "is_admin", False):
         return True
     membership = membership_for(user, pilot)
     return membership is not None and membership.has_role(role)
+
+
+def is_admin(user) -> bool:
+    """An administrator: creates pilots and users, and has every role in every pilot."""
+    return bool(getattr(user, "is_authenticated", False) and getattr(user, "is_admin", False))
+
+
+def is_lead(user, pilot: Pilot) -> bool:
+    """A lead of this pilot (or an admin): manages members, rules, prompts, keys; decides escalations."""
+    return user_has_role(user, pilot, "lead")
+
+
+def is_team(user, pilot: Pilot) -> bool:
+    """The pilot's team — reviewers and leads (or an admin): sees every participant's data."""
+    return user_has_role(user, pilot, "reviewer")
+
+
+def scoped(session, model, object_id: int | None, pilot: Pilot):
+    """The `model` row with this id *in this pilot*, or None: another pilot's row is treated
+    exactly like a missing one, so ids never leak across pilots. For services (no abort)."""
+    found = session.get(model, object_id) if object_id is not None else None
+    return found if found is not None and found.pilot_id == pilot.id else None
+
+
+def scoped_or_404(model, object_id: int | None, pilot: Pilot, description: str | None = None):
+    """scoped() for views: a row of another pilot is the same 404 as a missing one."""
+    found = scoped(db.session, model, object_id, pilot)
+    if found is None:
+        abort(404, description=description or f"No such {model.__name__.lower()} in this pilot.")
+    return found
+
+
+def may_decide(flag, actor_is_lead: bool) -> bool:
+    """Escalated flags wait for a lead; everything else any reviewer may decide."""
+    return actor_is_lead is True or not flag.escalated
+
+
+def may_see_screenshot(user, report, pilot: Pilot) -> bool:
+    """A report's screenshot is for its reporter and the pilot's team, nobody else."""
+    if report.pilot_id != pilot.id:
+        return False
+    membership = membership_for(user, pilot)
+    is_reporter = membership is not None and report.membership_id == membership.id
+    return is_reporter or is_team(user, pilot)
 
 
 def safe_next_url(target: str | None) -> str | None:
@@ -93,6 +139,51 @@ def may_sign_report(session, user, pilot: Pilot) -> bool:
     """A signature is a lead's own word: only an active lead of *this* pilot signs. Unlike every
     other right, being an admin is not enough (an admin signs only where they are a lead)."""
     return any(lead.id == getattr(user, "id", None) for lead in pilot_leads(session, pilot))
+
+
+def may_leave(membership: Membership) -> bool:
+    """Only participants leave (and erase their data) themselves; a reviewer or lead asks a lead."""
+    return membership.role == "participant"
+
+
+def can(action: str, obj=None) -> bool:
+    """The current user's right to `action` on `obj`, for templates (one rule per action, no role
+    logic in templates). Unknown actions and wrong object types are refused: it fails closed."""
+    rule = _RULES.get(action)
+    if rule is None or not getattr(current_user, "is_authenticated", False):
+        return False
+    kind, check = rule
+    if kind is not None and not isinstance(obj, kind):
+        return False
+    cache = g.setdefault("_can_cache", {})
+    key = (current_user.get_id(), action, type(obj).__name__, getattr(obj, "id", None),
+           getattr(obj, "escalated", None))
+    if key not in cache:
+        cache[key] = bool(check(current_user, obj))
+    return cache[key]
+
+
+def _decide_rule(user, flag) -> bool:
+    pilot = db.session.get(Pilot, flag.pilot_id)
+    return pilot is not None and is_team(user, pilot) and may_decide(flag, is_lead(user, pilot))
+
+
+def _screenshot_rule(user, report) -> bool:
+    pilot = db.session.get(Pilot, report.pilot_id)
+    return pilot is not None and may_see_screenshot(user, report, pilot)
+
+
+# action → (the object type it applies to, or None; the rule). Anything not listed is refused.
+_RULES: dict[str, tuple[type | None, Callable]] = {
+    "administer": (None, lambda user, _: is_admin(user)),
+    "lead": (Pilot, is_lead),
+    "participate": (Pilot, lambda user, pilot: user_has_role(user, pilot, "participant")),
+    "review": (Pilot, is_team),
+    "sign_report": (Pilot, lambda user, pilot: may_sign_report(db.session, user, pilot)),
+    "decide_flag": (Flag, _decide_rule),
+    "leave": (Membership, lambda user, membership: membership.user_id == user.id and may_leave(membership)),
+    "see_screenshot": (Report, _screenshot_rule),
+}
 
 
 def pilot_role_required(role: str) -> Callable:

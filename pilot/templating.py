@@ -5,6 +5,8 @@ from datetime import datetime
 
 from flask import Flask, current_app, g
 
+from pilot.access import can
+
 
 def format_dt(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if value else "—"
@@ -35,4 +37,6 @@ def register(app: Flask) -> None:
             "current_membership": g.get("membership"),
             # Navigation shows a capability's link only once its blueprint is registered.
             "view_endpoints": current_app.view_functions,
+            # Templates ask `can('lead', pilot)` and never re-derive roles themselves.
+            "can": can,
         }

@@ -176,7 +176,8 @@ def test_a_reviewed_negative_feedback_flag_survives_a_changed_rating(pilot, worl
     record_feedback(db.session, pilot, row, thumbs="down", rating=None, membership=world.participant_membership)
     db.session.commit()
     flag = db.session.scalar(sa.select(Flag).where(Flag.interaction_id == row.id))
-    review.confirm(db.session, flag, world.reviewer, category="hallucination", severity="high", note="wrong limit")
+    review.confirm(db.session, flag, world.reviewer, category="hallucination", severity="high", note="wrong limit",
+                   actor_is_lead=False)
     record_feedback(db.session, pilot, row, thumbs="up", rating=None, membership=world.participant_membership)
     db.session.commit()
     assert db.session.get(Flag, flag.id).status == "confirmed"
@@ -211,7 +212,8 @@ def test_reflag_matches_what_ingest_flagged(pilot):
 def test_reflag_applies_new_settings_and_keeps_review_decisions(pilot, world):
     slow, slower, fine = make_interactions(pilot, [{"latency_ms": 5000.0}, {"latency_ms": 7000.0}, {"latency_ms": 3000.0}])
     confirmed = db.session.scalar(sa.select(Flag).where(Flag.interaction_id == slow.id))
-    review.confirm(db.session, confirmed, world.reviewer, category="too_slow", severity="high", note="users wait")
+    review.confirm(db.session, confirmed, world.reviewer, category="too_slow", severity="high", note="users wait",
+                   actor_is_lead=False)
     db.session.commit()
     # Raise the threshold above both: the confirmed flag stays, the untouched one goes.
     pilot.abandon_ms = 8000.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from pilot.access import pilot_role_required, user_has_role
+from pilot.access import is_lead, pilot_role_required
 from pilot.alerts import channels, services
 from pilot.extensions import db
 from pilot.forms import CsrfOnlyForm
@@ -23,7 +23,7 @@ def panel_context(pilot: Pilot, new_secret: str | None = None, new_channel_id: i
         "alert_events": services.recent_events(db.session, pilot), "alert_channels": channels.channels_for(db.session, pilot),
         "alert_outcomes": channels.last_outcomes(db.session, pilot),
         "alert_deliveries": channels.recent_deliveries(db.session, pilot),
-        "alert_form": CsrfOnlyForm(), "alert_is_lead": user_has_role(current_user, pilot, "lead"),
+        "alert_form": CsrfOnlyForm(), "alert_is_lead": is_lead(current_user, pilot),
         "alert_new_secret": new_secret, "alert_new_channel_id": new_channel_id,
     }
 

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy import orm as so
 
 from pilot import audit
+from pilot.access import scoped
 from pilot.auth.services import AccountError, create_user, find_user_by_email, normalise_email
 from pilot.models import Feedback, Interaction, Membership, Pilot, User
 from pilot.models.base import utcnow
@@ -109,8 +110,8 @@ def invite(
 def reissue_invite(session: so.Session, pilot: Pilot, membership_id: int, actor: User | None,
                    ttl: timedelta = INVITE_TTL) -> Invite:
     """A fresh link for a member still invited (the old link stops working), with a new expiry; audited."""
-    membership = session.get(Membership, membership_id)
-    if membership is None or membership.pilot_id != pilot.id:
+    membership = scoped(session, Membership, membership_id, pilot)
+    if membership is None:
         raise EnrollmentError("No such member in this pilot.")
     if membership.status != "invited":
         raise EnrollmentError(f"{membership.external_id} is {membership.status}, not invited: there is nothing to resend.")
@@ -214,8 +215,8 @@ def _claim_invite(session: so.Session, membership: Membership) -> None:
 
 def set_member_status(session: so.Session, pilot: Pilot, membership_id: int, status: str, actor: User | None) -> Membership:
     """Pause, resume or remove a member of this pilot."""
-    membership = session.get(Membership, membership_id)
-    if membership is None or membership.pilot_id != pilot.id:
+    membership = scoped(session, Membership, membership_id, pilot)
+    if membership is None:
         raise EnrollmentError("No such member in this pilot.")
     allowed = {"paused": {"active"}, "active": {"paused"}, "removed": {"invited", "active", "paused"}}
     if status not in allowed:

@@ -4,13 +4,14 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_user
 
-from pilot.access import pilot_role_required
+from pilot.access import is_lead, pilot_role_required
 from pilot.enrollment import services
 from pilot.enrollment.forms import AcceptInviteForm, CsvImportForm, InviteForm, MemberStatusForm
 from pilot.extensions import db
 from pilot.forms import CsrfOnlyForm
 from pilot.mail import smtp_configured
 from pilot.models.base import utcnow
+from pilot.unit_of_work import unit_of_work
 from pilot.worker.queue import enqueue
 
 bp = Blueprint("enrollment", __name__)
@@ -23,7 +24,7 @@ def _render_roster(**extra):
     return render_template(
         "enrollment/roster.html", pilot=g.pilot, rows=rows, invite_form=InviteForm(), csv_form=CsvImportForm(),
         status_form=MemberStatusForm(), seats=services.counted_participants(db.session, g.pilot),
-        counts=services.participant_counts(db.session, g.pilot), can_manage=_can_manage(),
+        counts=services.participant_counts(db.session, g.pilot), can_manage=is_lead(current_user, g.pilot),
         email_on=smtp_configured(current_app.config), now=utcnow(), **extra,
     )
 
@@ -38,10 +39,6 @@ def _email_invites(invites: list[services.Invite]) -> int:
             enqueue("pilot.worker.jobs.send_invite_email", new_invite.membership.id, new_invite.url(request.host_url), retry=True)
             sent += 1
     return sent
-
-
-def _can_manage() -> bool:
-    return current_user.is_admin or (g.membership is not None and g.membership.role == "lead")
 
 
 @bp.route("/pilots/<slug>/participants")
@@ -59,13 +56,12 @@ def invite(slug: str):
             flash(f"{field}: {'; '.join(errors)}", "error")
         return redirect(url_for("enrollment.roster", slug=slug))
     try:
-        new_invite = services.invite(db.session, g.pilot, external_id=form.external_id.data or None,
-                                     email=form.email.data or None, role=form.role.data, actor=current_user)
+        with unit_of_work():
+            new_invite = services.invite(db.session, g.pilot, external_id=form.external_id.data or None,
+                                         email=form.email.data or None, role=form.role.data, actor=current_user)
     except services.EnrollmentError as error:
-        db.session.rollback()
         flash(str(error), "error")
         return redirect(url_for("enrollment.roster", slug=slug))
-    db.session.commit()
     if _email_invites([new_invite]):
         flash(f"Invite emailed to {new_invite.membership.email}; the link below works too.", "success")
     return _render_roster(new_invites=[new_invite], base_url=request.host_url)
@@ -102,12 +98,11 @@ def resend(slug: str, membership_id: int):
     if not CsrfOnlyForm().validate_on_submit():
         abort(400)
     try:
-        new_invite = services.reissue_invite(db.session, g.pilot, membership_id, actor=current_user)
+        with unit_of_work():
+            new_invite = services.reissue_invite(db.session, g.pilot, membership_id, actor=current_user)
     except services.EnrollmentError as error:
-        db.session.rollback()
         flash(str(error), "error")
         return redirect(url_for("enrollment.roster", slug=slug))
-    db.session.commit()
     if _email_invites([new_invite]):
         flash(f"New invite emailed to {new_invite.membership.email}; the old link no longer works.", "success")
     else:
@@ -122,12 +117,11 @@ def set_status(slug: str, membership_id: int):
     if not form.validate_on_submit():
         abort(400)
     try:
-        services.set_member_status(db.session, g.pilot, membership_id, form.status.data, actor=current_user)
+        with unit_of_work():
+            services.set_member_status(db.session, g.pilot, membership_id, form.status.data, actor=current_user)
     except services.EnrollmentError as error:
-        db.session.rollback()
         flash(str(error), "error")
     else:
-        db.session.commit()
         flash("Member updated.", "success")
     return redirect(url_for("enrollment.roster", slug=slug))
 
@@ -144,16 +138,15 @@ def accept_invite(token: str):
     needs_account = not current_user.is_authenticated
     if form.validate_on_submit():
         try:
-            accepted = services.accept_invite(
-                db.session, token, consent=form.consent.data,
-                current_user=current_user if current_user.is_authenticated else None,
-                name=form.name.data, email=form.email.data, password=form.password.data,
-            )
+            with unit_of_work():
+                accepted = services.accept_invite(
+                    db.session, token, consent=form.consent.data,
+                    current_user=current_user if current_user.is_authenticated else None,
+                    name=form.name.data, email=form.email.data, password=form.password.data,
+                )
         except services.EnrollmentError as error:
-            db.session.rollback()
             flash(str(error), "error")
         else:
-            db.session.commit()
             login_user(accepted.user)
             flash(f"Welcome to the {accepted.pilot.name} pilot!", "success")
             return redirect(url_for("pilots.landing", slug=accepted.pilot.slug))

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy import orm as so
 
 from pilot import audit, flagging
+from pilot.access import scoped
 from pilot.models import Feedback, Interaction, Membership, Pilot, Report, User
 from pilot.models.base import utcnow
 from pilot.models.feedback import PROBLEM_TYPES, REPORT_STATUSES
@@ -281,8 +282,8 @@ def set_report_status(
 ) -> Report:
     """The team's answer to a report: a status the participant sees, with an optional note to
     them. Audited (no commit)."""
-    report = session.get(Report, report_id)
-    if report is None or report.pilot_id != pilot.id:
+    report = scoped(session, Report, report_id, pilot)
+    if report is None:
         raise ReportError("report: not found in this pilot")
     if status not in REPORT_STATUSES:
         raise ReportError("status: choose " + ", ".join(REPORT_STATUSES))

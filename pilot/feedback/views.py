@@ -17,12 +17,13 @@ from flask import (
 )
 from flask_login import current_user
 
-from pilot.access import api_key_required, pilot_role_required, safe_next_url, user_has_role
+from pilot.access import api_key_required, may_see_screenshot, pilot_role_required, safe_next_url, scoped_or_404
 from pilot.extensions import csrf, db, limiter
 from pilot.feedback import embed, services, team
 from pilot.feedback.forms import ReportStatusForm
 from pilot.models import Interaction, Report
 from pilot.models.feedback import REPORT_STATUSES
+from pilot.unit_of_work import unit_of_work
 
 bp = Blueprint("feedback", __name__)
 
@@ -56,9 +57,7 @@ def team_page(slug: str):
 @bp.route(f"/pilots/<slug>/feedback/interactions/<{team.ID_CONVERTER}:interaction_id>")
 @pilot_role_required("reviewer")
 def interaction(slug: str, interaction_id: int):
-    found = db.session.get(Interaction, interaction_id)
-    if found is None or found.pilot_id != g.pilot.id:
-        abort(404, description="No such interaction in this pilot.")
+    found = scoped_or_404(Interaction, interaction_id, g.pilot, "No such interaction in this pilot.")
     ratings, reports = team.interaction_feedback(db.session, found)
     return render_template("feedback/interaction.html", pilot=g.pilot, interaction=found, ratings=ratings,
                            reports=reports, statuses=REPORT_STATUSES,
@@ -71,16 +70,14 @@ def set_report_status(slug: str, report_id: int):
     form = ReportStatusForm()
     if not form.validate_on_submit():
         abort(400, description="The form expired: reload the page and try again.")
+    scoped_or_404(Report, report_id, g.pilot, "No such report in this pilot.")
     try:
-        report = services.set_report_status(db.session, g.pilot, report_id, request.form.get("status"),
-                                            request.form.get("note"), actor=current_user)
+        with unit_of_work():
+            report = services.set_report_status(db.session, g.pilot, report_id, request.form.get("status"),
+                                                request.form.get("note"), actor=current_user)
     except services.ReportError as error:
-        db.session.rollback()
-        if "not found" in str(error):
-            abort(404, description="No such report in this pilot.")
         flash(f"Not saved: {error}.", "error")
     else:
-        db.session.commit()
         flash(f"Report #{report.id} is now {report.status.replace('_', ' ')}; the participant sees it.", "success")
     return redirect(_safe_back(slug, report_id))
 
@@ -98,11 +95,8 @@ def _safe_back(slug: str, report_id: int) -> str:
 def screenshot(slug: str, report_id: int):
     """The image of a report, only for its reporter and the pilot's team. Not a static URL: the
     random file name is never shown, and every request is checked."""
-    report = db.session.get(Report, report_id)
-    if report is None or report.pilot_id != g.pilot.id:
-        abort(404)
-    is_reporter = g.membership is not None and report.membership_id == g.membership.id
-    if not (is_reporter or user_has_role(current_user, g.pilot, "reviewer")):
+    report = scoped_or_404(Report, report_id, g.pilot)
+    if not may_see_screenshot(current_user, report, g.pilot):
         abort(404)
     path = services.screenshot_file(current_app.config["UPLOAD_DIR"], report)
     if path is None or report.screenshot_mime not in services.MIME_EXTENSIONS:
@@ -146,14 +140,13 @@ def embed_widget():
     if request.method == "POST":
         thumbs, rating, comment = services.parse_form_rating(request.form)
         try:
-            target.current = services.record_feedback(
-                db.session, target.pilot, target.interaction, thumbs=thumbs, rating=rating, comment=comment,
-                external_user_id=target.claim.external_user_id, membership=target.membership, source="embed")
+            with unit_of_work():
+                target.current = services.record_feedback(
+                    db.session, target.pilot, target.interaction, thumbs=thumbs, rating=rating, comment=comment,
+                    external_user_id=target.claim.external_user_id, membership=target.membership, source="embed")
         except services.FeedbackError as problem:
-            db.session.rollback()
             error = f"Not saved: {problem}."
         else:
-            db.session.commit()
             saved = True
     return _embed_page(token=token, target=target, error=error, saved=saved, status=400 if error else 200)
 

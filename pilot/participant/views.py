@@ -20,7 +20,7 @@ from flask import (
 from flask_login import current_user, logout_user
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from pilot.access import parse_id, pilot_role_required
+from pilot.access import may_leave, parse_id, pilot_role_required
 from pilot.extensions import db
 from pilot.feedback import services as feedback_services
 from pilot.feedback.services import (
@@ -220,5 +220,5 @@ def leave(slug: str):
                       "success")
                 return redirect(url_for("auth.login") if result.account_deactivated else url_for("pilots.index"))
     return render_template("participant/leave.html", pilot=g.pilot, form=form, membership=membership,
-                           is_participant=membership.role == "participant",
+                           is_participant=may_leave(membership),
                            account_closes=services.account_closes_on_leaving(db.session, current_user, membership))

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy import orm as so
 
 from pilot import audit
-from pilot.access import hash_api_key
+from pilot.access import hash_api_key, scoped
 from pilot.models import ApiKey, Membership, Pilot, User
 from pilot.models.base import utcnow
 from pilot.models.pilots import PILOT_STATUSES
@@ -97,8 +97,8 @@ def mint_api_key(session: so.Session, pilot: Pilot, actor: User | None, name: st
 
 
 def revoke_api_key(session: so.Session, pilot: Pilot, key_id: int, actor: User | None) -> ApiKey:
-    key = session.get(ApiKey, key_id)
-    if key is None or key.pilot_id != pilot.id:
+    key = scoped(session, ApiKey, key_id, pilot)
+    if key is None:
         raise PilotError("No such API key in this pilot.")
     if key.revoked_at is None:
         key.revoked_at = utcnow()

@@ -5,7 +5,7 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from pilot.access import admin_required, pilot_role_required
+from pilot.access import admin_required, is_team, pilot_role_required
 from pilot.auth.services import find_user_by_email
 from pilot.extensions import db
 from pilot.forms import CsrfOnlyForm
@@ -131,6 +131,6 @@ def audit_log(slug: str):
 @pilot_role_required("participant")
 def landing(slug: str):
     """Where a member lands in a pilot: participants on their own page, the team on the overview."""
-    if current_user.is_admin or (g.membership is not None and g.membership.has_role("reviewer")):
+    if is_team(current_user, g.pilot):
         return redirect(url_for("analytics.overview", slug=slug))
     return redirect(f"/pilots/{slug}/me")

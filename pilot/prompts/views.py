@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, stream_with_context, url_for
 from flask_login import current_user
 
-from pilot.access import pilot_role_required, user_has_role
+from pilot.access import is_lead, pilot_role_required
 from pilot.charts import Series, line_chart, milliseconds, percent
 from pilot.extensions import db
 from pilot.forms import CsrfOnlyForm
@@ -67,7 +67,7 @@ def index(slug: str):
     traffic = _traffic([v.version for v in unregistered])
     return render_template("prompts/index.html", pilot=g.pilot, prompts=prompts, labels=labels, counts=counts,
                            unregistered=unregistered, traffic=traffic, form=CsrfOnlyForm(),
-                           can_manage=user_has_role(current_user, g.pilot, "lead"))
+                           can_manage=is_lead(current_user, g.pilot))
 
 
 @bp.route("/pilots/<slug>/prompts/new", methods=["POST"])
@@ -107,7 +107,7 @@ def prompt(slug: str, name: str):
         labels_by_version={v.id: [label for label, lv in labels.items() if lv.id == v.id] for v in versions},
         traffic=_traffic([v.version for v in versions]), history=registry.history_of(db.session, prompt),
         rollback_to=registry.rollback_target(db.session, prompt), regression=regression.size_of(db.session, prompt),
-        form=CsrfOnlyForm(), can_manage=user_has_role(current_user, g.pilot, "lead"),
+        form=CsrfOnlyForm(), can_manage=is_lead(current_user, g.pilot),
         production=LABEL_PRODUCTION, candidate=LABEL_CANDIDATE)
 
 
@@ -299,7 +299,7 @@ def review_regression(slug: str, name: str):
     return render_template("prompts/regression.html", pilot=g.pilot, prompt=prompt, items=items,
                            tally=comparison.regression_tally(db.session, prompt.id), verdicts=REGRESSION_VERDICTS,
                            size=regression.size_of(db.session, prompt), form=CsrfOnlyForm(),
-                           can_manage=user_has_role(current_user, g.pilot, "lead"))
+                           can_manage=is_lead(current_user, g.pilot))
 
 
 @bp.route(f"/pilots/<slug>/prompts/<name>/regression/<{NUMBER}:item_id>", methods=["POST"])

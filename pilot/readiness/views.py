@@ -22,9 +22,10 @@ from flask import (
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 
-from pilot.access import api_pilot_access, may_sign_report, pilot_role_required, user_has_role
+from pilot.access import api_pilot_access, is_lead, may_sign_report, pilot_role_required, scoped_or_404
 from pilot.extensions import db
 from pilot.forms import CsrfOnlyForm
+from pilot.models import BackgroundJob
 from pilot.models.base import utcnow
 from pilot.readiness import attestations, exports, pdf_jobs, snapshots
 from pilot.readiness.checklist import SECTIONS
@@ -43,10 +44,6 @@ def launch_decision(pilot):
     """The launch decision panel's data for any page (the overview dashboard shows it), so a
     page of another blueprint shows readiness's decision without importing readiness."""
     return latest_decisions(db.session, [pilot]).get(pilot.id)
-
-
-def _is_lead() -> bool:
-    return user_has_role(current_user, g.pilot, "lead")
 
 
 def _snapshot_or_404(number: int):
@@ -86,7 +83,7 @@ def _page(report: dict | None = None, attempt: dict | None = None, status: int =
     newest = snapshot_rows[0] if snapshot_rows else None
     signed = next((row for row in snapshot_rows if row.signatures), None)
     return render_template(
-        "readiness/page.html", pilot=g.pilot, report=report, sections=sections, is_lead=_is_lead(),
+        "readiness/page.html", pilot=g.pilot, report=report, sections=sections, is_lead=is_lead(current_user, g.pilot),
         may_sign=may_sign_report(db.session, current_user, g.pilot),
         form=CsrfOnlyForm(), snapshots=snapshot_rows, attempt=attempt or {},
         newest_stale=snapshots.staleness(db.session, g.pilot, newest) if newest else None,
@@ -242,9 +239,7 @@ def start_pdf(slug: str):
 @pilot_role_required("reviewer")
 def download_pdf(slug: str, job_id: int):
     """A finished report PDF job's file (the job page links here)."""
-    job = tracking.get(db.session, g.pilot, job_id)
-    if job is None:
-        abort(404, description="No such job in this pilot.")
+    job = scoped_or_404(BackgroundJob, job_id, g.pilot, "No such job in this pilot.")
     if job.kind != "report_pdf" or job.status != "done" or not job.result:
         abort(409, description="This job has no file to download (yet).")
     response = Response(job.result, mimetype="application/pdf")

@@ -13,11 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from flask import abort
 from sqlalchemy import orm as so
 
 from pilot import audit
-from pilot.extensions import db
+from pilot.access import may_decide
 from pilot.flagging.reasons import REASONS
 from pilot.models import Flag, Membership, Pilot, User
 from pilot.models.base import utcnow
@@ -39,14 +38,6 @@ class NotAllowed(ReviewError):
     """The actor may not take this decision (an escalated flag needs a lead)."""
 
 
-def get_flag_or_404(flag_id: int, pilot: Pilot) -> Flag:
-    """The flag with this id in this pilot; another pilot's flag is a 404, so ids don't leak."""
-    flag = db.session.get(Flag, flag_id)
-    if flag is None or flag.pilot_id != pilot.id:
-        abort(404, description="No such flag in this pilot.")
-    return flag
-
-
 def suggested_category(flag: Flag) -> str:
     """The category a confirm pre-selects: the reason's, except a participant's report of harm → unsafe."""
     if flag.reason == "participant_report" and flag.severity == "high":
@@ -54,13 +45,8 @@ def suggested_category(flag: Flag) -> str:
     return REASONS[flag.reason].category if flag.reason in REASONS else "other"
 
 
-def may_decide(flag: Flag, actor_is_lead: bool) -> bool:
-    """Escalated flags wait for a lead; everything else any reviewer may decide."""
-    return actor_is_lead or not flag.escalated
-
-
 def confirm(session: so.Session, flag: Flag, actor: User, *, category: str, severity: str | None = None,
-            note: str = "", actor_is_lead: bool = True, in_bulk: bool = False) -> Flag:
+            note: str = "", actor_is_lead: bool, in_bulk: bool = False) -> Flag:
     """A real problem: record its category, severity and a note."""
     if category not in FLAG_CATEGORIES:
         raise ReviewError(f"category must be one of {', '.join(FLAG_CATEGORIES)}")
@@ -71,20 +57,21 @@ def confirm(session: so.Session, flag: Flag, actor: User, *, category: str, seve
                    severity=severity, note=_check_note(note), escalated=False, decided_in_bulk=in_bulk)
 
 
-def dismiss(session: so.Session, flag: Flag, actor: User, *, note: str = "", actor_is_lead: bool = True,
+def dismiss(session: so.Session, flag: Flag, actor: User, *, note: str = "", actor_is_lead: bool,
             in_bulk: bool = False) -> Flag:
     """A false positive: nothing wrong with the interaction."""
     return _decide(session, flag, actor, "dismiss", actor_is_lead, status="dismissed", category=None,
                    note=_check_note(note), escalated=False, decided_in_bulk=in_bulk)
 
 
-def escalate(session: so.Session, flag: Flag, actor: User, *, note: str = "", actor_is_lead: bool = True) -> Flag:
-    """Hand the flag to a lead; it stays open and shows up in the leads' escalated view."""
+def escalate(session: so.Session, flag: Flag, actor: User, *, note: str = "") -> Flag:
+    """Hand the flag to a lead; it stays open and shows up in the leads' escalated view. Any
+    reviewer may escalate, an escalated flag included, so no lead right is asked for."""
     return _decide(session, flag, actor, "escalate", True, status="open", escalated=True,
                    note=_check_note(note) or flag.note, record_reviewer=False)
 
 
-def reopen(session: so.Session, flag: Flag, actor: User, *, actor_is_lead: bool = True) -> Flag:
+def reopen(session: so.Session, flag: Flag, actor: User, *, actor_is_lead: bool) -> Flag:
     """Undo a decision: the flag is open again. Its note is kept and the reopener is recorded,
     so a re-flag treats it as worked on and never deletes it."""
     return _decide(session, flag, actor, "reopen", actor_is_lead, status="open", category=None,

@@ -9,7 +9,15 @@ from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template
 from flask_login import current_user
 from wtforms.fields import SelectChoice
 
-from pilot.access import api_pilot_access, parse_id, pilot_role_required, safe_next_url
+from pilot.access import (
+    api_pilot_access,
+    is_lead,
+    may_decide,
+    parse_id,
+    pilot_role_required,
+    safe_next_url,
+    scoped_or_404,
+)
 from pilot.extensions import db
 from pilot.flagging.reasons import REASONS
 from pilot.models import AuditEvent, Feedback, Flag, Interaction
@@ -18,13 +26,9 @@ from pilot.review import grouping, services
 from pilot.review import queue as review_queue
 from pilot.review.forms import AssignForm, BulkForm, DecisionForm
 from pilot.review.services import API_PAGE_DEFAULT, API_PAGE_MAX
+from pilot.unit_of_work import unit_of_work
 
 bp = Blueprint("review", __name__)
-
-
-def actor_is_lead() -> bool:
-    """Leads (and admins) may decide escalated flags."""
-    return bool(current_user.is_admin or (g.membership is not None and g.membership.has_role("lead")))
 
 
 def safe_next(default: str) -> str:
@@ -45,14 +49,14 @@ def queue(slug: str):
         "review/queue.html", pilot=g.pilot, filters=filters, result=result, reasons=REASONS,
         counts=review_queue.queue_counts(db.session, g.pilot), choices=review_queue.filter_choices(db.session, g.pilot),
         kinds=FLAG_KINDS, severities=SEVERITIES, statuses=review_queue.STATUS_CHOICES, categories=FLAG_CATEGORIES,
-        bulk_form=BulkForm(), is_lead=actor_is_lead(), suggested_category=services.suggested_category,
+        bulk_form=BulkForm(), is_lead=is_lead(current_user, g.pilot), suggested_category=services.suggested_category,
     )
 
 
 @bp.route("/pilots/<slug>/review/<int:flag_id>")
 @pilot_role_required("reviewer")
 def detail(slug: str, flag_id: int):
-    flag = services.get_flag_or_404(flag_id, g.pilot)
+    flag = scoped_or_404(Flag, flag_id, g.pilot, "No such flag in this pilot.")
     filters = review_queue.Filters.parse(request.args)
     previous_id, next_id, position, total = review_queue.neighbours(db.session, g.pilot, filters, current_user, flag.id)
     interaction = flag.interaction
@@ -74,14 +78,14 @@ def detail(slug: str, flag_id: int):
             AuditEvent.pilot_id == g.pilot.id, AuditEvent.target_type == "flag", AuditEvent.target_id == str(flag.id)
         ).order_by(AuditEvent.id)).all(),
         decision_form=decision_form, assign_form=assign_form, reasons=REASONS, categories=FLAG_CATEGORIES,
-        severities=SEVERITIES, can_decide=services.may_decide(flag, actor_is_lead()),
+        severities=SEVERITIES, can_decide=may_decide(flag, is_lead(current_user, g.pilot)),
     )
 
 
 @bp.route("/pilots/<slug>/review/<int:flag_id>/decide", methods=["POST"])
 @pilot_role_required("reviewer")
 def decide(slug: str, flag_id: int):
-    flag = services.get_flag_or_404(flag_id, g.pilot)
+    flag = scoped_or_404(Flag, flag_id, g.pilot, "No such flag in this pilot.")
     form = DecisionForm()
     fallback = url_for("review.detail", slug=slug, flag_id=flag.id)
     if not form.validate_on_submit():
@@ -90,30 +94,28 @@ def decide(slug: str, flag_id: int):
             return jsonify(error=message), 400
         flash(message, "error")
         return redirect(fallback)
-    action, lead = form.action.data, actor_is_lead()
+    action, lead = form.action.data, is_lead(current_user, g.pilot)
     wants_json = request.accept_mimetypes.best == "application/json"
     try:
-        if action == "confirm":
-            services.confirm(db.session, flag, current_user, category=form.category.data or "other",
-                             severity=form.severity.data or None, note=form.note.data, actor_is_lead=lead)
-        elif action == "dismiss":
-            services.dismiss(db.session, flag, current_user, note=form.note.data, actor_is_lead=lead)
-        elif action == "escalate":
-            services.escalate(db.session, flag, current_user, note=form.note.data)
-        else:
-            services.reopen(db.session, flag, current_user, actor_is_lead=lead)
+        with unit_of_work():
+            if action == "confirm":
+                services.confirm(db.session, flag, current_user, category=form.category.data or "other",
+                                 severity=form.severity.data or None, note=form.note.data, actor_is_lead=lead)
+            elif action == "dismiss":
+                services.dismiss(db.session, flag, current_user, note=form.note.data, actor_is_lead=lead)
+            elif action == "escalate":
+                services.escalate(db.session, flag, current_user, note=form.note.data)
+            else:
+                services.reopen(db.session, flag, current_user, actor_is_lead=lead)
     except services.NotAllowed as error:
-        db.session.rollback()
         if wants_json:
             return jsonify(error=str(error)), 403
         abort(403, description=str(error))
     except services.ReviewError as error:
-        db.session.rollback()
         if wants_json:
             return jsonify(error=str(error)), 400
         flash(str(error), "error")
         return redirect(fallback)
-    db.session.commit()
     message = f"Flag #{flag.id} ({flag.reason}): {DONE[action]}."
     if wants_json:  # the queue decides in place (progressive enhancement): no reload, it keeps its place
         return jsonify(id=flag.id, status=flag.status, escalated=flag.escalated, category=flag.category,
@@ -129,7 +131,7 @@ DONE = {"confirm": "confirmed", "dismiss": "dismissed as a false positive", "esc
 @bp.route("/pilots/<slug>/review/<int:flag_id>/assign", methods=["POST"])
 @pilot_role_required("reviewer")
 def assign(slug: str, flag_id: int):
-    flag = services.get_flag_or_404(flag_id, g.pilot)
+    flag = scoped_or_404(Flag, flag_id, g.pilot, "No such flag in this pilot.")
     form = AssignForm()
     fallback = url_for("review.detail", slug=slug, flag_id=flag.id)
     if not form.validate_on_submit():
@@ -141,12 +143,11 @@ def assign(slug: str, flag_id: int):
             flash(f"assignee: {services.NOT_ASSIGNABLE}", "error")
             return redirect(fallback)
     try:
-        services.assign(db.session, g.pilot, flag, current_user, assignee)
+        with unit_of_work():
+            services.assign(db.session, g.pilot, flag, current_user, assignee)
     except services.ReviewError as error:
-        db.session.rollback()
         flash(str(error), "error")
         return redirect(fallback)
-    db.session.commit()
     flash(f"Flag #{flag.id} assigned to {assignee.name or assignee.email}." if assignee else f"Flag #{flag.id} unassigned.",
           "success")
     return redirect(safe_next(fallback))
@@ -160,24 +161,23 @@ def bulk(slug: str):
     if not form.validate_on_submit():
         abort(400, description="The form expired; reload the page.")
     ids = [number for number in map(parse_id, request.form.getlist("flag_ids")) if number is not None]
-    options = dict(actor_is_lead=actor_is_lead(), category=form.category.data or "other", note=form.note.data)
+    options = dict(actor_is_lead=is_lead(current_user, g.pilot), category=form.category.data or "other", note=form.note.data)
     try:
-        if request.form.get("all_matching") == "1":
-            filters = review_queue.Filters.parse(request.form)
-            expected = request.form.get("expected_count", "")
-            if filters.errors or not expected.isdigit() or len(expected) > 9:
-                raise services.ReviewError("the filter or its count is not valid: reload the queue")
-            matching = review_queue.matching_flag_ids(db.session, g.pilot, filters, current_user,
-                                                      services.MAX_FILTER_BULK)
-            result = services.bulk_matching(db.session, g.pilot, matching, int(expected), form.action.data,
-                                            current_user, **options)
-        else:
-            result = services.bulk(db.session, g.pilot, ids, form.action.data, current_user, **options)
+        with unit_of_work():
+            if request.form.get("all_matching") == "1":
+                filters = review_queue.Filters.parse(request.form)
+                expected = request.form.get("expected_count", "")
+                if filters.errors or not expected.isdigit() or len(expected) > 9:
+                    raise services.ReviewError("the filter or its count is not valid: reload the queue")
+                matching = review_queue.matching_flag_ids(db.session, g.pilot, filters, current_user,
+                                                          services.MAX_FILTER_BULK)
+                result = services.bulk_matching(db.session, g.pilot, matching, int(expected), form.action.data,
+                                                current_user, **options)
+            else:
+                result = services.bulk(db.session, g.pilot, ids, form.action.data, current_user, **options)
     except services.ReviewError as error:
-        db.session.rollback()
         flash(str(error), "error")
         return redirect(safe_next(fallback))
-    db.session.commit()
     flash(result.message(form.action.data), "success" if result.done else "warning")
     return redirect(safe_next(fallback))
 
@@ -193,7 +193,7 @@ def clusters(slug: str):
 @pilot_role_required("reviewer")
 def topics(slug: str):
     return render_template("review/topics.html", pilot=g.pilot, report=grouping.topics(db.session, g.pilot),
-                           max_rows=grouping.MAX_ROWS, is_lead=actor_is_lead())
+                           max_rows=grouping.MAX_ROWS, is_lead=is_lead(current_user, g.pilot))
 
 
 # --- API ----------------------------------------------------------------------------------

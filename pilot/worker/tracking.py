@@ -29,11 +29,6 @@ def start(session: so.Session, pilot: Pilot, kind: str, func: str | Callable[[in
     return job
 
 
-def get(session: so.Session, pilot: Pilot, job_id: int) -> BackgroundJob | None:
-    job = session.get(BackgroundJob, job_id)
-    return job if job is not None and job.pilot_id == pilot.id else None
-
-
 def _drop_old_results(session: so.Session, pilot: Pilot, kind: str) -> None:
     old = session.scalars(sa.select(BackgroundJob.id).where(
         BackgroundJob.pilot_id == pilot.id, BackgroundJob.kind == kind, BackgroundJob.result.is_not(None))

@@ -2,10 +2,11 @@
 capability's download when ready."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, g, jsonify, render_template, url_for
+from flask import Blueprint, g, jsonify, render_template, url_for
 
-from pilot.access import pilot_role_required
+from pilot.access import pilot_role_required, scoped_or_404
 from pilot.extensions import db
+from pilot.models import BackgroundJob
 from pilot.worker import tracking
 
 bp = Blueprint("worker", __name__)
@@ -13,10 +14,7 @@ JOB_ID = "int(min=1, max=2147483647)"
 
 
 def _job_or_404(job_id: int):
-    job = tracking.get(db.session, g.pilot, job_id)
-    if job is None:
-        abort(404, description="No such job in this pilot.")
-    return job
+    return scoped_or_404(BackgroundJob, job_id, g.pilot, "No such job in this pilot.")
 
 
 def job_state(job) -> dict:

@@ -1,0 +1,156 @@
+"""The rules in pilot/access.py, each with its denial: roles, pilot scoping, per-object rules, can()."""
+from types import SimpleNamespace
+
+import pytest
+import sqlalchemy as sa
+from flask_login import AnonymousUserMixin, login_user, logout_user
+from werkzeug.exceptions import NotFound
+
+from pilot import access
+from pilot.models import Flag, Membership, Report
+from pilot.review import services as review
+from tests.flagging_helpers import make_interactions
+
+
+def _flag(world, db) -> Flag:
+    make_interactions(world.pilot, [{"status": "error"}])
+    return db.session.scalars(sa.select(Flag).where(Flag.pilot_id == world.pilot.id)).first()
+
+
+def _report(world, db, membership) -> Report:
+    report = Report(pilot_id=world.pilot.id, membership_id=membership.id, description="broken")
+    db.session.add(report)
+    db.session.commit()
+    return report
+
+
+@pytest.mark.parametrize("who,lead,team", [
+    ("admin", True, True), ("lead", True, True), ("reviewer", False, True),
+    ("participant", False, False), ("other_lead", False, False),
+])
+def test_role_predicates(world, db, who, lead, team):
+    user = getattr(world, who)
+    assert access.is_lead(user, world.pilot) is lead
+    assert access.is_team(user, world.pilot) is team
+    assert access.is_admin(user) is (who == "admin")
+
+
+def test_anonymous_has_no_role(world, db):
+    anonymous = AnonymousUserMixin()
+    assert not access.is_admin(anonymous)
+    assert not access.is_lead(anonymous, world.pilot)
+    assert not access.is_team(anonymous, world.pilot)
+
+
+def test_unknown_role_is_refused_even_to_an_admin(world, db):
+    assert access.user_has_role(world.admin, world.pilot, "owner") is False
+
+
+def test_paused_lead_is_no_lead(world, db):
+    membership = db.session.scalar(sa.select(Membership).where(Membership.user_id == world.lead.id))
+    membership.status = "paused"
+    db.session.commit()
+    assert not access.is_lead(world.lead, world.pilot)
+
+
+def test_scoped_or_404_finds_only_this_pilots_rows(world, db):
+    membership = world.participant_membership
+    assert access.scoped_or_404(Membership, membership.id, world.pilot) is membership
+    with pytest.raises(NotFound):
+        access.scoped_or_404(Membership, membership.id, world.other_pilot)
+    with pytest.raises(NotFound):
+        access.scoped_or_404(Membership, 2**62, world.pilot)
+    with pytest.raises(NotFound):
+        access.scoped_or_404(Membership, None, world.pilot)
+
+
+def test_scoped_returns_none_for_another_pilots_row(world, db):
+    membership = world.participant_membership
+    assert access.scoped(db.session, Membership, membership.id, world.pilot) is membership
+    assert access.scoped(db.session, Membership, membership.id, world.other_pilot) is None
+    assert access.scoped(db.session, Membership, None, world.pilot) is None
+
+
+def test_escalated_flag_waits_for_a_lead():
+    escalated, plain = SimpleNamespace(escalated=True), SimpleNamespace(escalated=False)
+    assert access.may_decide(escalated, True)
+    assert not access.may_decide(escalated, False)
+    assert access.may_decide(plain, False)
+    assert not access.may_decide(escalated, 1), "only a real True grants lead rights"
+
+
+def test_review_decisions_require_an_explicit_lead_right(world, db):
+    """No decision defaults to lead rights: leaving the argument out is an error, not a grant."""
+    flag = _flag(world, db)
+    with pytest.raises(TypeError):
+        review.dismiss(db.session, flag, world.reviewer)
+    with pytest.raises(TypeError):
+        review.confirm(db.session, flag, world.reviewer, category="other")
+    with pytest.raises(TypeError):
+        review.reopen(db.session, flag, world.reviewer)
+    review.escalate(db.session, flag, world.reviewer)
+    with pytest.raises(review.NotAllowed):
+        review.dismiss(db.session, flag, world.reviewer, actor_is_lead=False)
+    review.dismiss(db.session, flag, world.lead, actor_is_lead=True)
+    assert flag.status == "dismissed"
+
+
+def test_screenshot_is_for_its_reporter_and_the_team(world, db):
+    report = _report(world, db, world.participant_membership)
+    assert access.may_see_screenshot(world.participant, report, world.pilot)
+    assert access.may_see_screenshot(world.reviewer, report, world.pilot)
+    assert access.may_see_screenshot(world.admin, report, world.pilot)
+    assert not access.may_see_screenshot(world.other_participant, report, world.pilot)
+    assert not access.may_see_screenshot(world.other_lead, report, world.pilot)
+    assert not access.may_see_screenshot(world.lead, report, world.other_pilot), "another pilot's report"
+
+
+def _can_as(app, user, action, obj=None):
+    with app.test_request_context():
+        login_user(user) if user is not None else logout_user()
+        return access.can(action, obj)
+
+
+@pytest.mark.parametrize("who,expected", [
+    ("admin", {"administer", "participate", "review", "lead"}),
+    ("lead", {"participate", "review", "lead", "sign_report"}),
+    ("reviewer", {"participate", "review"}),
+    ("participant", {"participate"}),
+    ("other_lead", set()),
+])
+def test_can_on_a_pilot(app, world, db, who, expected):
+    user = getattr(world, who)
+    for action in ("administer", "participate", "review", "lead", "sign_report"):
+        obj = None if action == "administer" else world.pilot
+        assert _can_as(app, user, action, obj) is (action in expected), action
+
+
+def test_can_decide_and_see_screenshot(app, world, db):
+    flag = _flag(world, db)
+    report = _report(world, db, world.participant_membership)
+    assert _can_as(app, world.reviewer, "decide_flag", flag)
+    assert not _can_as(app, world.participant, "decide_flag", flag)
+    assert not _can_as(app, world.other_lead, "decide_flag", flag)
+    flag.escalated = True
+    db.session.commit()
+    assert not _can_as(app, world.reviewer, "decide_flag", flag)
+    assert _can_as(app, world.lead, "decide_flag", flag)
+    assert _can_as(app, world.participant, "see_screenshot", report)
+    assert not _can_as(app, world.other_participant, "see_screenshot", report)
+
+
+def test_only_a_participant_may_leave_and_only_themselves(app, world, db):
+    lead_membership = db.session.scalar(sa.select(Membership).where(Membership.user_id == world.lead.id))
+    assert access.may_leave(world.participant_membership)
+    assert not access.may_leave(lead_membership)
+    assert _can_as(app, world.participant, "leave", world.participant_membership)
+    assert not _can_as(app, world.other_participant, "leave", world.participant_membership)
+    assert not _can_as(app, world.lead, "leave", lead_membership)
+
+
+def test_can_fails_closed(app, world, db):
+    assert not _can_as(app, world.admin, "delete_everything", world.pilot), "unknown action"
+    assert not _can_as(app, world.admin, "", None)
+    assert not _can_as(app, world.admin, "lead", None), "wrong object type"
+    assert not _can_as(app, world.admin, "decide_flag", world.pilot), "wrong object type"
+    assert not _can_as(app, None, "review", world.pilot), "anonymous"
