@@ -16,16 +16,9 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import orm as so
 
-from pilot.analytics.frames import (
-    FAILURE,
-    FEEDBACK_NEGATIVE,
-    FEEDBACK_POSITIVE,
-    as_day,
-    day_of,
-    feedback_filter,
-    interaction_filter,
-)
+from pilot.analytics.frames import feedback_filter, interaction_filter
 from pilot.analytics.summary import DAYS_PER_MONTH, _ratio, percentiles
+from pilot.metrics import FAILED, FEEDBACK_NEGATIVE, FEEDBACK_POSITIVE, as_day, day_of
 from pilot.models import Feedback, Interaction, Pilot
 
 Dimension = Literal["day", "model", "prompt_version", "participant"]
@@ -77,7 +70,7 @@ def _interaction_counts(session: so.Session, key: sa.ColumnElement, where: list)
     statement = sa.select(
         key.label("key"),
         sa.func.count(Interaction.id).label("interactions"),
-        sa.func.count(Interaction.id).filter(FAILURE).label("failures"),
+        sa.func.count(Interaction.id).filter(FAILED).label("failures"),
         sa.func.count(Interaction.id).filter(Interaction.status == "fallback").label("fallbacks"),
         sa.func.sum(Interaction.cost_usd).label("cost_usd"),
         sa.func.count(Interaction.cost_usd).label("known_cost"),

@@ -15,6 +15,7 @@ from sqlalchemy import orm as so
 
 from pilot.analytics.frames import raw_rows
 from pilot.enrollment.services import participant_counts
+from pilot.metrics import FEEDBACK_NEGATIVE, FEEDBACK_POSITIVE
 from pilot.models import Feedback, Flag, Interaction, Pilot
 
 DAYS_PER_MONTH = 30
@@ -150,8 +151,8 @@ def feedback(session: so.Session, pilot: Pilot) -> dict[str, Any]:
     count, positive, negative, mean_rating = session.execute(
         sa.select(
             sa.func.count(Feedback.id),
-            sa.func.count(Feedback.id).filter(sa.or_(Feedback.thumbs == "up", Feedback.rating >= 4)),
-            sa.func.count(Feedback.id).filter(sa.or_(Feedback.thumbs == "down", Feedback.rating <= 2)),
+            sa.func.count(Feedback.id).filter(FEEDBACK_POSITIVE),
+            sa.func.count(Feedback.id).filter(FEEDBACK_NEGATIVE),
             sa.func.avg(Feedback.rating),
         ).where(Feedback.pilot_id == pilot.id)
     ).one()

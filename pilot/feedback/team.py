@@ -10,6 +10,7 @@ from sqlalchemy import orm as so
 
 from pilot.access import parse_id
 from pilot.analytics import summary as analytics_summary
+from pilot.metrics import FEEDBACK_NEGATIVE, FEEDBACK_POSITIVE
 from pilot.models import Feedback, Interaction, Membership, Pilot, Report
 from pilot.models.feedback import REPORT_KINDS, REPORT_STATUSES
 
@@ -149,9 +150,9 @@ def ratings_statement(session: so.Session, pilot: Pilot, filters: FeedbackFilter
         .order_by(Feedback.updated_at.desc(), Feedback.id.desc())
     )
     if filters.type == "negative":
-        statement = statement.where(sa.or_(Feedback.thumbs == "down", Feedback.rating <= 2))
+        statement = statement.where(FEEDBACK_NEGATIVE)
     elif filters.type == "positive":
-        statement = statement.where(sa.or_(Feedback.thumbs == "up", Feedback.rating >= 4))
+        statement = statement.where(FEEDBACK_POSITIVE)
     elif filters.type in ("up", "down"):
         statement = statement.where(Feedback.thumbs == filters.type)
     if filters.rating is not None:
