@@ -1,6 +1,6 @@
 """The report's numbers broken down per day, model, prompt version or participant.
 
-Exactly design.md's formulas, group by group: failure = status ≠ ok, error rate = failures ÷
+Exactly docs/design.md's formulas, group by group: failure = status ≠ ok, error rate = failures ÷
 interactions, fallback coverage = fallback ÷ failures, cost per request = known cost ÷ interactions
 with known cost, latency and TTFT percentiles with pandas' linear interpolation, positive / negative
 feedback as in the report. Counts and sums are SQL aggregates; only the percentile columns are
@@ -44,7 +44,7 @@ def _normalise(by: str, key: Any) -> Any:
 
 def breakdown(session: so.Session, pilot: Pilot, by: str, *, start: date | None = None,
               end: date | None = None) -> list[dict[str, Any]]:
-    """One row per group, in design.md's terms. Days: every calendar day of the window, oldest
+    """One row per group, in docs/design.md's terms. Days: every calendar day of the window, oldest
     first (an idle day is a row of zeros); other dimensions: busiest first."""
     key = dimension_key(by)
     where = interaction_filter(pilot, start, end)
@@ -153,7 +153,7 @@ def _days_of(session: so.Session, where: list) -> tuple[date | None, date | None
 
 
 def _window_days(rows_days: tuple[date | None, date | None]) -> int:
-    """design.md's window_days: calendar days from the first to the last interaction, inclusive."""
+    """docs/design.md's window_days: calendar days from the first to the last interaction, inclusive."""
     first, last = rows_days
     return (last - first).days + 1 if first and last else 0
 

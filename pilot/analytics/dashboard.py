@@ -96,7 +96,7 @@ def _day_rollups(session: so.Session, pilot: Pilot, start: date | None, end: dat
 
 
 def _window(rows: pd.DataFrame) -> dict[str, Any]:
-    """design.md's window in days: first to last day with an interaction, inclusive."""
+    """docs/design.md's window in days: first to last day with an interaction, inclusive."""
     if rows.empty:
         return {"start": None, "end": None, "days": 0}
     first, last = rows["day"].min(), rows["day"].max()

@@ -1,4 +1,4 @@
-"""The measured sections of the readiness report, with exactly design.md's formulas.
+"""The measured sections of the readiness report, with exactly docs/design.md's formulas.
 
 Counts and sums are SQL aggregates; latency percentiles use pandas' default linear
 interpolation over the single latency column (the only per-row data loaded).
@@ -182,7 +182,7 @@ def flags(session: so.Session, pilot: Pilot) -> dict[str, Any]:
 
 def pilot_summary(session: so.Session, pilot: Pilot, now: datetime | None = None, *,
                   latencies: pd.Series | None = None, totals: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Every measured section of the readiness report (design.md keys), live from the data.
+    """Every measured section of the readiness report (docs/design.md keys), live from the data.
     `latencies` (the non-null latency_ms values) and `totals` (a mapping with at least
     `interaction_totals`' keys), when the caller has them already."""
     window_section = window(session, pilot)

@@ -91,12 +91,12 @@ def record_feedback(
 
 
 def is_negative(feedback: Feedback) -> bool:
-    """design.md: negative = thumbs down or rating ≤ 2."""
+    """docs/design.md: negative = thumbs down or rating ≤ 2."""
     return metrics.is_negative(feedback.thumbs, feedback.rating)
 
 
 def is_positive(feedback: Feedback) -> bool:
-    """design.md: positive = thumbs up or rating ≥ 4."""
+    """docs/design.md: positive = thumbs up or rating ≥ 4."""
     return metrics.is_positive(feedback.thumbs, feedback.rating)
 
 

@@ -165,7 +165,7 @@ def refusal(ix: InteractionLike, ctx: BatchContext) -> str | None:
 
 
 def negative_feedback(ix: InteractionLike, ctx: BatchContext) -> str | None:
-    """A thumbs down or a rating of 1–2 from a user (design.md's negative feedback)."""
+    """A thumbs down or a rating of 1–2 from a user (docs/design.md's negative feedback)."""
     return ctx.negative_feedback.get(ix.id)
 
 

@@ -1,4 +1,4 @@
-"""Field-by-field checks of one interaction object (design.md, `POST /api/v1/interactions`).
+"""Field-by-field checks of one interaction object (docs/design.md, `POST /api/v1/interactions`).
 
 Every rule lives here so the JSON API, OTLP and the demo accept and refuse exactly the same
 things. An error message always starts with the field's name, then the rule it broke:

@@ -1,4 +1,4 @@
-"""Ingestion endpoints (design.md "HTTP API"): interactions, OTLP traces, feedback, OpenAPI;
+"""Ingestion endpoints (docs/design.md "HTTP API"): interactions, OTLP traces, feedback, OpenAPI;
 and the lead's price-table page.
 
 Each API view is thin: rate limit (per key), key check, body checks (pilot.ingest.body), one
