@@ -1,4 +1,4 @@
-"""`flask --app wsgi pilot …`: the command line of design.md. Errors go to stderr with exit 1."""
+"""`flask --app wsgi pilot …`: the command line of docs/design.md. Errors go to stderr with exit 1."""
 from __future__ import annotations
 
 import click

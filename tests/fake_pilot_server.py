@@ -1,6 +1,6 @@
 """A tiny stand-in for the Pilot API on 127.0.0.1, scriptable to misbehave.
 
-By default it answers like design.md's `POST /api/v1/interactions` (dedupes on `id`) and
+By default it answers like docs/design.md's `POST /api/v1/interactions` (dedupes on `id`) and
 `POST /api/v1/feedback`. Queue scripted answers with `script(...)` to make the next requests
 fail: a status with headers and body, a hang of N seconds, or a dropped connection.
 """

@@ -19,15 +19,6 @@ READ_SIDE = {"analytics", "readiness"}
 # and they take no part in the cycle check.
 COMPOSITION_ROOTS = {"pilot", "cli", "demo", "worker.jobs", "worker.cron_config"}  # cron_config: `rq cron`
 
-# Edges that other issue-14 branches remove; the lead deletes these entries after merging them.
-# Each is (importing module, imported module): exact modules, so a new import is never excused,
-# and test_allow_list_names_only_real_edges fails once an entry is no longer needed.
-ALLOWED = {
-    # removed by r14-definitions: the feedback counts (negative/positive) move to pilot/metrics.py
-    ("pilot.feedback.team", "pilot.analytics.summary"),
-}
-
-
 def _module_name(path: Path) -> str:
     parts = list(path.relative_to(ROOT.parent).with_suffix("").parts)
     if parts[-1] == "__init__":
@@ -79,10 +70,6 @@ def import_edges() -> list[tuple[str, str, str, str, str]]:
     return edges
 
 
-def _unexcused(edges):
-    return [edge for edge in edges if (edge[2], edge[3]) not in ALLOWED]
-
-
 def _say(edges) -> str:
     return "\n".join(f"  {where}: {source} -> {target}" for _, _, source, target, where in edges)
 
@@ -92,19 +79,13 @@ def test_the_walk_sees_function_level_imports():
     assert any(src == "worker.jobs" and dst == "flagging" for src, dst, *_ in import_edges())
 
 
-def test_allow_list_names_only_real_edges():
-    real = {(source, target) for _, _, source, target, _ in import_edges()}
-    assert ALLOWED <= real, f"allow-list entries no longer needed, delete them: {sorted(ALLOWED - real)}"
-
-
 def test_write_side_never_imports_read_side():
     crossing = [e for e in import_edges() if e[0] in WRITE_SIDE and e[1] in READ_SIDE]
-    crossing = _unexcused(crossing)
     assert not crossing, "write side imports the read side:\n" + _say(crossing)
 
 
 def test_pricing_is_imported_downward_only():
-    upward = [e for e in _unexcused(import_edges()) if e[0] == "pricing"
+    upward = [e for e in import_edges() if e[0] == "pricing"
               and e[1] not in {"audit", "extensions", "models"}]
     assert not upward, "pilot/pricing imports a capability:\n" + _say(upward)
     assert any(e[1] == "pricing" for e in import_edges() if e[0] == "ingest")
@@ -146,7 +127,7 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 
 def test_no_cycle_among_packages():
-    edges = [e for e in _unexcused(import_edges())
+    edges = [e for e in import_edges()
              if e[0] not in COMPOSITION_ROOTS and e[1] not in COMPOSITION_ROOTS]
     graph: dict[str, set[str]] = defaultdict(set)
     for source, target, *_ in edges:

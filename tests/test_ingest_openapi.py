@@ -31,7 +31,7 @@ pytestmark = pytest.mark.openapi_fuzz
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
           response_headers_conformance, negative_data_rejection,
           positive_data_acceptance, unsupported_method, missing_required_header]
-# Batch ingestion answers 200 with bad items listed under `rejected` (design.md): an invalid item
+# Batch ingestion answers 200 with bad items listed under `rejected` (docs/design.md): an invalid item
 # is refused by a 200, which negative_data_rejection cannot tell from acceptance.
 PARTIAL_ACCEPTANCE = {"/api/v1/interactions", "/v1/traces"}
 TESTED_PATHS = r"^/(api/v1/(interactions|feedback|feedback-tokens|openapi\.json|pilots/\{slug\}/flags)|v1/traces|healthz)$"

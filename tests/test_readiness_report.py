@@ -1,4 +1,4 @@
-"""The readiness report: design.md's keys, every number equal to a hand computation, the facts
+"""The readiness report: docs/design.md's keys, every number equal to a hand computation, the facts
 behind each checklist rule, and the verdict with a reason for each failing item."""
 from datetime import date, datetime, timedelta
 

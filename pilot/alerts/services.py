@@ -21,6 +21,7 @@ from sqlalchemy import orm as so
 
 from pilot import audit
 from pilot.analytics.percentiles import percentile
+from pilot.metrics import FAILED
 from pilot.models import AlertEvent, AlertRule, Interaction, Pilot, User
 from pilot.models.base import utcnow
 
@@ -119,7 +120,7 @@ def measure(session: so.Session, pilot: Pilot, metric: str, since: datetime, unt
         ).first()
         return Measure(float(row.amount) / days, row.external_user_id) if row is not None else Measure(None)
     total, failures, cost, known = session.execute(
-        sa.select(sa.func.count(Interaction.id), sa.func.count(Interaction.id).filter(Interaction.status != "ok"),
+        sa.select(sa.func.count(Interaction.id), sa.func.count(Interaction.id).filter(FAILED),
                   sa.func.sum(Interaction.cost_usd), sa.func.count(Interaction.cost_usd)).where(*in_window)
     ).one()
     if metric == "error_rate":

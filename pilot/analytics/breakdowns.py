@@ -1,6 +1,6 @@
 """The report's numbers broken down per day, model, prompt version or participant.
 
-Exactly design.md's formulas, group by group: failure = status ≠ ok, error rate = failures ÷
+Exactly docs/design.md's formulas, group by group: failure = status ≠ ok, error rate = failures ÷
 interactions, fallback coverage = fallback ÷ failures, cost per request = known cost ÷ interactions
 with known cost, latency and TTFT percentiles with pandas' linear interpolation, positive / negative
 feedback as in the report. Counts and sums are SQL aggregates; only the percentile columns are
@@ -16,16 +16,9 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import orm as so
 
-from pilot.analytics.frames import (
-    FAILURE,
-    FEEDBACK_NEGATIVE,
-    FEEDBACK_POSITIVE,
-    as_day,
-    day_of,
-    feedback_filter,
-    interaction_filter,
-)
+from pilot.analytics.frames import feedback_filter, interaction_filter
 from pilot.analytics.summary import DAYS_PER_MONTH, _ratio, percentiles
+from pilot.metrics import FAILED, FEEDBACK_NEGATIVE, FEEDBACK_POSITIVE, as_day, day_of
 from pilot.models import Feedback, Interaction, Pilot
 
 Dimension = Literal["day", "model", "prompt_version", "participant"]
@@ -51,7 +44,7 @@ def _normalise(by: str, key: Any) -> Any:
 
 def breakdown(session: so.Session, pilot: Pilot, by: str, *, start: date | None = None,
               end: date | None = None) -> list[dict[str, Any]]:
-    """One row per group, in design.md's terms. Days: every calendar day of the window, oldest
+    """One row per group, in docs/design.md's terms. Days: every calendar day of the window, oldest
     first (an idle day is a row of zeros); other dimensions: busiest first."""
     key = dimension_key(by)
     where = interaction_filter(pilot, start, end)
@@ -77,7 +70,7 @@ def _interaction_counts(session: so.Session, key: sa.ColumnElement, where: list)
     statement = sa.select(
         key.label("key"),
         sa.func.count(Interaction.id).label("interactions"),
-        sa.func.count(Interaction.id).filter(FAILURE).label("failures"),
+        sa.func.count(Interaction.id).filter(FAILED).label("failures"),
         sa.func.count(Interaction.id).filter(Interaction.status == "fallback").label("fallbacks"),
         sa.func.sum(Interaction.cost_usd).label("cost_usd"),
         sa.func.count(Interaction.cost_usd).label("known_cost"),
@@ -160,7 +153,7 @@ def _days_of(session: so.Session, where: list) -> tuple[date | None, date | None
 
 
 def _window_days(rows_days: tuple[date | None, date | None]) -> int:
-    """design.md's window_days: calendar days from the first to the last interaction, inclusive."""
+    """docs/design.md's window_days: calendar days from the first to the last interaction, inclusive."""
     first, last = rows_days
     return (last - first).days + 1 if first and last else 0
 

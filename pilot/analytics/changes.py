@@ -29,7 +29,7 @@ from sqlalchemy import event
 from sqlalchemy import orm as so
 from sqlalchemy.engine import Engine
 
-from pilot.analytics.frames import as_day, day_of
+from pilot.metrics import as_day, day_of
 from pilot.models import Feedback, Flag, Interaction, RollupChange
 
 _INTERACTION, _FEEDBACK, _FLAG = Interaction.__table__, Feedback.__table__, Flag.__table__

@@ -15,12 +15,13 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import orm as so
 
-from pilot.analytics.frames import as_day, interaction_frame, raw_rows
+from pilot.analytics.frames import interaction_frame, raw_rows
 from pilot.analytics.percentiles import ordered_percentiles
 from pilot.analytics.rollup import LATENCY_BIN_MS, LATENCY_LAST_BIN, refresh
 from pilot.analytics.summary import DAYS_PER_MONTH, _ratio, cost_from_totals, interactions_from_counts, percentiles
 from pilot.analytics.usage import flag_counts_from_rows, usage_from_counts
 from pilot.enrollment.services import participant_counts
+from pilot.metrics import as_day
 from pilot.models import DailyRollup, DayRollup, Membership, Pilot
 from pilot.models.flags import FLAG_STATUSES
 
@@ -95,7 +96,7 @@ def _day_rollups(session: so.Session, pilot: Pilot, start: date | None, end: dat
 
 
 def _window(rows: pd.DataFrame) -> dict[str, Any]:
-    """design.md's window in days: first to last day with an interaction, inclusive."""
+    """docs/design.md's window in days: first to last day with an interaction, inclusive."""
     if rows.empty:
         return {"start": None, "end": None, "days": 0}
     first, last = rows["day"].min(), rows["day"].max()

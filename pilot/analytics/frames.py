@@ -6,13 +6,14 @@ text columns are not in the map, so asking for them is an error rather than a sl
 """
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date
 from typing import Iterable, Sequence
 
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import orm as so
 
+from pilot.metrics import day_bounds
 from pilot.models import Feedback, Flag, Interaction, Pilot
 
 # Columns an analysis may load. input_text / output_text / error_message / metadata are absent on purpose.
@@ -39,33 +40,6 @@ COLUMNS: dict[str, sa.ColumnElement] = {
     "input_hash": Interaction.input_hash,
 }
 FLOAT_COLUMNS = {"latency_ms", "ttft_ms", "cost_usd", "input_tokens", "cached_input_tokens", "output_tokens"}
-
-# design.md: positive = thumbs up or rating ≥ 4; negative = thumbs down or rating ≤ 2 (one rating can be both).
-FEEDBACK_POSITIVE = sa.or_(Feedback.thumbs == "up", Feedback.rating >= 4)
-FEEDBACK_NEGATIVE = sa.or_(Feedback.thumbs == "down", Feedback.rating <= 2)
-FAILURE = Interaction.status != "ok"
-
-
-def day_of(column: sa.ColumnElement) -> sa.ColumnElement:
-    """The UTC calendar day of a timestamp column (`date()` exists in SQLite and PostgreSQL)."""
-    return sa.func.date(column)
-
-
-def as_day(value: str | date | datetime | None) -> date | None:
-    """A day as `date`, whatever the driver returned ('2026-03-01' on SQLite, a date on PostgreSQL)."""
-    if value is None or isinstance(value, date) and not isinstance(value, datetime):
-        return value
-    if isinstance(value, datetime):
-        return value.date()
-    return date.fromisoformat(str(value)[:10])
-
-
-def day_bounds(start: date | None, end: date | None) -> tuple[datetime | None, datetime | None]:
-    """[start 00:00, day after end 00:00): both days inclusive, as naive UTC timestamps."""
-    low = datetime.combine(start, time.min) if start else None
-    high = datetime.combine(end + timedelta(days=1), time.min) if end else None
-    return low, high
-
 
 def interaction_filter(pilot: Pilot, start: date | None = None, end: date | None = None,
                        column: sa.ColumnElement = Interaction.occurred_at) -> list[sa.ColumnElement]:

@@ -22,9 +22,11 @@ import sqlalchemy as sa
 from sqlalchemy import orm as so
 from sqlalchemy.dialects import postgresql, sqlite
 
-from pilot.analytics.frames import FAILURE, FEEDBACK_NEGATIVE, FEEDBACK_POSITIVE, as_day, day_bounds, day_of, raw_rows
+from pilot.analytics.frames import raw_rows
 from pilot.analytics.summary import percentiles
 from pilot.extensions import db
+from pilot.metrics import FAILED as FAILURE
+from pilot.metrics import FEEDBACK_NEGATIVE, FEEDBACK_POSITIVE, as_day, day_bounds, day_of
 from pilot.models import DailyRollup, DayRollup, Feedback, Flag, Interaction, Pilot, RollupChange, RollupState
 from pilot.models.base import utcnow
 

@@ -1,4 +1,4 @@
-"""The measured sections of the readiness report, with exactly design.md's formulas.
+"""The measured sections of the readiness report, with exactly docs/design.md's formulas.
 
 Counts and sums are SQL aggregates; latency percentiles use pandas' default linear
 interpolation over the single latency column (the only per-row data loaded).
@@ -15,7 +15,8 @@ from sqlalchemy import orm as so
 
 from pilot.analytics.frames import raw_rows
 from pilot.enrollment.services import participant_counts
-from pilot.models import Feedback, Flag, Interaction, Pilot
+from pilot.metrics import feedback_counts
+from pilot.models import Flag, Interaction, Pilot
 
 DAYS_PER_MONTH = 30
 
@@ -145,22 +146,7 @@ def cost_from_totals(pilot: Pilot, total_usd: float | None, known: int, unknown:
     }
 
 
-def feedback(session: so.Session, pilot: Pilot) -> dict[str, Any]:
-    """Positive = thumbs up or rating ≥ 4; negative = thumbs down or rating ≤ 2; mean over 1–5 ratings."""
-    count, positive, negative, mean_rating = session.execute(
-        sa.select(
-            sa.func.count(Feedback.id),
-            sa.func.count(Feedback.id).filter(sa.or_(Feedback.thumbs == "up", Feedback.rating >= 4)),
-            sa.func.count(Feedback.id).filter(sa.or_(Feedback.thumbs == "down", Feedback.rating <= 2)),
-            sa.func.avg(Feedback.rating),
-        ).where(Feedback.pilot_id == pilot.id)
-    ).one()
-    return {
-        "count": count,
-        "positive": positive,
-        "negative": negative,
-        "mean_rating": float(mean_rating) if mean_rating is not None else None,
-    }
+feedback = feedback_counts  # the report's `feedback` block: one definition, in pilot.metrics
 
 
 def flags(session: so.Session, pilot: Pilot) -> dict[str, Any]:
@@ -181,7 +167,7 @@ def flags(session: so.Session, pilot: Pilot) -> dict[str, Any]:
 
 def pilot_summary(session: so.Session, pilot: Pilot, now: datetime | None = None, *,
                   latencies: pd.Series | None = None, totals: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Every measured section of the readiness report (design.md keys), live from the data.
+    """Every measured section of the readiness report (docs/design.md keys), live from the data.
     `latencies` (the non-null latency_ms values) and `totals` (a mapping with at least
     `interaction_totals`' keys), when the caller has them already."""
     window_section = window(session, pilot)

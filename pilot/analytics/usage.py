@@ -7,7 +7,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import orm as so
 
-from pilot.analytics.frames import as_day, day_of, flag_filter, interaction_filter
+from pilot.analytics.frames import flag_filter, interaction_filter
+from pilot.metrics import as_day, day_of
 from pilot.models import Flag, Interaction, Pilot
 from pilot.models.flags import FLAG_STATUSES
 

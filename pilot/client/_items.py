@@ -1,4 +1,4 @@
-"""Shaping what the host hands us into design.md's interaction and feedback objects.
+"""Shaping what the host hands us into docs/design.md's interaction and feedback objects.
 
 Everything here runs either in the host's thread (normalise: cheap, copies only) or in the
 worker (encode: JSON). Neither raises for bad values: a value we cannot send as-is is turned
@@ -71,7 +71,7 @@ def normalise_interaction(fields: Mapping[str, Any], event_id: str) -> tuple[dic
 
 
 def feedback_payload(interaction_id: Any, user: Any, thumbs: Any, rating: Any, comment: Any) -> dict[str, Any]:
-    """design.md's feedback object; raises ValueError naming the field when it cannot be sent."""
+    """docs/design.md's feedback object; raises ValueError naming the field when it cannot be sent."""
     if not interaction_id:
         raise ValueError("feedback needs the interaction's event id")
     if (thumbs is None) == (rating is None):

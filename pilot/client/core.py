@@ -36,8 +36,8 @@ logger = logging.getLogger("pilot.client")
 
 INTERACTIONS_PATH = "/api/v1/interactions"
 FEEDBACK_PATH = "/api/v1/feedback"
-SERVER_BATCH_LIMIT = 1000  # design.md: at most 1,000 interactions per request
-SERVER_BODY_LIMIT = 10 * 1024 * 1024  # design.md: a body over 10 MB is refused with 413
+SERVER_BATCH_LIMIT = 1000  # docs/design.md: at most 1,000 interactions per request
+SERVER_BODY_LIMIT = 10 * 1024 * 1024  # docs/design.md: a body over 10 MB is refused with 413
 USER_AGENT = "pilot-client-python/1"
 
 
@@ -199,7 +199,7 @@ class PilotClient:
     # ----------------------------------------------------------------- public API (host thread)
 
     def log_interaction(self, **fields: Any) -> str:
-        """Queue one interaction (design.md's fields) and return its event id at once.
+        """Queue one interaction (docs/design.md's fields) and return its event id at once.
 
         `id` is generated (uuid4 hex) unless given; `timestamp` defaults to now, taken here
         rather than when the batch leaves. Unknown field names are kept under `metadata`.

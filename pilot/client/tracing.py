@@ -34,7 +34,7 @@ _SESSION_PARAMETERS = ("session", "session_id")
 class Call:
     """One model call in progress. Set what you learn; it is sent when the call ends.
 
-    Attributes are design.md's interaction fields (`output`, `input_tokens`,
+    Attributes are docs/design.md's interaction fields (`output`, `input_tokens`,
     `cached_input_tokens`, `output_tokens`, `cost_usd`, `status`, `error`, `prompt_version`, …)
     plus `metadata` (a dict) and `id` (the event id, known from the start: use it for feedback).
     `latency_ms` is measured unless you set it.
@@ -111,7 +111,7 @@ def current_call() -> Call:
 
 
 def status_for(error: BaseException) -> str:
-    """Map an exception to design.md's statuses by its kind or name (SDK classes differ)."""
+    """Map an exception to docs/design.md's statuses by its kind or name (SDK classes differ)."""
     name = type(error).__name__.lower()
     if isinstance(error, TimeoutError) or "timeout" in name:
         return "timeout"

@@ -10,7 +10,7 @@ from typing import Any, Mapping
 import sqlalchemy as sa
 from sqlalchemy import orm as so
 
-from pilot import audit, flagging
+from pilot import audit, flagging, metrics
 from pilot.access import scoped
 from pilot.models import Feedback, Interaction, Membership, Pilot, Report, User
 from pilot.models.base import utcnow
@@ -92,13 +92,13 @@ def record_feedback(
 
 
 def is_negative(feedback: Feedback) -> bool:
-    """design.md: negative = thumbs down or rating ≤ 2."""
-    return feedback.thumbs == "down" or (feedback.rating is not None and feedback.rating <= 2)
+    """docs/design.md: negative = thumbs down or rating ≤ 2."""
+    return metrics.is_negative(feedback.thumbs, feedback.rating)
 
 
 def is_positive(feedback: Feedback) -> bool:
-    """design.md: positive = thumbs up or rating ≥ 4."""
-    return feedback.thumbs == "up" or (feedback.rating is not None and feedback.rating >= 4)
+    """docs/design.md: positive = thumbs up or rating ≥ 4."""
+    return metrics.is_positive(feedback.thumbs, feedback.rating)
 
 
 # --- Problem reports and general feedback -------------------------------------------------

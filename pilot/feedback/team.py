@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy import orm as so
 
 from pilot.access import parse_id
-from pilot.analytics import summary as analytics_summary
+from pilot.metrics import FEEDBACK_NEGATIVE, FEEDBACK_POSITIVE, feedback_counts
 from pilot.models import Feedback, Interaction, Membership, Pilot, Report
 from pilot.models.feedback import REPORT_KINDS, REPORT_STATUSES
 
@@ -149,9 +149,9 @@ def ratings_statement(session: so.Session, pilot: Pilot, filters: FeedbackFilter
         .order_by(Feedback.updated_at.desc(), Feedback.id.desc())
     )
     if filters.type == "negative":
-        statement = statement.where(sa.or_(Feedback.thumbs == "down", Feedback.rating <= 2))
+        statement = statement.where(FEEDBACK_NEGATIVE)
     elif filters.type == "positive":
-        statement = statement.where(sa.or_(Feedback.thumbs == "up", Feedback.rating >= 4))
+        statement = statement.where(FEEDBACK_POSITIVE)
     elif filters.type in ("up", "down"):
         statement = statement.where(Feedback.thumbs == filters.type)
     if filters.rating is not None:
@@ -195,7 +195,7 @@ class FeedbackSummary:
 def summary(session: so.Session, pilot: Pilot) -> FeedbackSummary:
     """Counts for the cards at the top of the page: the readiness report's feedback numbers (same
     definitions, same query) and the reports by status, aggregated in SQL."""
-    ratings = analytics_summary.feedback(session, pilot)
+    ratings = feedback_counts(session, pilot)
     by_status = dict(session.execute(
         sa.select(Report.status, sa.func.count(Report.id)).where(Report.pilot_id == pilot.id).group_by(Report.status)
     ).all())

@@ -20,6 +20,7 @@ from sqlalchemy import orm as so
 
 from pilot.flagging.scenarios import ScenarioMatcher, matcher_for
 from pilot.flagging.settings import RuleSettings, rule_settings_for
+from pilot.metrics import FEEDBACK_NEGATIVE
 from pilot.models import Feedback, Interaction, Membership, Pilot
 from pilot.pricing.table import PriceTable
 
@@ -193,7 +194,7 @@ def negative_feedback_details(session: so.Session, interaction_ids: list[int]) -
         rows = session.scalars(
             sa.select(Feedback).where(
                 Feedback.interaction_id.in_(chunk),
-                sa.or_(Feedback.thumbs == "down", Feedback.rating <= 2),
+                FEEDBACK_NEGATIVE,
             ).order_by(Feedback.id)
         ).all()
         for feedback in rows:

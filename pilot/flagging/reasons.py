@@ -1,4 +1,4 @@
-"""The reason codes of design.md with their kind, severity and the setting that drives them.
+"""The reason codes of docs/design.md with their kind, severity and the setting that drives them.
 
 One table, read by the rule engine (kind, severity), the review queue (filters, default
 category on confirm), the API (parameter validation) and docs/flagging.md.

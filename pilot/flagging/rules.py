@@ -17,8 +17,8 @@ from typing import Callable, Iterable, Protocol
 from pilot.flagging import pii
 from pilot.flagging.context import BatchContext
 from pilot.flagging.text_checks import format_problem, host_allowed, link_hosts, refusal_phrase
+from pilot.metrics import is_ai_error
 
-FAILED_STATUSES = ("error", "timeout", "rate_limited")
 ANSWERED_STATUSES = ("ok", "fallback")
 
 
@@ -95,7 +95,7 @@ def _clip(text: str, limit: int = 160) -> str:
 
 def ai_error(ix: InteractionLike, ctx: BatchContext) -> str | None:
     """The call failed: status error, timeout or rate_limited."""
-    if ix.status not in FAILED_STATUSES:
+    if not is_ai_error(ix.status):
         return None
     message = f": {_clip(ix.error_message)}" if ix.error_message else ""
     return f"status {ix.status}{message}"
@@ -165,7 +165,7 @@ def refusal(ix: InteractionLike, ctx: BatchContext) -> str | None:
 
 
 def negative_feedback(ix: InteractionLike, ctx: BatchContext) -> str | None:
-    """A thumbs down or a rating of 1–2 from a user (design.md's negative feedback)."""
+    """A thumbs down or a rating of 1–2 from a user (docs/design.md's negative feedback)."""
     return ctx.negative_feedback.get(ix.id)
 
 

@@ -1,6 +1,6 @@
 """Per-pilot rule settings: the defaults in one place, parsing and validation of what a lead types.
 
-Four settings are pilot columns of design.md (abandon_ms, allowed_domains, daily_request_limit,
+Four settings are pilot columns of docs/design.md (abandon_ms, allowed_domains, daily_request_limit,
 sampling_rate) edited by the main settings form. The rest live in `Pilot.rule_settings` (JSON);
 a missing or damaged key falls back to its default here, so old pilots keep working.
 """

@@ -1,4 +1,4 @@
-"""OTLP/HTTP traces → interactions (design.md, `POST /v1/traces`).
+"""OTLP/HTTP traces → interactions (docs/design.md, `POST /v1/traces`).
 
 Bodies are decoded with the opentelemetry-proto classes (protobuf directly; JSON through
 google.protobuf.json_format after turning OTLP's hex trace/span ids into the base64 that the
@@ -27,7 +27,7 @@ from pilot.ingest import genai
 from pilot.ingest.validation import input_hash
 from pilot.prompts.naming import prompt_version_from_attributes
 
-# design.md's attribute map: for each interaction field, the span attributes that can carry it,
+# docs/design.md's attribute map: for each interaction field, the span attributes that can carry it,
 # in order of preference (first present wins; GenAI names before OpenInference ones). Text
 # fields, user and model fallbacks, status and time to first token are read by pilot.ingest.genai.
 ATTRIBUTE_MAP: dict[str, tuple[str, ...]] = {
@@ -133,7 +133,7 @@ def attributes(pairs) -> dict[str, Any]:
 
 
 def is_llm_span(attrs: dict[str, Any]) -> bool:
-    """design.md: a GenAI operation, an OpenInference LLM span, or any model attribute."""
+    """docs/design.md: a GenAI operation, an OpenInference LLM span, or any model attribute."""
     if attrs.get("gen_ai.operation.name") in LLM_OPERATIONS:
         return True
     if str(attrs.get("openinference.span.kind", "")).upper() == "LLM":

@@ -1,4 +1,4 @@
-"""Field-by-field checks of one interaction object (design.md, `POST /api/v1/interactions`).
+"""Field-by-field checks of one interaction object (docs/design.md, `POST /api/v1/interactions`).
 
 Every rule lives here so the JSON API, OTLP and the demo accept and refuse exactly the same
 things. An error message always starts with the field's name, then the rule it broke:
@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from pilot.metrics import is_ai_error
 from pilot.models.interactions import INTERACTION_STATUSES
 
-FAILED_STATUSES = ("error", "timeout", "rate_limited")
 MAX_ID_CHARS = 128
 MAX_USER_CHARS = 255
 MAX_SESSION_CHARS = 255
@@ -286,7 +286,7 @@ def validate_item(raw: Any, now: datetime) -> ValidItem:
     estimated = input_tokens is None or output_tokens is None
     reported_usage = any(count is not None for count in
                          (input_tokens, output_tokens, cached_input_tokens, cache_write_input_tokens))
-    if item_status in FAILED_STATUSES and input_tokens is None and output_tokens is None:
+    if is_ai_error(item_status) and input_tokens is None and output_tokens is None:
         input_tokens, output_tokens, estimated = 0, 0, False  # a failed call without usage bills nothing
     elif not reported_usage and not input_text and not output_text:
         pass  # nothing to count or estimate from: tokens (and so cost) unknown

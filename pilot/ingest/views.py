@@ -1,4 +1,4 @@
-"""Ingestion endpoints (design.md "HTTP API"): interactions, OTLP traces, feedback (the OpenAPI
+"""Ingestion endpoints (docs/design.md "HTTP API"): interactions, OTLP traces, feedback (the OpenAPI
 document is pilot.api_doc's); and the lead's price-table page.
 
 Each API view is thin: rate limit (per key), key check, body checks (pilot.api_body), one

@@ -28,7 +28,7 @@ class Pilot(db.Model):
     status: so.Mapped[str] = so.mapped_column(sa.String(16), default="draft")
     created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
 
-    # Targets and limits (design.md `pilot settings`).
+    # Targets and limits (docs/design.md `pilot settings`).
     min_participants: so.Mapped[int] = so.mapped_column(default=10)
     max_participants: so.Mapped[int] = so.mapped_column(default=50)
     latency_target_p95_ms: so.Mapped[float] = so.mapped_column(default=3000.0)

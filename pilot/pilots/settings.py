@@ -1,4 +1,4 @@
-"""The pilot settings of design.md: one table of names, types and bounds, used by the CLI
+"""The pilot settings of docs/design.md: one table of names, types and bounds, used by the CLI
 (`pilot settings SLUG KEY=VALUE`) and the settings page alike."""
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ Rates (errors, fallbacks, negative feedback, flags, confirmed failures) are SQL 
 Wilson 95 % interval each and a two-proportion z-test for the difference. Percentiles (latency
 p50/p95, TTFT p95) and cost per request come from a narrow frame of four number columns and a
 seeded bootstrap of the difference. Mean rating: a normal interval from SUM and SUM of squares.
-The definitions are the project's: failure = status ≠ ok (pilot.analytics.frames.FAILURE),
+The definitions are the project's: failure = status ≠ ok (pilot.metrics.FAILED),
 negative feedback = FEEDBACK_NEGATIVE, percentiles by pandas' linear interpolation.
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import orm as so
 
-from pilot.analytics.frames import FAILURE, FEEDBACK_NEGATIVE, as_day, day_of
+from pilot.metrics import FAILED, FEEDBACK_NEGATIVE, as_day, day_of
 from pilot.models import Feedback, Flag, Interaction, Pilot, RegressionItem
 from pilot.models.prompts import REGRESSION_VERDICTS
 
@@ -140,7 +140,7 @@ def _counts(session: so.Session, pilot: Pilot, versions: list[str]) -> dict[str,
     where = [I.pilot_id == pilot.id, I.prompt_version.in_(versions)]
     counts: dict[str, dict[str, Any]] = {v: {"n": 0} for v in versions}
     for version, n, failures, fallbacks in session.execute(
-            sa.select(I.prompt_version, sa.func.count(I.id), sa.func.count(I.id).filter(FAILURE),
+            sa.select(I.prompt_version, sa.func.count(I.id), sa.func.count(I.id).filter(FAILED),
                       sa.func.count(I.id).filter(I.status == "fallback")).where(*where).group_by(I.prompt_version)):
         counts[version].update(n=n, failures=failures, fallbacks=fallbacks)
     for version, negative in session.execute(
@@ -246,7 +246,7 @@ def _counts_by_day(session: so.Session, pilot: Pilot, versions: list[str]) -> li
     negative = (sa.select(Feedback.interaction_id).where(FEEDBACK_NEGATIVE, Feedback.pilot_id == pilot.id)
                 .distinct().subquery())
     return [tuple(row) for row in session.execute(
-        sa.select(I.prompt_version, day, sa.func.count(I.id), sa.func.count(I.id).filter(FAILURE),
+        sa.select(I.prompt_version, day, sa.func.count(I.id), sa.func.count(I.id).filter(FAILED),
                   sa.func.count(negative.c.interaction_id))
         .select_from(I).outerjoin(negative, negative.c.interaction_id == I.id)
         .where(I.pilot_id == pilot.id, I.prompt_version.in_(versions))

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from flask import render_template
 from sqlalchemy import orm as so
 
+from pilot.metrics import FAILED, FEEDBACK_NEGATIVE
 from pilot.models import Feedback, Flag, Interaction, Membership, Pilot, User
 from pilot.readiness.charts import report_charts
 from pilot.readiness.checklist import SECTIONS
@@ -107,7 +108,7 @@ def users_csv(session: so.Session, pilot: Pilot) -> Iterator[str]:
     """One row per `user` value seen in the interactions (enrolled or not), aggregated in SQL."""
     ratings = (  # by the rated interaction's user, however the rating arrived
         sa.select(Interaction.external_user_id.label("user"), sa.func.count(Feedback.id).label("ratings"),
-                  sa.func.count(Feedback.id).filter(sa.or_(Feedback.thumbs == "down", Feedback.rating <= 2))
+                  sa.func.count(Feedback.id).filter(FEEDBACK_NEGATIVE)
                   .label("negative"))
         .join(Interaction, Interaction.id == Feedback.interaction_id)
         .where(Feedback.pilot_id == pilot.id).group_by(Interaction.external_user_id).subquery()
@@ -118,7 +119,7 @@ def users_csv(session: so.Session, pilot: Pilot) -> Iterator[str]:
         sa.select(
             Interaction.external_user_id.label("user"),
             sa.func.count(Interaction.id).label("interactions"),
-            sa.func.count(Interaction.id).filter(Interaction.status != "ok").label("failures"),
+            sa.func.count(Interaction.id).filter(FAILED).label("failures"),
             sa.func.sum(Interaction.cost_usd).label("cost_usd"),
             sa.func.count(Interaction.id).filter(Interaction.cost_usd.is_(None)).label("unknown_cost"),
             sa.func.min(Interaction.occurred_at).label("first_seen"),

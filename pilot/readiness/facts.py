@@ -16,11 +16,10 @@ from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import UnaryExpression
 
 from pilot.alerts.channels import working_channels
-from pilot.analytics.frames import FEEDBACK_NEGATIVE
 from pilot.analytics.summary import latency_values, percentiles
+from pilot.metrics import AI_ERROR, FAILED, FEEDBACK_NEGATIVE
 from pilot.models import AlertRule, Feedback, Flag, Interaction, Pilot, Prompt, PromptEvent, PromptVersion
 
-FAILURE_STATUSES = ("error", "timeout", "rate_limited")  # failures the user saw without a fallback
 REVIEWED_FLAG_STATUSES = ("confirmed", "dismissed")
 
 
@@ -137,7 +136,7 @@ def interaction_counts(session: so.Session, pilot: Pilot) -> dict[str, Any]:
     row = session.execute(
         sa.select(
             sa.func.count(I.id).label("total"),
-            sa.func.count(I.id).filter(I.status != "ok").label("failures"),
+            sa.func.count(I.id).filter(FAILED).label("failures"),
             sa.func.sum(I.cost_usd).label("total_usd"),
             sa.func.count(I.cost_usd).label("known"),
             sa.func.count(I.id).filter(I.cost_usd.is_(None)).label("unknown"),
@@ -145,7 +144,7 @@ def interaction_counts(session: so.Session, pilot: Pilot) -> dict[str, Any]:
             sa.func.count(I.id).filter(I.status == "ok", I.output_chars == 0).label("delivered_empty"),
             sa.func.count(I.id).filter(I.status == "fallback").label("fallbacks"),
             sa.func.count(I.id).filter(I.status == "fallback", I.output_chars > 0).label("fallback_with_message"),
-            sa.func.count(I.id).filter(I.status.in_(FAILURE_STATUSES), has_error_message).label("errors_with_message"),
+            sa.func.count(I.id).filter(AI_ERROR, has_error_message).label("errors_with_message"),
             sa.func.count(I.id).filter(I.status == "rate_limited").label("rate_limited"),
             sa.func.count(I.id).filter(I.status == "fallback", names_rate_limit).label("rate_limit_fallbacks"),
             sa.func.count(I.id).filter(I.status == "ok", I.ttft_ms.is_not(None)).label("ttft_recorded_ok"),
@@ -213,7 +212,7 @@ def model_usage(session: so.Session, pilot: Pilot) -> tuple[ModelUsage, ...]:
             sa.func.count(Interaction.id),
             sa.func.count(Interaction.cost_usd),
             sa.func.coalesce(sa.func.sum(Interaction.cost_usd), 0.0),
-            sa.func.count(Interaction.id).filter(Interaction.status != "ok"),
+            sa.func.count(Interaction.id).filter(FAILED),
         )
         .where(Interaction.pilot_id == pilot.id, model.is_not(None))
         .group_by(model)

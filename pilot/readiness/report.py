@@ -1,4 +1,4 @@
-"""The readiness report of design.md, built live from the data, and its verdict.
+"""The readiness report of docs/design.md, built live from the data, and its verdict.
 
 Verdict: `go` only when no item fails, no item is unknown, the enrolled participants are within
 the pilot's [min, max] and a lead has signed; `no-go` when an item fails; else `incomplete`.
@@ -118,7 +118,7 @@ def exemptions_in_force(checklist: list[dict[str, Any]]) -> list[dict[str, Any]]
 
 
 def build_report(session: so.Session, pilot: Pilot, now: datetime | None = None) -> dict[str, Any]:
-    """The readiness report (design.md keys, plus `verdict_reasons`, `pilot_name`, `series`)."""
+    """The readiness report (docs/design.md keys, plus `verdict_reasons`, `pilot_name`, `series`)."""
     now = now or utcnow()
     latencies, ttfts = timing_values(session, pilot)  # one scan, shared by the summary, facts and chart
     counts = interaction_counts(session, pilot)  # one pass: the summary's totals and the facts' counts

@@ -61,7 +61,7 @@ def _render(report: dict, fmt: str, stale_note: str | None = None) -> bytes:
 
 
 def _json(report: dict) -> Response:
-    """The report as JSON in design.md's key order (jsonify would sort the keys)."""
+    """The report as JSON in docs/design.md's key order (jsonify would sort the keys)."""
     return Response(exports.report_json_text(report), mimetype="application/json")
 
 

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy import orm as so
 
 from pilot.flagging.reasons import REASONS
+from pilot.metrics import is_negative, is_positive
 from pilot.models import Feedback, Flag, Interaction, Pilot, User
 from pilot.models.flags import FLAG_KINDS, FLAG_STATUSES, SEVERITIES
 
@@ -183,9 +184,10 @@ def _attach_feedback(session: so.Session, rows: list[QueueRow]) -> None:
     ):
         marks = summary.setdefault(interaction_id, [])
         if thumbs:
-            marks.append(("fail" if thumbs == "down" else "pass", thumbs))
+            marks.append(("fail" if is_negative(thumbs, None) else "pass", thumbs))
         if rating is not None:
-            marks.append(("fail" if rating <= 2 else "pass" if rating >= 4 else "unknown", f"{rating}★"))
+            marks.append(("fail" if is_negative(None, rating) else "pass" if is_positive(None, rating) else "unknown",
+                          f"{rating}★"))
     for row in rows:
         row.feedback = summary.get(row.interaction.id, [])
 

@@ -220,7 +220,7 @@ def decode_cursor(cursor: str) -> int:
 @bp.route("/api/v1/pilots/<slug>/flags")
 @api_pilot_access("reviewer")
 def api_flags(slug: str):
-    """design.md: {"flags": [{id, interaction, kind, reason, severity, status}], "next": cursor-or-null}."""
+    """docs/design.md: {"flags": [{id, interaction, kind, reason, severity, status}], "next": cursor-or-null}."""
     args = request.args
     conditions = [Flag.pilot_id == g.pilot.id]
     for name, column, choices in (("status", Flag.status, FLAG_STATUSES), ("reason", Flag.reason, tuple(REASONS)),

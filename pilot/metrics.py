@@ -1,0 +1,87 @@
+"""One definition per concept, in SQL and in Python (docs/design.md's formulas).
+
+A low-level module: it imports only the models, SQLAlchemy and the standard library, so the write
+side (ingest, feedback, flagging, review) and the read side (analytics, readiness) both import it
+downward and never each other for a definition.
+
+- failed = status ≠ ok (analytics, alerts, the report, the prompt comparison);
+- ai_error = status in error / timeout / rate_limited: the user saw the AI fail without a
+  fallback (readiness facts, flag rules, the ingest token check);
+- positive feedback = thumbs up or rating ≥ 4; negative = thumbs down or rating ≤ 2 (one rating
+  can be both when it carries a thumb and a rating that disagree).
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import orm as so
+
+from pilot.models import Feedback, Interaction, Pilot
+
+AI_ERROR_STATUSES = ("error", "timeout", "rate_limited")
+
+FAILED = Interaction.status != "ok"
+AI_ERROR = Interaction.status.in_(AI_ERROR_STATUSES)
+FEEDBACK_POSITIVE = sa.or_(Feedback.thumbs == "up", Feedback.rating >= 4)
+FEEDBACK_NEGATIVE = sa.or_(Feedback.thumbs == "down", Feedback.rating <= 2)
+
+
+def is_failed(status: str | None) -> bool:
+    """Python form of FAILED: any status but ok."""
+    return status != "ok"
+
+
+def is_ai_error(status: str | None) -> bool:
+    """Python form of AI_ERROR."""
+    return status in AI_ERROR_STATUSES
+
+
+def is_negative(thumbs: str | None, rating: int | None) -> bool:
+    """Python form of FEEDBACK_NEGATIVE."""
+    return thumbs == "down" or (rating is not None and rating <= 2)
+
+
+def is_positive(thumbs: str | None, rating: int | None) -> bool:
+    """Python form of FEEDBACK_POSITIVE."""
+    return thumbs == "up" or (rating is not None and rating >= 4)
+
+
+def day_of(column: sa.ColumnElement) -> sa.ColumnElement:
+    """The UTC calendar day of a timestamp column (`date()` exists in SQLite and PostgreSQL)."""
+    return sa.func.date(column)
+
+
+def as_day(value: str | date | datetime | None) -> date | None:
+    """A day as `date`, whatever the driver returned ('2026-03-01' on SQLite, a date on PostgreSQL)."""
+    if value is None or isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, datetime):
+        return value.date()
+    return date.fromisoformat(str(value)[:10])
+
+
+def day_bounds(start: date | None, end: date | None) -> tuple[datetime | None, datetime | None]:
+    """[start 00:00, day after end 00:00): both days inclusive, as naive UTC timestamps."""
+    low = datetime.combine(start, time.min) if start else None
+    high = datetime.combine(end + timedelta(days=1), time.min) if end else None
+    return low, high
+
+
+def feedback_counts(session: so.Session, pilot: Pilot) -> dict[str, Any]:
+    """Positive = thumbs up or rating ≥ 4; negative = thumbs down or rating ≤ 2; mean over 1–5 ratings."""
+    count, positive, negative, mean_rating = session.execute(
+        sa.select(
+            sa.func.count(Feedback.id),
+            sa.func.count(Feedback.id).filter(FEEDBACK_POSITIVE),
+            sa.func.count(Feedback.id).filter(FEEDBACK_NEGATIVE),
+            sa.func.avg(Feedback.rating),
+        ).where(Feedback.pilot_id == pilot.id)
+    ).one()
+    return {
+        "count": count,
+        "positive": positive,
+        "negative": negative,
+        "mean_rating": float(mean_rating) if mean_rating is not None else None,
+    }
