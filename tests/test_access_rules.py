@@ -59,7 +59,7 @@ def test_scoped_or_404_finds_only_this_pilots_rows(world, db):
     with pytest.raises(NotFound):
         access.scoped_or_404(Membership, membership.id, world.other_pilot)
     with pytest.raises(NotFound):
-        access.scoped_or_404(Membership, 2**62, world.pilot)
+        access.scoped_or_404(Membership, 2**31 - 1, world.pilot)  # membership ids are INTEGER
     with pytest.raises(NotFound):
         access.scoped_or_404(Membership, None, world.pilot)
 
