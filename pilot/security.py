@@ -18,6 +18,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+ANY_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 
 # App pages load scripts and styles from /static only; style attributes stay allowed (templates and
 # the SVG charts size bars with them), <style> elements and inline scripts do not.
@@ -32,7 +33,7 @@ def has_control_characters(text: str) -> bool:
 
 def has_any_control_characters(text: str) -> bool:
     """Identifiers: no control character at all, tab and newline included."""
-    return any(ch < " " or ch == "\x7f" for ch in text)
+    return bool(ANY_CONTROL_CHARACTER.search(text))
 
 
 def control_character_error() -> str | None:

@@ -30,6 +30,7 @@ from typing import Any
 
 from pilot.metrics import is_ai_error
 from pilot.models.interactions import INTERACTION_STATUSES
+from pilot.security import has_any_control_characters
 
 MAX_ID_CHARS = 128
 MAX_USER_CHARS = 255
@@ -47,7 +48,6 @@ EARLIEST_TIMESTAMP = datetime(2000, 1, 1)
 MAX_FUTURE_SKEW = timedelta(hours=24)
 CHARS_PER_TOKEN = 4  # the estimate used when a client sends no token counts
 
-_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 _LONE_SURROGATES = re.compile(r"[\ud800-\udfff]")
 _UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
 
@@ -133,7 +133,7 @@ def identifier(raw: dict, field: str, max_chars: int) -> str | None:
         raise ItemError(field, "must not be empty (leave the field out instead)")
     if len(value) > max_chars:
         raise ItemError(field, f"must be at most {max_chars:,} characters (got {len(value):,})")
-    if _CONTROL_CHARS.search(value):
+    if has_any_control_characters(value):
         raise ItemError(field, "must not contain control characters (such as NUL, tab or newline)")
     if _LONE_SURROGATES.search(value):
         raise ItemError(field, "must be valid Unicode (it has a lone surrogate)")
