@@ -59,4 +59,7 @@ def log_in(page, base_url: str, email: str, password: str) -> None:
     page.goto(f"{base_url}/login")
     page.fill("#email", email)
     page.fill("#password", password)
-    page.click("button[type=submit]")
+    # Wait for the page the POST answers with: reading the page while it is still navigating
+    # gives an empty document (a wrong-password test once failed in CI that way).
+    with page.expect_navigation(wait_until="load"):
+        page.click("button[type=submit]")
