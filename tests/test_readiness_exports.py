@@ -45,6 +45,16 @@ def test_interactions_csv_is_streamed_escaped_and_numeric(db, world, client_as):
     assert '"-3"' not in response.get_data(as_text=True)  # a number, not a quoted text cell
 
 
+def test_interactions_csv_has_the_token_columns_cost_is_computed_from(db, world, client_as):
+    interaction = add_interaction(db, world.pilot, "cw", input_tokens=1000)
+    interaction.cached_input_tokens, interaction.cache_write_input_tokens = 600, 300
+    db.session.commit()
+    header, row = rows_of(client_as("lead").get("/pilots/alpha/export/interactions.csv"))
+    cell = dict(zip(header, row))
+    assert header.index("cached_input_tokens") < header.index("cache_write_input_tokens") < header.index("output_tokens")
+    assert (cell["input_tokens"], cell["cached_input_tokens"], cell["cache_write_input_tokens"]) == ("1000", "600", "300")
+
+
 def test_interactions_csv_has_every_row(db, world, client_as):
     for n in range(1203):  # more than two stream batches
         add_interaction(db, world.pilot, f"e{n:05d}", latency=float(n))

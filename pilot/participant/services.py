@@ -172,6 +172,7 @@ def _interaction_json(interaction: Interaction) -> dict[str, Any]:
         "input": interaction.input_text, "output": interaction.output_text, "status": interaction.status,
         "error": interaction.error_message, "latency_ms": interaction.latency_ms, "ttft_ms": interaction.ttft_ms,
         "input_tokens": interaction.input_tokens, "cached_input_tokens": interaction.cached_input_tokens,
+        "cache_write_input_tokens": interaction.cache_write_input_tokens,
         "output_tokens": interaction.output_tokens, "cost_usd": interaction.cost_usd,
         "metadata": interaction.meta or {},
     }

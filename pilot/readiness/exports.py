@@ -73,6 +73,7 @@ INTERACTION_COLUMNS = [
     ("session", Interaction.session_id), ("model", Interaction.model), ("prompt_version", Interaction.prompt_version),
     ("status", Interaction.status), ("latency_ms", Interaction.latency_ms), ("ttft_ms", Interaction.ttft_ms),
     ("input_tokens", Interaction.input_tokens), ("cached_input_tokens", Interaction.cached_input_tokens),
+    ("cache_write_input_tokens", Interaction.cache_write_input_tokens),
     ("output_tokens", Interaction.output_tokens), ("cost_usd", Interaction.cost_usd),
     ("cost_source", Interaction.cost_source), ("error", Interaction.error_message), ("source", Interaction.source),
     ("input", Interaction.input_text), ("output", Interaction.output_text),
