@@ -11,29 +11,17 @@
 """
 from __future__ import annotations
 
-import re
-
 from flask import Flask, Response, abort, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from pilot.text import CONTROL_CHARACTERS, has_control_characters
+
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-ANY_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 
 # App pages load scripts and styles from /static only; style attributes stay allowed (templates and
 # the SVG charts size bars with them), <style> elements and inline scripts do not.
 APP_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; "
            "img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-
-
-def has_control_characters(text: str) -> bool:
-    """Free text: tab, newline and carriage return are fine, the other control characters not."""
-    return bool(CONTROL_CHARACTERS.search(text))
-
-
-def has_any_control_characters(text: str) -> bool:
-    """Identifiers: no control character at all, tab and newline included."""
-    return bool(ANY_CONTROL_CHARACTER.search(text))
 
 
 def control_character_error() -> str | None:

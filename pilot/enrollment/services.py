@@ -17,7 +17,7 @@ from pilot.auth.services import AccountError, create_user, find_user_by_email, n
 from pilot.models import Feedback, Interaction, Membership, Pilot, User
 from pilot.models.base import utcnow
 from pilot.models.pilots import ROLES
-from pilot.security import has_control_characters
+from pilot.text import has_control_characters
 
 INVITE_TTL = timedelta(days=7)
 CSV_MAX_ROWS = 5_000

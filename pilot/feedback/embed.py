@@ -17,7 +17,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import orm as so
 
 from pilot.models import ApiKey, Feedback, Interaction, Membership, Pilot
-from pilot.security import has_any_control_characters
+from pilot.text import has_any_control_characters
 
 SALT = "pilot.embed-feedback.v1"
 TOKEN_MAX_AGE = timedelta(hours=24)

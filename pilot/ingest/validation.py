@@ -30,7 +30,7 @@ from typing import Any
 
 from pilot.metrics import is_ai_error
 from pilot.models.interactions import INTERACTION_STATUSES
-from pilot.security import has_any_control_characters
+from pilot.text import has_any_control_characters
 
 MAX_ID_CHARS = 128
 MAX_USER_CHARS = 255

@@ -7,7 +7,6 @@ Every change is audited.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -18,10 +17,10 @@ from sqlalchemy import orm as so
 from pilot import audit
 from pilot.models import Interaction, ModelPrice, Pilot, User
 from pilot.pricing.table import PriceTable
+from pilot.text import has_any_control_characters
 
 MAX_PRICE_PER_MTOK = 100_000.0
 MAX_MODEL_CHARS = 200
-_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 REPRICE_CHUNK = 1_000
 
 
@@ -90,7 +89,7 @@ def parse_model(text: Any) -> str:
         raise PriceError("model: required (a model name or prefix, e.g. claude-sonnet-4-6)")
     if len(model) > MAX_MODEL_CHARS:
         raise PriceError(f"model: must be at most {MAX_MODEL_CHARS} characters")
-    if _CONTROL_CHARS.search(model):
+    if has_any_control_characters(model):
         raise PriceError("model: must not contain control characters")
     return model
 
