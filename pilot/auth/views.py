@@ -9,8 +9,8 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from pilot import audit
 from pilot.access import admin_required, safe_next_url
-from pilot.auth.forms import LoginForm, NewUserForm
-from pilot.auth.services import AccountError, authenticate, create_user, normalise_email
+from pilot.auth.forms import LoginForm, NewUserForm, PasswordChangeForm
+from pilot.auth.services import AccountError, authenticate, change_password, create_user, normalise_email
 from pilot.extensions import db, limiter
 from pilot.models import User
 from pilot.models.base import utcnow
@@ -51,6 +51,29 @@ def logout():
     logout_user()
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+@limiter.limit("10 per minute", methods=["POST"])
+def password():
+    """Change one's own password. Every other session of the account ends (a stolen cookie stops
+    working); this browser is signed in again under the new session version."""
+    form = PasswordChangeForm()
+    if form.validate_on_submit():
+        if not current_user.check_password(form.current_password.data):
+            form.current_password.errors.append("This is not your current password.")
+        elif form.new_password.data == form.current_password.data:
+            form.new_password.errors.append("Choose a password different from the current one.")
+        else:
+            change_password(db.session, current_user, form.new_password.data)
+            audit.record(db.session, "user.password_change", actor=current_user, target_type="user",
+                         target_id=current_user.id)
+            db.session.commit()
+            login_user(current_user)
+            flash("Your password is changed; every other session of this account has ended.", "success")
+            return redirect(url_for("pilots.index"))
+    return render_template("auth/password.html", form=form), 422 if form.errors else 200
 
 
 @bp.route("/admin/users", methods=["GET", "POST"])

@@ -28,3 +28,22 @@ def test_roster_on_a_phone(live_server, phone_page, world):
     # Nothing wider than the screen: the page must not scroll sideways.
     assert phone_page.evaluate("document.documentElement.scrollWidth") <= 375 + 1
     screenshot(phone_page, "roster-phone")
+
+
+def test_a_lead_changes_the_password_from_the_header(live_server, page, world):
+    log_in(page, live_server, "lead@example.com", PASSWORD)
+    page.click("header a.who")
+    page.fill("#current_password", PASSWORD)
+    page.fill("#new_password", "short")
+    page.fill("#confirm", "short")
+    with page.expect_navigation():
+        page.click("main button[type=submit]")
+    screenshot(page, "password-change-error")
+    expect(page.locator(".field-error").first).to_contain_text("At least 8 characters")
+    screenshot(page, "password-change-error")
+    page.fill("#current_password", PASSWORD)
+    page.fill("#new_password", "a brand new password")
+    page.fill("#confirm", "a brand new password")
+    with page.expect_navigation():
+        page.click("main button[type=submit]")
+    expect(page.locator(".flash-success")).to_contain_text("Your password is changed")
