@@ -19,6 +19,7 @@ from pilot.forms import CsrfOnlyForm
 from pilot.models import Interaction, PromptVersion
 from pilot.models.prompts import LABEL_CANDIDATE, LABEL_PRODUCTION, REGRESSION_VERDICTS
 from pilot.prompts import comparison, exports, registry, regression
+from pilot.unit_of_work import unit_of_work
 
 bp = Blueprint("prompts", __name__)
 NUMBER = "int(min=1, max=2147483647)"
@@ -78,20 +79,18 @@ def create_version(slug: str):
     form = request.form
     params_text = form.get("params", "").strip()
     try:
-        try:
-            params = json.loads(params_text) if params_text else None
-        except json.JSONDecodeError as error:
-            raise registry.PromptError(f"params: not JSON ({error.msg})") from None
-        version = registry.create_version(db.session, g.pilot, form.get("name", "").strip(), form.get("template", ""),
-                                          model=form.get("model", "").strip() or None, params=params,
-                                          note=form.get("note", "").strip(), author=current_user)
+        with unit_of_work():
+            try:
+                params = json.loads(params_text) if params_text else None
+            except json.JSONDecodeError as error:
+                raise registry.PromptError(f"params: not JSON ({error.msg})") from None
+            version = registry.create_version(db.session, g.pilot, form.get("name", "").strip(),
+                                              form.get("template", ""), model=form.get("model", "").strip() or None,
+                                              params=params, note=form.get("note", "").strip(), author=current_user)
     except registry.TemplateTooLarge as error:
-        db.session.rollback()
         abort(413, description=str(error))
     except registry.PromptError as error:
-        db.session.rollback()
         abort(400, description=f"Version not created: {error}.")
-    db.session.commit()
     flash(f"Created {version.version}.", "success")
     return redirect(url_for("prompts.prompt", slug=slug, name=version.prompt.name))
 
@@ -182,11 +181,10 @@ def _lead_action(slug: str, name: str, action) -> Response:
     _csrf()
     prompt = _prompt_or_404(name)
     try:
-        message = action(prompt)
+        with unit_of_work():
+            message = action(prompt)
     except registry.PromptError as error:
-        db.session.rollback()
         abort(400, description=f"Not done: {error}.")
-    db.session.commit()
     flash(message, "success")
     return redirect(url_for("prompts.prompt", slug=slug, name=prompt.name))
 
@@ -277,12 +275,11 @@ def import_regression(slug: str, name: str):
     if len(data) > MAX_UPLOAD_BYTES:
         abort(413, description=f"file: over {MAX_UPLOAD_BYTES // (1024 * 1024)} MB")
     try:
-        result = regression.import_replays(db.session, g.pilot, prompt, data, request.form.get("version", "").strip(),
-                                           current_user)
+        with unit_of_work():
+            result = regression.import_replays(db.session, g.pilot, prompt, data,
+                                               request.form.get("version", "").strip(), current_user)
     except regression.RegressionError as error:
-        db.session.rollback()
         abort(400, description=f"Nothing imported: {error}.")
-    db.session.commit()
     flash(f"Imported {result.imported:,} replayed outputs.", "success")
     for message in result.errors[:50]:
         flash(message, "error")
@@ -308,12 +305,12 @@ def mark_regression(slug: str, name: str, item_id: int):
     _csrf()
     prompt = _prompt_or_404(name)
     try:
-        regression.mark(db.session, g.pilot, prompt, item_id, request.form.get("verdict", ""), current_user)
+        with unit_of_work():
+            regression.mark(db.session, g.pilot, prompt, item_id, request.form.get("verdict", ""), current_user)
     except regression.RegressionError as error:
         abort(400, description=str(error))
     except LookupError as error:
         abort(404, description=str(error))
-    db.session.commit()
     return redirect(url_for("prompts.review_regression", slug=slug, name=prompt.name, _anchor=f"item-{item_id}"))
 
 
