@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any, Generic, Mapping, TypeVar
+from typing import Any, Mapping
 
 import sqlalchemy as sa
 from sqlalchemy import orm as so
@@ -25,50 +25,7 @@ TYPE_CHOICES = {
 }
 PREVIEW_CHARS = 140
 
-T = TypeVar("T")
-
-
-@dataclass
-class Page(Generic[T]):
-    """One page of a list, with what the pager needs."""
-
-    items: list[T]
-    number: int
-    per_page: int
-    total: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-    @property
-    def has_previous(self) -> bool:
-        return self.number > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.number < self.pages
-
-
-def paginate(session: so.Session, statement: sa.Select, number: int, per_page: int) -> Page:
-    """Run `statement` for page `number` (1-based, clamped to the last page) and count it in SQL."""
-    total = session.scalar(sa.select(sa.func.count()).select_from(statement.order_by(None).subquery())) or 0
-    last = max(1, -(-total // per_page))
-    number = min(max(1, number), last)
-    rows = session.execute(statement.limit(per_page).offset((number - 1) * per_page)).all()
-    items = [row[0] if len(row) == 1 else row for row in rows]
-    return Page(items, number, per_page, total)
-
-
 ID_CONVERTER = "int"  # every <int:…> route is bounded by pilot.access.MAX_ID (bigger ids are 404s)
-
-
-def parse_page(value: Any) -> int:
-    """A page number from a query string; anything odd is page 1."""
-    try:
-        return max(1, min(int(value), 1_000_000))
-    except (TypeError, ValueError):
-        return 1
 
 
 @dataclass

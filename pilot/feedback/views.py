@@ -23,6 +23,7 @@ from pilot.feedback import embed, services, team
 from pilot.feedback.forms import ReportStatusForm
 from pilot.models import Interaction, Report
 from pilot.models.feedback import REPORT_STATUSES
+from pilot.pagination import page_number, paginate
 from pilot.unit_of_work import unit_of_work
 
 bp = Blueprint("feedback", __name__)
@@ -42,11 +43,11 @@ def team_page(slug: str):
     filters = team.FeedbackFilters.from_args(request.args)
     ratings = reports = None
     if filters.shows_ratings:
-        ratings = team.paginate(db.session, team.ratings_statement(db.session, g.pilot, filters),
-                                team.parse_page(request.args.get("ratings_page")), PER_PAGE)
+        ratings = paginate(db.session, team.ratings_statement(db.session, g.pilot, filters),
+                           page_number(request.args.get("ratings_page")), PER_PAGE)
     if filters.shows_reports:
-        reports = team.paginate(db.session, team.reports_statement(g.pilot, filters),
-                                team.parse_page(request.args.get("reports_page")), PER_PAGE)
+        reports = paginate(db.session, team.reports_statement(g.pilot, filters),
+                           page_number(request.args.get("reports_page")), PER_PAGE)
     return render_template(
         "feedback/team.html", pilot=g.pilot, filters=filters, ratings=ratings, reports=reports,
         summary=team.summary(db.session, g.pilot), participants=team.participant_choices(db.session, g.pilot),

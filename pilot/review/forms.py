@@ -1,11 +1,13 @@
 """Forms of the review queue: each carries a CSRF token; values are validated again in services."""
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, SelectField, TextAreaField
+from wtforms import HiddenField, SelectField, StringField, TextAreaField
 from wtforms.fields import SelectChoice
 from wtforms.validators import AnyOf, Length, Optional
 
-from pilot.models.flags import FLAG_CATEGORIES, SEVERITIES
-from pilot.review.services import BULK_ACTIONS, MAX_NOTE_CHARS
+from pilot.flagging.reasons import REASONS
+from pilot.models.flags import FLAG_CATEGORIES, FLAG_KINDS, FLAG_STATUSES, SEVERITIES
+from pilot.pagination import CursorField, LimitField, QueryForm, one_of
+from pilot.review.services import API_PAGE_DEFAULT, API_PAGE_MAX, BULK_ACTIONS, MAX_NOTE_CHARS
 
 DECISIONS = ("confirm", "dismiss", "escalate", "reopen")
 
@@ -32,3 +34,18 @@ class BulkForm(FlaskForm):
                            validate_choice=False)
     note = TextAreaField("Note", validators=[Length(max=MAX_NOTE_CHARS)])
     next = HiddenField()
+
+
+class FlagsQuery(QueryForm):
+    """GET /api/v1/pilots/<slug>/flags: the filters, the page size and the cursor; any bad value is a 400."""
+
+    status = StringField(validators=[one_of(FLAG_STATUSES)])
+    reason = StringField(validators=[one_of(REASONS)])
+    kind = StringField(validators=[one_of(FLAG_KINDS)])
+    severity = StringField(validators=[one_of(SEVERITIES)])
+    limit = LimitField(default=API_PAGE_DEFAULT, maximum=API_PAGE_MAX)
+    cursor = CursorField()
+
+    def filters(self) -> dict[str, str]:
+        return {name: getattr(self, name).data for name in ("status", "reason", "kind", "severity")
+                if getattr(self, name).data}

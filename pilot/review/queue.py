@@ -17,6 +17,7 @@ from pilot.flagging.reasons import REASONS
 from pilot.metrics import is_negative, is_positive
 from pilot.models import Feedback, Flag, Interaction, Pilot, User
 from pilot.models.flags import FLAG_KINDS, FLAG_STATUSES, SEVERITIES
+from pilot.pagination import clamp_page, last_page
 
 PER_PAGE = 50
 STATUS_CHOICES = FLAG_STATUSES + ("all",)
@@ -150,8 +151,7 @@ def queue_page(session: so.Session, pilot: Pilot, filters: Filters, me: User | N
         sa.select(sa.func.count(Flag.id)).select_from(Flag).join(Interaction, Interaction.id == Flag.interaction_id)
         .where(*_conditions(pilot, filters, me))
     ) or 0
-    pages = max(1, -(-total // per_page))
-    page = min(max(1, page), pages)
+    pages, page = last_page(total, per_page), clamp_page(page, total, per_page)  # the count skips the impact join
     preview = sa.func.substr(Interaction.output_text, 1, OUTPUT_PREVIEW_CHARS).label("output_preview")
     statement = (_ordered(pilot, filters, me, Flag, Interaction, preview)
                  .options(so.defer(Interaction.output_text), so.selectinload(Flag.assignee))
