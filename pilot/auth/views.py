@@ -38,7 +38,7 @@ def login():
             with unit_of_work():
                 login_user(user)
                 user.last_seen_at = utcnow()
-            return redirect(safe_next_url(request.args.get("next")) or url_for("pilots.index"))
+            return redirect(safe_next_url(request.args.get("next"), url_for("pilots.index")))
     return render_template("auth/login.html", form=form)
 
 

@@ -85,7 +85,7 @@ def set_report_status(slug: str, report_id: int):
 
 def _safe_back(slug: str, report_id: int) -> str:
     """Back to the page the form was on (a path of this pilot only), at the report."""
-    back = safe_next_url(request.form.get("back")) or ""
+    back = safe_next_url(request.form.get("back"), "")
     if not back.startswith(f"/pilots/{slug}/"):
         back = url_for("feedback.team", slug=slug)
     return f"{back.split('#')[0]}#r-{report_id}"

@@ -27,11 +27,6 @@ from pilot.unit_of_work import unit_of_work
 bp = Blueprint("review", __name__)
 
 
-def safe_next(default: str) -> str:
-    """A same-site path from the form's `next`, or the default (never an open redirect)."""
-    return safe_next_url(request.form.get("next")) or default
-
-
 @bp.route("/pilots/<slug>/review")
 @pilot_role_required("reviewer")
 def queue(slug: str):
@@ -111,7 +106,7 @@ def decide(slug: str, flag_id: int):
         return jsonify(id=flag.id, status=flag.status, escalated=flag.escalated, category=flag.category,
                        message=message)
     flash(message, "success")
-    return redirect(safe_next(fallback))
+    return redirect(safe_next_url(request.form.get("next"), fallback))
 
 
 DONE = {"confirm": "confirmed", "dismiss": "dismissed as a false positive", "escalate": "escalated to a lead",
@@ -140,7 +135,7 @@ def assign(slug: str, flag_id: int):
         return redirect(fallback)
     flash(f"Flag #{flag.id} assigned to {assignee.name or assignee.email}." if assignee else f"Flag #{flag.id} unassigned.",
           "success")
-    return redirect(safe_next(fallback))
+    return redirect(safe_next_url(request.form.get("next"), fallback))
 
 
 @bp.route("/pilots/<slug>/review/bulk", methods=["POST"])
@@ -167,9 +162,9 @@ def bulk(slug: str):
                 result = services.bulk(db.session, g.pilot, ids, form.action.data, current_user, **options)
     except services.ReviewError as error:
         flash(str(error), "error")
-        return redirect(safe_next(fallback))
+        return redirect(safe_next_url(request.form.get("next"), fallback))
     flash(result.message(form.action.data), "success" if result.done else "warning")
-    return redirect(safe_next(fallback))
+    return redirect(safe_next_url(request.form.get("next"), fallback))
 
 
 @bp.route("/pilots/<slug>/clusters")
