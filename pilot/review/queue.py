@@ -8,15 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Mapping
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import orm as so
 
-from pilot.flagging.reasons import REASONS
 from pilot.metrics import is_negative, is_positive
 from pilot.models import Feedback, Flag, Interaction, Pilot, User
-from pilot.models.flags import FLAG_KINDS, FLAG_STATUSES, SEVERITIES
+from pilot.models.flags import FLAG_STATUSES
 from pilot.pagination import clamp_page, last_page
 
 PER_PAGE = 50
@@ -26,7 +25,8 @@ ASSIGNEE_CHOICES = ("", "me", "none")
 
 @dataclass
 class Filters:
-    """The queue's GET parameters, validated. Unknown values are reported, not obeyed."""
+    """The queue's GET parameters, validated (pilot.review.forms.QueueFilterForm reads them).
+    Unknown values are reported, not obeyed."""
 
     kind: str = ""
     reason: str = ""
@@ -40,28 +40,6 @@ class Filters:
     assignee: str = ""
     escalated: bool = False
     errors: list[str] = field(default_factory=list)
-
-    @classmethod
-    def parse(cls, args: Mapping[str, str]) -> "Filters":
-        filters = cls()
-        for name, choices in (("kind", FLAG_KINDS), ("reason", tuple(REASONS)), ("severity", SEVERITIES),
-                              ("status", STATUS_CHOICES), ("assignee", ASSIGNEE_CHOICES)):
-            value = (args.get(name) or "").replace("\x00", "").strip()
-            if value and value not in choices:
-                filters.errors.append(f"{name}: '{value[:40]}' is not one of {', '.join(c for c in choices if c)}")
-            elif value or name != "status":
-                setattr(filters, name, value)
-        for name in ("model", "prompt_version", "participant"):
-            setattr(filters, name, (args.get(name) or "").replace("\x00", "").strip()[:255])
-        for name in ("date_from", "date_to"):
-            value = (args.get(name) or "").replace("\x00", "").strip()
-            if value:
-                try:
-                    setattr(filters, name, date.fromisoformat(value))
-                except ValueError:
-                    filters.errors.append(f"{name}: '{value[:40]}' is not a date (YYYY-MM-DD)")
-        filters.escalated = (args.get("escalated") or "") in ("1", "on", "true", "yes")
-        return filters
 
     def as_args(self) -> dict[str, str]:
         """Back to GET parameters (for links that keep the filters)."""

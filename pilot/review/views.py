@@ -18,10 +18,9 @@ from pilot.extensions import db
 from pilot.flagging.reasons import REASONS
 from pilot.models import Flag
 from pilot.models.flags import FLAG_CATEGORIES, FLAG_KINDS, SEVERITIES
-from pilot.pagination import page_number
 from pilot.review import grouping, services
 from pilot.review import queue as review_queue
-from pilot.review.forms import AssignForm, BulkForm, DecisionForm, FlagsQuery
+from pilot.review.forms import AssignForm, BulkForm, DecisionForm, FlagsQuery, QueueFilterForm
 from pilot.unit_of_work import unit_of_work
 
 bp = Blueprint("review", __name__)
@@ -30,11 +29,11 @@ bp = Blueprint("review", __name__)
 @bp.route("/pilots/<slug>/review")
 @pilot_role_required("reviewer")
 def queue(slug: str):
-    filters = review_queue.Filters.parse(request.args)
+    query = QueueFilterForm()
+    filters = query.filters()
     for error in filters.errors:
         flash(f"Filter ignored — {error}", "warning")
-    result = review_queue.queue_page(db.session, g.pilot, filters, current_user,
-                                     page=page_number(request.args.get("page")))
+    result = review_queue.queue_page(db.session, g.pilot, filters, current_user, page=query.page.data)
     return render_template(
         "review/queue.html", pilot=g.pilot, filters=filters, result=result, reasons=REASONS,
         counts=review_queue.queue_counts(db.session, g.pilot), choices=review_queue.filter_choices(db.session, g.pilot),
@@ -47,7 +46,7 @@ def queue(slug: str):
 @pilot_role_required("reviewer")
 def detail(slug: str, flag_id: int):
     flag = scoped_or_404(Flag, flag_id, g.pilot, "No such flag in this pilot.")
-    filters = review_queue.Filters.parse(request.args)
+    filters = QueueFilterForm().filters()
     previous_id, next_id, position, total = review_queue.neighbours(db.session, g.pilot, filters, current_user, flag.id)
     interaction = flag.interaction
     decision_form = DecisionForm(category=services.suggested_category(flag),
@@ -150,7 +149,7 @@ def bulk(slug: str):
     try:
         with unit_of_work():
             if request.form.get("all_matching") == "1":
-                filters = review_queue.Filters.parse(request.form)
+                filters = QueueFilterForm(request.form).filters()
                 expected = request.form.get("expected_count", "")
                 if filters.errors or not expected.isdigit() or len(expected) > 9:
                     raise services.ReviewError("the filter or its count is not valid: reload the queue")
