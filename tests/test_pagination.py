@@ -45,9 +45,15 @@ def test_participant_home_with_a_huge_page_number_is_its_last_page(client_as, wo
     assert client_as("participant").get(f"/pilots/alpha/me?page={THIRTY_DIGITS}").status_code == 200
 
 
-def test_feedback_page_with_huge_page_numbers(client_as, world):
+def test_feedback_page_with_bad_page_and_filter_values_says_what_it_ignored(client_as, world):
     lead = client_as("lead")
-    assert lead.get(f"/pilots/alpha/feedback?ratings_page={THIRTY_DIGITS}&reports_page=x").status_code == 200
+    response = lead.get(f"/pilots/alpha/feedback?ratings_page={THIRTY_DIGITS}&reports_page=x&rating=9"
+                        "&date_from=2026-13-01&type=nonsense&participant=" + THIRTY_DIGITS)
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    for message in ("type: choose one of the listed types", "rating: choose 1 to 5",
+                    "participant: choose someone from the list", "date from: use a date like 2026-05-31"):
+        assert f"Filter ignored: {message}" in page
 
 
 @pytest.mark.parametrize(("query", "message"), [

@@ -8,7 +8,6 @@ from __future__ import annotations
 import difflib
 import json
 
-import sqlalchemy as sa
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, stream_with_context, url_for
 from flask_login import current_user
 
@@ -16,7 +15,7 @@ from pilot.access import is_lead, pilot_role_required
 from pilot.charts import Series, line_chart, milliseconds, percent
 from pilot.extensions import db
 from pilot.forms import CsrfOnlyForm
-from pilot.models import Interaction, PromptVersion
+from pilot.models import PromptVersion
 from pilot.models.prompts import LABEL_CANDIDATE, LABEL_PRODUCTION, REGRESSION_VERDICTS
 from pilot.prompts import comparison, exports, registry, regression
 from pilot.unit_of_work import unit_of_work
@@ -46,13 +45,7 @@ def _csrf() -> None:
 
 
 def _traffic(versions: list[str]) -> dict[str, int]:
-    """Interactions per version string (one GROUP BY)."""
-    if not versions:
-        return {}
-    return dict(db.session.execute(
-        sa.select(Interaction.prompt_version, sa.func.count(Interaction.id))
-        .where(Interaction.pilot_id == g.pilot.id, Interaction.prompt_version.in_(versions))
-        .group_by(Interaction.prompt_version)).all())
+    return registry.traffic_of(db.session, g.pilot, versions)
 
 
 @bp.route("/pilots/<slug>/prompts")
@@ -60,10 +53,7 @@ def _traffic(versions: list[str]) -> dict[str, int]:
 def index(slug: str):
     prompts = registry.prompts_of(db.session, g.pilot)
     labels = {p.id: registry.labels_of(db.session, p) for p in prompts}
-    counts = dict(db.session.execute(
-        sa.select(PromptVersion.prompt_id, sa.func.count(PromptVersion.id))
-        .where(PromptVersion.pilot_id == g.pilot.id, PromptVersion.prompt_id.is_not(None))
-        .group_by(PromptVersion.prompt_id)).all())
+    counts = registry.version_counts(db.session, g.pilot)
     unregistered = registry.unregistered_versions(db.session, g.pilot)
     traffic = _traffic([v.version for v in unregistered])
     return render_template("prompts/index.html", pilot=g.pilot, prompts=prompts, labels=labels, counts=counts,
@@ -319,8 +309,7 @@ def registered_prompt_url(pilot, prompt_version: str | None) -> str | None:
     """The registry page of the version an interaction names, when it is registered (else None)."""
     if not prompt_version or pilot is None:
         return None
-    version = db.session.scalar(sa.select(PromptVersion).where(
-        PromptVersion.pilot_id == pilot.id, PromptVersion.version == prompt_version, PromptVersion.prompt_id.is_not(None)))
+    version = registry.registered_version(db.session, pilot, prompt_version)
     if version is None:
         return None
     return url_for("prompts.version", slug=pilot.slug, name=version.prompt.name, number=version.number)
