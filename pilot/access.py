@@ -115,14 +115,15 @@ def may_see_screenshot(user, report, pilot: Pilot) -> bool:
     return is_reporter or is_team(user, pilot)
 
 
-def safe_next_url(target: str | None) -> str | None:
-    """Only same-site relative paths: `next=` must never send a user to another site."""
+def safe_next_url(target: str | None, default: str | None = None) -> str | None:
+    """Only same-site relative paths: `next=` must never send a user to another site; anything
+    else is `default`. The one check for every `next`/`back` a form or link carries."""
     if not target or any(ch <= " " or ch == "\x7f" for ch in target):
-        return None  # browsers drop tabs and newlines, so "/\t/evil.example" would become "//evil.example"
+        return default  # browsers drop tabs and newlines, so "/\t/evil.example" would become "//evil.example"
     target = target.replace("\\", "/")
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return None
+        return default
     return target
 
 

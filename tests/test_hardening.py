@@ -528,7 +528,7 @@ def test_csv_and_html_exports_name_the_charset_once(client_as, world):
 
 
 def test_flag_cursors_are_digits_and_old_ones_still_work(client_as, world, db):
-    from pilot.review.views import decode_cursor, encode_cursor
+    from pilot.pagination import decode_cursor, encode_cursor
 
     assert encode_cursor(42) == "42" and decode_cursor("42") == 42
     assert decode_cursor("Zjo0Mg") == 42  # base64 "f:42", handed out before

@@ -10,6 +10,7 @@ from pilot.alerts import channels, services
 from pilot.extensions import db
 from pilot.forms import CsrfOnlyForm
 from pilot.models import Pilot
+from pilot.unit_of_work import unit_of_work
 from pilot.worker.queue import enqueue
 
 bp = Blueprint("alerts", __name__)
@@ -54,21 +55,20 @@ def page(slug: str):
 def add_rule(slug: str):
     _checked_form()
     try:
-        try:
-            threshold = float(request.form.get("threshold", "").strip())
-        except ValueError:
-            raise services.AlertError("threshold must be a number") from None
-        try:
-            window_hours = int(request.form.get("window_hours", "24").strip())
-        except ValueError:
-            raise services.AlertError("window_hours must be a whole number") from None
-        services.add_rule(db.session, g.pilot, current_user, metric=request.form.get("metric", ""),
-                          threshold=threshold, window_hours=window_hours)
+        with unit_of_work():
+            try:
+                threshold = float(request.form.get("threshold", "").strip())
+            except ValueError:
+                raise services.AlertError("threshold must be a number") from None
+            try:
+                window_hours = int(request.form.get("window_hours", "24").strip())
+            except ValueError:
+                raise services.AlertError("window_hours must be a whole number") from None
+            services.add_rule(db.session, g.pilot, current_user, metric=request.form.get("metric", ""),
+                              threshold=threshold, window_hours=window_hours)
     except services.AlertError as error:
-        db.session.rollback()
         flash(f"Alert rule not added: {error}.", "error")
     else:
-        db.session.commit()
         flash("Alert rule added.", "success")
     return _back(slug)
 
@@ -78,10 +78,11 @@ def add_rule(slug: str):
 def set_enabled(slug: str, rule_id: int):
     _checked_form()
     try:
-        rule = services.set_rule_enabled(db.session, g.pilot, rule_id, request.form.get("enabled") == "1", current_user)
+        with unit_of_work():
+            rule = services.set_rule_enabled(db.session, g.pilot, rule_id, request.form.get("enabled") == "1",
+                                             current_user)
     except services.AlertError:
         abort(404, description="No such alert rule in this pilot.")
-    db.session.commit()
     flash(f"Alert rule {'enabled' if rule.enabled else 'disabled'}.", "success")
     return _back(slug)
 
@@ -91,13 +92,12 @@ def set_enabled(slug: str, rule_id: int):
 def add_channel(slug: str):
     _checked_form()
     try:
-        new = channels.add_channel(db.session, g.pilot, current_user, kind=request.form.get("kind", ""),
-                                   target=request.form.get("target", ""))
+        with unit_of_work():
+            new = channels.add_channel(db.session, g.pilot, current_user, kind=request.form.get("kind", ""),
+                                       target=request.form.get("target", ""))
     except channels.ChannelError as error:
-        db.session.rollback()
         flash(f"Channel not added: {error}.", "error")
         return _back(slug)
-    db.session.commit()
     flash(f"{new.channel.kind.capitalize()} channel added. Send a test alert to check that it works.", "success")
     # The webhook secret is shown on this response only (not stored in the session or the URL).
     return render_template("alerts/page.html", pilot=g.pilot,
@@ -109,10 +109,10 @@ def add_channel(slug: str):
 def remove_channel(slug: str, channel_id: int):
     _checked_form()
     try:
-        channels.remove_channel(db.session, g.pilot, channel_id, current_user)
+        with unit_of_work():
+            channels.remove_channel(db.session, g.pilot, channel_id, current_user)
     except channels.ChannelError:
         abort(404, description="No such alert channel in this pilot.")
-    db.session.commit()
     flash("Channel removed.", "success")
     return _back(slug)
 
@@ -122,10 +122,10 @@ def remove_channel(slug: str, channel_id: int):
 def send_test(slug: str, channel_id: int):
     _checked_form()
     try:
-        delivery = channels.test_delivery(db.session, g.pilot, channel_id, current_user)
+        with unit_of_work():
+            delivery = channels.test_delivery(db.session, g.pilot, channel_id, current_user)
     except channels.ChannelError:
         abort(404, description="No such alert channel in this pilot.")
-    db.session.commit()
     how = enqueue("pilot.worker.jobs.deliver_alert", delivery.id, retry=True)
     db.session.refresh(delivery)
     if how == "queued":

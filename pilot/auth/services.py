@@ -67,3 +67,11 @@ def change_password(session: so.Session, user: User, new_password: str) -> None:
     if len(new_password) < MIN_PASSWORD_LENGTH:
         raise AccountError(f"The password must be at least {MIN_PASSWORD_LENGTH} characters.")
     user.set_password(new_password)
+
+
+USERS_PAGE_ROWS = 500
+
+
+def newest_users(session: so.Session, limit: int = USERS_PAGE_ROWS) -> list[User]:
+    """The newest accounts (the administrators' users page lists the last `limit`)."""
+    return list(session.scalars(sa.select(User).order_by(User.created_at.desc()).limit(limit)))

@@ -3,18 +3,17 @@ from __future__ import annotations
 
 import math
 
-import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from pilot import audit
 from pilot.access import admin_required, safe_next_url
 from pilot.auth.forms import LoginForm, NewUserForm, PasswordChangeForm
-from pilot.auth.services import AccountError, authenticate, change_password, create_user, normalise_email
+from pilot.auth.services import AccountError, authenticate, change_password, create_user, newest_users, normalise_email
 from pilot.extensions import db, limiter
-from pilot.models import User
 from pilot.models.base import utcnow
 from pilot.throttle import login_failures_per_account
+from pilot.unit_of_work import unit_of_work
 
 bp = Blueprint("auth", __name__)
 
@@ -36,18 +35,18 @@ def login():
             login_failures_per_account.record(account)
             flash("Wrong email or password.", "error")
         else:
-            login_user(user)
-            user.last_seen_at = utcnow()
-            db.session.commit()
-            return redirect(safe_next_url(request.args.get("next")) or url_for("pilots.index"))
+            with unit_of_work():
+                login_user(user)
+                user.last_seen_at = utcnow()
+            return redirect(safe_next_url(request.args.get("next"), url_for("pilots.index")))
     return render_template("auth/login.html", form=form)
 
 
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
-    current_user.end_sessions()  # a copy of this session cookie stops working too
-    db.session.commit()
+    with unit_of_work():
+        current_user.end_sessions()  # a copy of this session cookie stops working too
     logout_user()
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))
@@ -66,10 +65,10 @@ def password():
         elif form.new_password.data == form.current_password.data:
             form.new_password.errors.append("Choose a password different from the current one.")
         else:
-            change_password(db.session, current_user, form.new_password.data)
-            audit.record(db.session, "user.password_change", actor=current_user, target_type="user",
-                         target_id=current_user.id)
-            db.session.commit()
+            with unit_of_work() as session:
+                change_password(session, current_user, form.new_password.data)
+                audit.record(session, "user.password_change", actor=current_user, target_type="user",
+                             target_id=current_user.id)
             login_user(current_user)
             flash("Your password is changed; every other session of this account has ended.", "success")
             return redirect(url_for("pilots.index"))
@@ -83,16 +82,15 @@ def users():
     form = NewUserForm()
     if form.validate_on_submit():
         try:
-            user = create_user(db.session, form.email.data, form.password.data, name=form.name.data or "",
-                               is_admin=form.is_admin.data)
+            with unit_of_work():
+                user = create_user(db.session, form.email.data, form.password.data, name=form.name.data or "",
+                                   is_admin=form.is_admin.data)
+                audit.record(db.session, "user.create", actor=current_user, target_type="user", target_id=user.id,
+                             after={"email": user.email, "is_admin": user.is_admin})
         except AccountError as error:
-            db.session.rollback()
             flash(str(error), "error")
         else:
-            audit.record(db.session, "user.create", actor=current_user, target_type="user", target_id=user.id,
-                         after={"email": user.email, "is_admin": user.is_admin})
-            db.session.commit()
             flash(f"Created {user.email}.", "success")
             return redirect(url_for("auth.users"))
-    all_users = db.session.scalars(sa.select(User).order_by(User.created_at.desc()).limit(500)).all()
+    all_users = newest_users(db.session)
     return render_template("auth/users.html", form=form, users=all_users)

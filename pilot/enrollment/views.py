@@ -83,8 +83,8 @@ def import_csv(slug: str):
     except UnicodeDecodeError:
         flash("The CSV file is not UTF-8 text.", "error")
         return redirect(url_for("enrollment.roster", slug=slug))
-    result = services.import_csv(db.session, g.pilot, text, actor=current_user)
-    db.session.commit()
+    with unit_of_work():
+        result = services.import_csv(db.session, g.pilot, text, actor=current_user)
     emailed = _email_invites(result.invites)
     flash(f"Invited {len(result.invites)}" + (f" ({emailed} by email)" if emailed else "")
           + f"; {len(result.errors)} row(s) rejected.", "success" if not result.errors else "warning")

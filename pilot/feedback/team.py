@@ -3,12 +3,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any, Generic, Mapping, TypeVar
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import orm as so
 
-from pilot.access import parse_id
 from pilot.metrics import FEEDBACK_NEGATIVE, FEEDBACK_POSITIVE, feedback_counts
 from pilot.models import Feedback, Interaction, Membership, Pilot, Report
 from pilot.models.feedback import REPORT_KINDS, REPORT_STATUSES
@@ -25,55 +24,12 @@ TYPE_CHOICES = {
 }
 PREVIEW_CHARS = 140
 
-T = TypeVar("T")
-
-
-@dataclass
-class Page(Generic[T]):
-    """One page of a list, with what the pager needs."""
-
-    items: list[T]
-    number: int
-    per_page: int
-    total: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-    @property
-    def has_previous(self) -> bool:
-        return self.number > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.number < self.pages
-
-
-def paginate(session: so.Session, statement: sa.Select, number: int, per_page: int) -> Page:
-    """Run `statement` for page `number` (1-based, clamped to the last page) and count it in SQL."""
-    total = session.scalar(sa.select(sa.func.count()).select_from(statement.order_by(None).subquery())) or 0
-    last = max(1, -(-total // per_page))
-    number = min(max(1, number), last)
-    rows = session.execute(statement.limit(per_page).offset((number - 1) * per_page)).all()
-    items = [row[0] if len(row) == 1 else row for row in rows]
-    return Page(items, number, per_page, total)
-
-
 ID_CONVERTER = "int"  # every <int:…> route is bounded by pilot.access.MAX_ID (bigger ids are 404s)
-
-
-def parse_page(value: Any) -> int:
-    """A page number from a query string; anything odd is page 1."""
-    try:
-        return max(1, min(int(value), 1_000_000))
-    except (TypeError, ValueError):
-        return 1
 
 
 @dataclass
 class FeedbackFilters:
-    """The filters of the team's feedback page, parsed from the query string."""
+    """The filters of the team's feedback page (pilot.feedback.forms.FeedbackFilterForm reads them)."""
 
     type: str = ""
     rating: int | None = None
@@ -82,37 +38,6 @@ class FeedbackFilters:
     date_from: date | None = None
     date_to: date | None = None
     errors: list[str] = field(default_factory=list)
-
-    @classmethod
-    def from_args(cls, args: Mapping[str, str]) -> "FeedbackFilters":
-        """Read the filters; a bad value is dropped with a message naming the field."""
-        filters = cls()
-        kind = args.get("type", "")
-        if kind in TYPE_CHOICES:
-            filters.type = kind
-        else:
-            filters.errors.append("type: choose one of the listed types")
-        if args.get("rating"):
-            if args["rating"] in {"1", "2", "3", "4", "5"}:
-                filters.rating = int(args["rating"])
-            else:
-                filters.errors.append("rating: choose 1 to 5")
-        if args.get("participant"):
-            filters.participant = parse_id(args["participant"])
-            if filters.participant is None:
-                filters.errors.append("participant: choose someone from the list")
-        status = args.get("status", "")
-        if status in ("",) + REPORT_STATUSES:
-            filters.status = status
-        else:
-            filters.errors.append("status: choose " + ", ".join(REPORT_STATUSES))
-        for name in ("date_from", "date_to"):
-            if args.get(name):
-                try:
-                    setattr(filters, name, date.fromisoformat(args[name]))
-                except ValueError:
-                    filters.errors.append(f"{name.replace('_', ' ')}: use a date like 2026-05-31")
-        return filters
 
     @property
     def shows_ratings(self) -> bool:

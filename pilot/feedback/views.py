@@ -20,9 +20,10 @@ from flask_login import current_user
 from pilot.access import api_key_required, may_see_screenshot, pilot_role_required, safe_next_url, scoped_or_404
 from pilot.extensions import csrf, db, limiter
 from pilot.feedback import embed, services, team
-from pilot.feedback.forms import ReportStatusForm
+from pilot.feedback.forms import FeedbackFilterForm, ReportStatusForm
 from pilot.models import Interaction, Report
 from pilot.models.feedback import REPORT_STATUSES
+from pilot.pagination import paginate
 from pilot.unit_of_work import unit_of_work
 
 bp = Blueprint("feedback", __name__)
@@ -39,14 +40,14 @@ EMBED_CSP = ("default-src 'none'; style-src 'self'; script-src 'self'; img-src '
 @pilot_role_required("reviewer")
 def team_page(slug: str):
     """Everything participants said, filtered by type, rating, participant, status and date."""
-    filters = team.FeedbackFilters.from_args(request.args)
+    query = FeedbackFilterForm()
+    filters = query.filters()
     ratings = reports = None
     if filters.shows_ratings:
-        ratings = team.paginate(db.session, team.ratings_statement(db.session, g.pilot, filters),
-                                team.parse_page(request.args.get("ratings_page")), PER_PAGE)
+        ratings = paginate(db.session, team.ratings_statement(db.session, g.pilot, filters), query.ratings_page.data,
+                           PER_PAGE)
     if filters.shows_reports:
-        reports = team.paginate(db.session, team.reports_statement(g.pilot, filters),
-                                team.parse_page(request.args.get("reports_page")), PER_PAGE)
+        reports = paginate(db.session, team.reports_statement(g.pilot, filters), query.reports_page.data, PER_PAGE)
     return render_template(
         "feedback/team.html", pilot=g.pilot, filters=filters, ratings=ratings, reports=reports,
         summary=team.summary(db.session, g.pilot), participants=team.participant_choices(db.session, g.pilot),
@@ -84,7 +85,7 @@ def set_report_status(slug: str, report_id: int):
 
 def _safe_back(slug: str, report_id: int) -> str:
     """Back to the page the form was on (a path of this pilot only), at the report."""
-    back = safe_next_url(request.form.get("back")) or ""
+    back = safe_next_url(request.form.get("back"), "")
     if not back.startswith(f"/pilots/{slug}/"):
         back = url_for("feedback.team", slug=slug)
     return f"{back.split('#')[0]}#r-{report_id}"

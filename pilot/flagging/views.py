@@ -19,6 +19,7 @@ from pilot.flagging.settings import (
     stored_rule_values,
 )
 from pilot.models import Pilot
+from pilot.unit_of_work import unit_of_work
 from pilot.worker import tracking
 
 bp = Blueprint("flagging", __name__)
@@ -50,14 +51,13 @@ def rules(slug: str):
         return render_template("flagging/rules.html", pilot=g.pilot, panel=panel_context(g.pilot))
     submitted = {name: request.form[name] for name in list(RULE_DEFAULTS) + ["scenarios"] if name in request.form}
     try:
-        changed = update_rule_settings(db.session, g.pilot, submitted, actor=current_user)
-        scenarios_changed = "scenarios" in submitted and replace_scenarios(
-            db.session, g.pilot, submitted["scenarios"], actor=current_user)
+        with unit_of_work():
+            changed = update_rule_settings(db.session, g.pilot, submitted, actor=current_user)
+            scenarios_changed = "scenarios" in submitted and replace_scenarios(
+                db.session, g.pilot, submitted["scenarios"], actor=current_user)
     except RuleSettingError as error:
-        db.session.rollback()
         flash(f"Not saved — {error}", "error")
         return render_template("flagging/rules.html", pilot=g.pilot, panel=panel_context(g.pilot, submitted, error)), 400
-    db.session.commit()
     parts = [f"{len(changed)} rule setting(s)"] if changed else []
     if scenarios_changed:
         parts.append("the scenarios")
@@ -92,12 +92,11 @@ def anticipate(slug: str):
         flash("scenario: give the question to anticipate.", "error")
         return redirect(back)
     try:
-        added = add_scenario(db.session, g.pilot, text, actor=current_user)
+        with unit_of_work():
+            added = add_scenario(db.session, g.pilot, text, actor=current_user)
     except RuleSettingError as error:
-        db.session.rollback()
         flash(str(error), "error")
         return redirect(back)
-    db.session.commit()
     flash("Added to the anticipated scenarios. Re-run the flags to update past interactions." if added
           else "That question is already an anticipated scenario.", "success")
     return redirect(back)

@@ -6,10 +6,8 @@ service call, one commit, then the answer. A 200 is only sent after the commit.
 """
 from __future__ import annotations
 
-import time
 from typing import Any
 
-import sqlalchemy as sa
 from flask import (
     Blueprint,
     Response,
@@ -34,14 +32,10 @@ from pilot.ingest.forms import PriceForm, RemovePriceForm
 from pilot.ingest.metrics import OTLP_SPANS_IGNORED, count_batch
 from pilot.ingest.services import MAX_BATCH_ITEMS, IngestResult, UnknownInteraction, feedback_from_api, ingest_items
 from pilot.pricing import prices
+from pilot.unit_of_work import DatabaseBusy, retrying, unit_of_work
 from pilot.worker.queue import refresh_rollup_soon
 
 bp = Blueprint("ingest", __name__)
-
-# SQLite allows one writer at a time; a request that finds the database locked for longer than
-# the driver's busy timeout is retried a few times before the client is asked to retry.
-LOCK_RETRIES = 3
-
 
 def batch_items(payload: Any) -> list[Any]:
     """One interaction object, or {"interactions": [...]} of at most 1,000: else 400."""
@@ -58,38 +52,26 @@ def batch_items(payload: Any) -> list[Any]:
 
 
 def store_batch(items: list[Any], source: str) -> IngestResult:
-    """Ingest and commit in one transaction for the key's pilot, retrying a locked SQLite.
+    """Ingest and commit in one transaction for the key's pilot (pilot.unit_of_work.retrying
+    retries a locked SQLite).
 
     If the database stays locked, the client gets 503 with Retry-After: nothing was stored,
     and a retry is safe (event ids make it idempotent).
     """
-    attempt = 0
-    while True:
-        try:
-            touch_api_key(g.api_key)  # first, so concurrent requests lock rows in the same order
-            result = ingest_items(db.session, g.pilot, items, source)
-            db.session.commit()
-            refresh_rollup_soon(g.pilot.id)
-            break
-        except sa.exc.OperationalError as error:
-            db.session.rollback()
-            attempt += 1
-            if not _is_lock_conflict(error):
-                raise
-            if attempt >= LOCK_RETRIES:
-                current_app.logger.warning("ingestion gave up on a locked database: %s", error.orig)
-                busy = jsonify(error="The database is busy: nothing was stored, retry shortly.")
-                busy.status_code, busy.headers["Retry-After"] = 503, "1"
-                abort(busy)
-            time.sleep(0.05 * attempt)
+    def work() -> IngestResult:
+        touch_api_key(g.api_key)  # first, so concurrent requests lock rows in the same order
+        return ingest_items(db.session, g.pilot, items, source)
+
+    try:
+        result = retrying(work)
+    except DatabaseBusy as busy:
+        current_app.logger.warning("ingestion gave up on a locked database: %s", busy)
+        response = jsonify(error="The database is busy: nothing was stored, retry shortly.")
+        response.status_code, response.headers["Retry-After"] = 503, "1"
+        abort(response)
+    refresh_rollup_soon(g.pilot.id)
     count_batch(source, result.accepted, result.duplicates, len(result.rejected))
     return result
-
-
-def _is_lock_conflict(error: sa.exc.OperationalError) -> bool:
-    """SQLite 'database is locked' or a PostgreSQL deadlock: both are safe to retry."""
-    text = str(error.orig).lower()
-    return "database is locked" in text or "deadlock detected" in text
 
 
 @bp.post("/api/v1/interactions")
@@ -143,14 +125,13 @@ def post_feedback():
     require_content_type("application/json")
     payload = parse_json(read_body())
     try:
-        feedback = feedback_from_api(db.session, g.pilot, payload)
+        with unit_of_work():
+            feedback = feedback_from_api(db.session, g.pilot, payload)
+            touch_api_key(g.api_key)
     except FeedbackError as error:
-        db.session.rollback()
         abort(400, description=str(error))
     except UnknownInteraction as error:
         abort(404, description=str(error))
-    touch_api_key(g.api_key)
-    db.session.commit()
     return jsonify({
         "id": feedback.id,
         "interaction": feedback.interaction.event_id,
@@ -173,15 +154,15 @@ def prices_page(slug: str):
     error = None
     if form.validate_on_submit():
         try:
-            row, repriced = prices.add_price(
-                db.session, g.pilot, model=form.model.data, input_per_mtok=form.input_per_mtok.data,
-                output_per_mtok=form.output_per_mtok.data, cached_input_per_mtok=form.cached_input_per_mtok.data,
-                cache_write_per_mtok=form.cache_write_per_mtok.data, effective_from=form.effective_from.data, actor=current_user)
+            with unit_of_work():
+                row, repriced = prices.add_price(
+                    db.session, g.pilot, model=form.model.data, input_per_mtok=form.input_per_mtok.data,
+                    output_per_mtok=form.output_per_mtok.data, cached_input_per_mtok=form.cached_input_per_mtok.data,
+                    cache_write_per_mtok=form.cache_write_per_mtok.data, effective_from=form.effective_from.data,
+                    actor=current_user)
         except prices.PriceError as problem:
-            db.session.rollback()
             error = str(problem)
         else:
-            db.session.commit()
             flash(f"Added a price for {row.model}; re-priced {repriced:,} stored interaction(s).", "success")
             return redirect(url_for("ingest.prices_page", slug=slug))
     elif form.errors:
@@ -198,9 +179,9 @@ def remove_price(slug: str, price_id: int):
     if not RemovePriceForm().validate_on_submit():
         abort(400, description="Your form expired. Reload the page and try again.")
     try:
-        repriced = prices.remove_price(db.session, g.pilot, price_id, current_user)
+        with unit_of_work():
+            repriced = prices.remove_price(db.session, g.pilot, price_id, current_user)
     except prices.PriceError:
         abort(404, description="No such price row in this pilot.")
-    db.session.commit()
     flash(f"Price removed; re-priced {repriced:,} stored interaction(s).", "success")
     return redirect(url_for("ingest.prices_page", slug=slug))

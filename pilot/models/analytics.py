@@ -8,7 +8,7 @@ a latency histogram, flag counts — per day (`analytics_day`). `analytics_state
 rollup was last brought up to date; `rollup_change` lists the (pilot, day)s whose interactions,
 feedback or flags were written since (recorded by pilot.analytics.changes in the writing
 transaction), and pilot.analytics.rollup recomputes exactly those days. Percentiles over the whole window cannot be summed from days, so
-they are read exactly from the ordered (pilot, latency) indexes below.
+they are read exactly from the ordered (pilot, latency) indexes declared with Interaction.
 """
 from __future__ import annotations
 
@@ -20,9 +20,6 @@ from sqlalchemy import orm as so
 
 from pilot.extensions import db
 from pilot.models.base import BigIntPK, utcnow
-from pilot.models.feedback import Feedback
-from pilot.models.flags import Flag
-from pilot.models.interactions import Interaction
 
 
 class DailyRollup(db.Model):
@@ -94,14 +91,3 @@ class RollupChange(db.Model):
     id: so.Mapped[int] = so.mapped_column(BigIntPK, primary_key=True)
     pilot_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("pilot.id", ondelete="CASCADE"))
     day: so.Mapped[date]
-
-
-# Indexes on the shared tables, declared here because read-side queries read through them:
-# recent arrivals and changes by time (readiness snapshots, the feedback team page and review
-# grouping read them), and exact percentiles by ordered index scans.
-_interaction, _feedback, _flag = Interaction.__table__.c, Feedback.__table__.c, Flag.__table__.c
-sa.Index("ix_interaction_pilot_received", _interaction.pilot_id, _interaction.received_at)
-sa.Index("ix_interaction_pilot_latency", _interaction.pilot_id, _interaction.latency_ms)
-sa.Index("ix_interaction_pilot_model_latency", _interaction.pilot_id, _interaction.model, _interaction.latency_ms)
-sa.Index("ix_feedback_pilot_updated", _feedback.pilot_id, _feedback.updated_at)
-sa.Index("ix_flag_pilot_updated", _flag.pilot_id, _flag.updated_at)

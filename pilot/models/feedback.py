@@ -22,6 +22,7 @@ class Feedback(db.Model):
     __table_args__ = (
         sa.Index("ix_feedback_pilot_time", "pilot_id", "created_at"),
         sa.Index("ix_feedback_interaction", "interaction_id"),
+        sa.Index("ix_feedback_pilot_updated", "pilot_id", "updated_at"),  # changes by time (the team page)
     )
 
     id: so.Mapped[int] = so.mapped_column(BigIntPK, primary_key=True)

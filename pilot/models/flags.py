@@ -24,6 +24,7 @@ class Flag(db.Model):
         sa.UniqueConstraint("interaction_id", "reason"),
         sa.Index("ix_flag_pilot_status", "pilot_id", "status"),
         sa.Index("ix_flag_pilot_reason", "pilot_id", "reason"),
+        sa.Index("ix_flag_pilot_updated", "pilot_id", "updated_at"),  # changes by time (review grouping)
     )
 
     id: so.Mapped[int] = so.mapped_column(BigIntPK, primary_key=True)

@@ -60,6 +60,24 @@ class ReadinessReport(db.Model):
         order_by="ReadinessSignature.id", back_populates="report")
 
 
+# What a snapshot is: frozen when it is taken. Only the sign-off columns are set later, once.
+FROZEN_COLUMNS = ("pilot_id", "number", "payload", "created_at", "created_by_id", "required_signers")
+
+
+@sa.event.listens_for(ReadinessReport, "before_update")
+def _snapshots_are_immutable(mapper, connection, target: ReadinessReport) -> None:
+    """The ORM refuses to rewrite a snapshot's frozen columns, or anything of a signed one."""
+    state = sa.inspect(target)
+    changed = [name for name in FROZEN_COLUMNS if state.attrs[name].history.has_changes()]
+    if changed:
+        raise ValueError(f"report snapshots are immutable ({', '.join(changed)} changed)")
+    stored_signature = connection.scalar(
+        sa.select(ReadinessReport.signed_at).where(ReadinessReport.id == target.id)
+    )
+    if stored_signature is not None:
+        raise ValueError("a signed report cannot be changed")
+
+
 class ReadinessSignature(db.Model):
     """One lead's signature on a report snapshot; a lead signs a snapshot at most once."""
 

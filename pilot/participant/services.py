@@ -11,9 +11,9 @@ import sqlalchemy as sa
 from sqlalchemy import orm as so
 
 from pilot import audit
-from pilot.feedback.team import Page, paginate
 from pilot.models import Feedback, Flag, Interaction, Membership, Report, User
 from pilot.models.base import utcnow
+from pilot.pagination import Page, paginate
 
 PER_PAGE = 20
 REPORTS_SHOWN = 50

@@ -33,10 +33,12 @@ from pilot.feedback.services import (
     FeedbackError,
     ReportError,
 )
-from pilot.feedback.team import ID_CONVERTER, parse_page
+from pilot.feedback.team import ID_CONVERTER
 from pilot.models import Membership
+from pilot.pagination import page_number
 from pilot.participant import services
 from pilot.participant.forms import GeneralFeedbackForm, LeaveForm, ProblemReportForm, RatingForm
+from pilot.unit_of_work import unit_of_work
 
 bp = Blueprint("participant", __name__)
 
@@ -66,9 +68,9 @@ def home(slug: str):
     membership = g.membership
     page = ratings = reports_by_interaction = reports = None
     if membership is not None:
-        services.touch_last_seen(membership)
-        db.session.commit()
-        page = services.interactions_page(db.session, membership, parse_page(request.args.get("page")))
+        with unit_of_work():
+            services.touch_last_seen(membership)  # a once-a-minute activity stamp, not a change of data
+        page = services.interactions_page(db.session, membership, page_number(request.args.get("page")))
         ids = [interaction.id for interaction in page.items]
         ratings = services.ratings_for(db.session, membership, ids)
         reports_by_interaction = services.reports_for(db.session, membership, ids)
@@ -91,16 +93,15 @@ def rate(slug: str, interaction_id: int):
     thumbs, rating, comment = feedback_services.parse_form_rating(request.form)
     back = url_for("participant.home", slug=slug, page=request.form.get("page") or None, _anchor=f"i-{interaction.id}")
     try:
-        feedback_services.record_feedback(db.session, g.pilot, interaction, thumbs=thumbs, rating=rating,
-                                          comment=comment, membership=membership, source="ui")
+        with unit_of_work():
+            feedback_services.record_feedback(db.session, g.pilot, interaction, thumbs=thumbs, rating=rating,
+                                              comment=comment, membership=membership, source="ui")
     except FeedbackError as error:
-        db.session.rollback()
         message = f"Not saved: {error}."
         if _wants_json():
             return jsonify(saved=False, error=message), 400
         flash(message, "error")
         return redirect(back)
-    db.session.commit()
     if _wants_json():
         return jsonify(saved=True, message="Saved. Thank you!")
     flash("Thanks, your rating is saved. You can change it any time.", "success")
@@ -134,16 +135,15 @@ def report_problem(slug: str):
         max_bytes = current_app.config["UPLOAD_MAX_BYTES"]
         data = upload.stream.read(max_bytes + 1) if upload is not None and upload.filename else None
         try:
-            feedback_services.submit_report(
-                db.session, g.pilot, membership, kind="problem", problem_type=request.form.get("problem_type"),
-                description=request.form.get("description"), interaction=interaction, screenshot_data=data,
-                upload_dir=current_app.config["UPLOAD_DIR"], max_bytes=max_bytes,
-            )
+            with unit_of_work():
+                feedback_services.submit_report(
+                    db.session, g.pilot, membership, kind="problem", problem_type=request.form.get("problem_type"),
+                    description=request.form.get("description"), interaction=interaction, screenshot_data=data,
+                    upload_dir=current_app.config["UPLOAD_DIR"], max_bytes=max_bytes,
+                )
         except ReportError as error:
-            db.session.rollback()
             errors = error.messages
         else:
-            db.session.commit()
             flash("Thank you! Your report reached the team. You will see here when they look at it.", "success")
             return redirect(url_for("participant.home", slug=slug, _anchor="reports"))
     return render_template("participant/report.html", pilot=g.pilot, form=form, interaction=interaction,
@@ -169,13 +169,12 @@ def general_feedback(slug: str):
         if not form.validate_on_submit():
             abort(400, description="The form expired: reload the page and try again.")
         try:
-            feedback_services.submit_report(db.session, g.pilot, membership, kind=request.form.get("kind"),
-                                            description=request.form.get("description"))
+            with unit_of_work():
+                feedback_services.submit_report(db.session, g.pilot, membership, kind=request.form.get("kind"),
+                                                description=request.form.get("description"))
         except ReportError as error:
-            db.session.rollback()
             errors = error.messages
         else:
-            db.session.commit()
             flash("Thank you! The team sees your message and will mark it when they act on it.", "success")
             return redirect(url_for("participant.home", slug=slug, _anchor="reports"))
     return render_template("participant/feedback.html", pilot=g.pilot, form=form, errors=errors,
@@ -205,12 +204,11 @@ def leave(slug: str):
             flash("Tick the box to confirm that you want to leave.", "error")
         else:
             try:
-                result = services.leave_pilot(db.session, membership)
+                with unit_of_work():
+                    result = services.leave_pilot(db.session, membership)
             except services.ParticipantError as error:
-                db.session.rollback()
                 flash(str(error), "error")
             else:
-                db.session.commit()
                 for path in result.screenshot_paths:
                     feedback_services.delete_stored_file(current_app.config["UPLOAD_DIR"], path)
                 pilot_name = g.pilot.name

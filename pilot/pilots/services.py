@@ -10,7 +10,7 @@ from sqlalchemy import orm as so
 
 from pilot import audit
 from pilot.access import hash_api_key, scoped
-from pilot.models import ApiKey, Membership, Pilot, User
+from pilot.models import ApiKey, AuditEvent, Membership, Pilot, User
 from pilot.models.base import utcnow
 from pilot.models.pilots import PILOT_STATUSES
 from pilot.pilots.settings import check_consistency, current_settings, parse_setting
@@ -119,3 +119,17 @@ def pilots_for(session: so.Session, user: User) -> list[tuple[Pilot, str]]:
         .order_by(Pilot.created_at.desc())
     ).all()
     return [(p, role) for p, role in rows]
+
+
+def api_keys_of(session: so.Session, pilot: Pilot) -> list[ApiKey]:
+    """The pilot's API keys, newest first (the settings page lists them, revoked ones included)."""
+    return list(session.scalars(sa.select(ApiKey).where(ApiKey.pilot_id == pilot.id).order_by(ApiKey.created_at.desc())))
+
+
+AUDIT_PAGE_ROWS = 200
+
+
+def recent_audit_events(session: so.Session, pilot: Pilot, limit: int = AUDIT_PAGE_ROWS) -> list[AuditEvent]:
+    """The pilot's newest audit events (the audit page shows the last `limit`)."""
+    return list(session.scalars(
+        sa.select(AuditEvent).where(AuditEvent.pilot_id == pilot.id).order_by(AuditEvent.id.desc()).limit(limit)))

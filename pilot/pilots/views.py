@@ -1,7 +1,6 @@
 """Pilot list, settings and API keys (the overview dashboard at /pilots/<slug> is pilot.analytics's)."""
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
@@ -9,11 +8,11 @@ from pilot.access import admin_required, is_team, pilot_role_required
 from pilot.auth.services import find_user_by_email
 from pilot.extensions import db
 from pilot.forms import CsrfOnlyForm
-from pilot.models import ApiKey, AuditEvent
 from pilot.pilots import services
 from pilot.pilots.forms import ApiKeyForm, NewPilotForm, StatusForm
 from pilot.pilots.settings import SETTINGS, SettingError, current_settings
 from pilot.readiness.decision import latest_decisions
+from pilot.unit_of_work import unit_of_work
 
 bp = Blueprint("pilots", __name__)
 
@@ -37,11 +36,11 @@ def create():
             flash(f"No user with email {form.lead_email.data}: create the account first.", "error")
         else:
             try:
-                pilot = services.create_pilot(db.session, form.slug.data, form.name.data, lead, actor=current_user)
+                with unit_of_work():
+                    pilot = services.create_pilot(db.session, form.slug.data, form.name.data, lead, actor=current_user)
             except services.PilotError as error:
                 flash(str(error), "error")
             else:
-                db.session.commit()
                 return redirect(url_for("analytics.overview", slug=pilot.slug))
     for field, errors in form.errors.items():
         flash(f"{field}: {'; '.join(errors)}", "error")
@@ -57,16 +56,15 @@ def settings(slug: str):
     if form.validate_on_submit():
         changes = {name: request.form.get(name, "") for name in SETTINGS if name in request.form}
         try:
-            changed = services.update_settings(db.session, g.pilot, changes, actor=current_user)
+            with unit_of_work():
+                changed = services.update_settings(db.session, g.pilot, changes, actor=current_user)
         except SettingError as error:
-            db.session.rollback()
             flash(str(error), "error")
             values.update(changes)
         else:
-            db.session.commit()
             flash(f"Saved {len(changed)} change(s)." if changed else "Nothing changed.", "success")
             return redirect(url_for("pilots.settings", slug=slug))
-    keys = db.session.scalars(sa.select(ApiKey).where(ApiKey.pilot_id == g.pilot.id).order_by(ApiKey.created_at.desc())).all()
+    keys = services.api_keys_of(db.session, g.pilot)
     return render_template("pilots/settings.html", pilot=g.pilot, form=form, settings=SETTINGS, values=values,
                            errors=errors, keys=keys, key_form=ApiKeyForm(), status_form=StatusForm(),
                            transitions=sorted(services.TRANSITIONS[g.pilot.status]))
@@ -79,11 +77,11 @@ def change_status(slug: str):
     if not form.validate_on_submit():
         abort(400)
     try:
-        services.change_status(db.session, g.pilot, form.status.data, actor=current_user)
+        with unit_of_work():
+            services.change_status(db.session, g.pilot, form.status.data, actor=current_user)
     except services.PilotError as error:
         flash(str(error), "error")
     else:
-        db.session.commit()
         flash(f"The pilot is now {g.pilot.status}.", "success")
     return redirect(url_for("pilots.settings", slug=slug))
 
@@ -94,9 +92,9 @@ def create_api_key(slug: str):
     form = ApiKeyForm()
     if not form.validate_on_submit():
         abort(400)
-    key, secret = services.mint_api_key(db.session, g.pilot, current_user, name=form.name.data or "")
-    db.session.commit()
-    keys = db.session.scalars(sa.select(ApiKey).where(ApiKey.pilot_id == g.pilot.id).order_by(ApiKey.created_at.desc())).all()
+    with unit_of_work():
+        key, secret = services.mint_api_key(db.session, g.pilot, current_user, name=form.name.data or "")
+    keys = services.api_keys_of(db.session, g.pilot)
     flash("Copy the key now: it is shown only once.", "success")
     return render_template("pilots/settings.html", pilot=g.pilot, form=CsrfOnlyForm(), settings=SETTINGS,
                            values=current_settings(g.pilot), errors={}, keys=keys, key_form=ApiKeyForm(),
@@ -110,10 +108,10 @@ def revoke_api_key(slug: str, key_id: int):
     if not CsrfOnlyForm().validate_on_submit():
         abort(400)
     try:
-        services.revoke_api_key(db.session, g.pilot, key_id, current_user)
+        with unit_of_work():
+            services.revoke_api_key(db.session, g.pilot, key_id, current_user)
     except services.PilotError:
         abort(404)
-    db.session.commit()
     flash("Key revoked.", "success")
     return redirect(url_for("pilots.settings", slug=slug))
 
@@ -121,9 +119,7 @@ def revoke_api_key(slug: str, key_id: int):
 @bp.route("/pilots/<slug>/audit")
 @pilot_role_required("lead")
 def audit_log(slug: str):
-    events = db.session.scalars(
-        sa.select(AuditEvent).where(AuditEvent.pilot_id == g.pilot.id).order_by(AuditEvent.id.desc()).limit(200)
-    ).all()
+    events = services.recent_audit_events(db.session, g.pilot)
     return render_template("pilots/audit.html", pilot=g.pilot, events=events)
 
 

@@ -17,6 +17,7 @@ from pilot.extensions import csrf, db
 from pilot.models import PromptVersion
 from pilot.prompts import registry
 from pilot.prompts.naming import version_string
+from pilot.unit_of_work import unit_of_work
 
 bp = Blueprint("prompts_api", __name__)
 
@@ -44,8 +45,8 @@ def get_prompt(slug: str, name: str):
     body = version_json(served.version, served.label)
     etag = hashlib.sha256(repr(sorted(body.items())).encode()).hexdigest()[:32]
     if getattr(g, "api_key", None) is not None:
-        touch_api_key(g.api_key)
-        db.session.commit()
+        with unit_of_work():
+            touch_api_key(g.api_key)  # a once-a-minute "last used" stamp, not a change of data
     if request.if_none_match.contains(etag):
         response = make_response("", 304)
     else:
@@ -69,16 +70,14 @@ def post_version(slug: str, name: str):
         if key in payload and not isinstance(payload[key], kind):
             abort(400, description=f"{key}: must be {shape} when given")
     try:
-        version = registry.create_version(db.session, g.pilot, name, payload.get("template"),
-                                          model=payload.get("model"), params=payload.get("params"),
-                                          note=payload.get("note", ""))
+        with unit_of_work():
+            version = registry.create_version(db.session, g.pilot, name, payload.get("template"),
+                                              model=payload.get("model"), params=payload.get("params"),
+                                              note=payload.get("note", ""))
     except registry.TemplateTooLarge as error:
-        db.session.rollback()
         abort(413, description=str(error))
     except registry.PromptError as error:
-        db.session.rollback()
         abort(400, description=str(error))
-    db.session.commit()
     return jsonify(version_json(version)), 201
 
 

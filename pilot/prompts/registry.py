@@ -16,7 +16,7 @@ from sqlalchemy import orm as so
 
 from pilot import audit
 from pilot.database import insert_ignoring_conflicts
-from pilot.models import Pilot, Prompt, PromptEvent, PromptLabel, PromptVersion, User
+from pilot.models import Interaction, Pilot, Prompt, PromptEvent, PromptLabel, PromptVersion, User
 from pilot.models.base import utcnow
 from pilot.models.prompts import LABEL_CANDIDATE, LABEL_PRODUCTION
 from pilot.prompts.naming import NAME_PATTERN, gets_candidate, version_string
@@ -306,3 +306,27 @@ def set_rollout(session: so.Session, prompt: Prompt, share: Any, actor: User | N
     candidate = labels_of(session, prompt).get(LABEL_CANDIDATE)
     return _event(session, prompt, "rollout", actor, label=LABEL_CANDIDATE, before=candidate, after=candidate,
                   from_pct=from_pct, to_pct=share, reason=reason if isinstance(reason, str) else "")
+
+
+def version_counts(session: so.Session, pilot: Pilot) -> dict[int, int]:
+    """Registered versions per prompt id (one GROUP BY)."""
+    return dict(session.execute(
+        sa.select(PromptVersion.prompt_id, sa.func.count(PromptVersion.id))
+        .where(PromptVersion.pilot_id == pilot.id, PromptVersion.prompt_id.is_not(None))
+        .group_by(PromptVersion.prompt_id)).all())
+
+
+def traffic_of(session: so.Session, pilot: Pilot, versions: list[str]) -> dict[str, int]:
+    """Interactions per version string (one GROUP BY)."""
+    if not versions:
+        return {}
+    return dict(session.execute(
+        sa.select(Interaction.prompt_version, sa.func.count(Interaction.id))
+        .where(Interaction.pilot_id == pilot.id, Interaction.prompt_version.in_(versions))
+        .group_by(Interaction.prompt_version)).all())
+
+
+def registered_version(session: so.Session, pilot: Pilot, prompt_version: str) -> PromptVersion | None:
+    """The registered version an interaction's `prompt_version` string names, if any."""
+    return session.scalar(sa.select(PromptVersion).where(
+        PromptVersion.pilot_id == pilot.id, PromptVersion.version == prompt_version, PromptVersion.prompt_id.is_not(None)))

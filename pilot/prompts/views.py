@@ -8,7 +8,6 @@ from __future__ import annotations
 import difflib
 import json
 
-import sqlalchemy as sa
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, stream_with_context, url_for
 from flask_login import current_user
 
@@ -16,9 +15,10 @@ from pilot.access import is_lead, pilot_role_required
 from pilot.charts import Series, line_chart, milliseconds, percent
 from pilot.extensions import db
 from pilot.forms import CsrfOnlyForm
-from pilot.models import Interaction, PromptVersion
+from pilot.models import PromptVersion
 from pilot.models.prompts import LABEL_CANDIDATE, LABEL_PRODUCTION, REGRESSION_VERDICTS
 from pilot.prompts import comparison, exports, registry, regression
+from pilot.unit_of_work import unit_of_work
 
 bp = Blueprint("prompts", __name__)
 NUMBER = "int(min=1, max=2147483647)"
@@ -45,13 +45,7 @@ def _csrf() -> None:
 
 
 def _traffic(versions: list[str]) -> dict[str, int]:
-    """Interactions per version string (one GROUP BY)."""
-    if not versions:
-        return {}
-    return dict(db.session.execute(
-        sa.select(Interaction.prompt_version, sa.func.count(Interaction.id))
-        .where(Interaction.pilot_id == g.pilot.id, Interaction.prompt_version.in_(versions))
-        .group_by(Interaction.prompt_version)).all())
+    return registry.traffic_of(db.session, g.pilot, versions)
 
 
 @bp.route("/pilots/<slug>/prompts")
@@ -59,10 +53,7 @@ def _traffic(versions: list[str]) -> dict[str, int]:
 def index(slug: str):
     prompts = registry.prompts_of(db.session, g.pilot)
     labels = {p.id: registry.labels_of(db.session, p) for p in prompts}
-    counts = dict(db.session.execute(
-        sa.select(PromptVersion.prompt_id, sa.func.count(PromptVersion.id))
-        .where(PromptVersion.pilot_id == g.pilot.id, PromptVersion.prompt_id.is_not(None))
-        .group_by(PromptVersion.prompt_id)).all())
+    counts = registry.version_counts(db.session, g.pilot)
     unregistered = registry.unregistered_versions(db.session, g.pilot)
     traffic = _traffic([v.version for v in unregistered])
     return render_template("prompts/index.html", pilot=g.pilot, prompts=prompts, labels=labels, counts=counts,
@@ -78,20 +69,18 @@ def create_version(slug: str):
     form = request.form
     params_text = form.get("params", "").strip()
     try:
-        try:
-            params = json.loads(params_text) if params_text else None
-        except json.JSONDecodeError as error:
-            raise registry.PromptError(f"params: not JSON ({error.msg})") from None
-        version = registry.create_version(db.session, g.pilot, form.get("name", "").strip(), form.get("template", ""),
-                                          model=form.get("model", "").strip() or None, params=params,
-                                          note=form.get("note", "").strip(), author=current_user)
+        with unit_of_work():
+            try:
+                params = json.loads(params_text) if params_text else None
+            except json.JSONDecodeError as error:
+                raise registry.PromptError(f"params: not JSON ({error.msg})") from None
+            version = registry.create_version(db.session, g.pilot, form.get("name", "").strip(),
+                                              form.get("template", ""), model=form.get("model", "").strip() or None,
+                                              params=params, note=form.get("note", "").strip(), author=current_user)
     except registry.TemplateTooLarge as error:
-        db.session.rollback()
         abort(413, description=str(error))
     except registry.PromptError as error:
-        db.session.rollback()
         abort(400, description=f"Version not created: {error}.")
-    db.session.commit()
     flash(f"Created {version.version}.", "success")
     return redirect(url_for("prompts.prompt", slug=slug, name=version.prompt.name))
 
@@ -182,11 +171,10 @@ def _lead_action(slug: str, name: str, action) -> Response:
     _csrf()
     prompt = _prompt_or_404(name)
     try:
-        message = action(prompt)
+        with unit_of_work():
+            message = action(prompt)
     except registry.PromptError as error:
-        db.session.rollback()
         abort(400, description=f"Not done: {error}.")
-    db.session.commit()
     flash(message, "success")
     return redirect(url_for("prompts.prompt", slug=slug, name=prompt.name))
 
@@ -277,12 +265,11 @@ def import_regression(slug: str, name: str):
     if len(data) > MAX_UPLOAD_BYTES:
         abort(413, description=f"file: over {MAX_UPLOAD_BYTES // (1024 * 1024)} MB")
     try:
-        result = regression.import_replays(db.session, g.pilot, prompt, data, request.form.get("version", "").strip(),
-                                           current_user)
+        with unit_of_work():
+            result = regression.import_replays(db.session, g.pilot, prompt, data,
+                                               request.form.get("version", "").strip(), current_user)
     except regression.RegressionError as error:
-        db.session.rollback()
         abort(400, description=f"Nothing imported: {error}.")
-    db.session.commit()
     flash(f"Imported {result.imported:,} replayed outputs.", "success")
     for message in result.errors[:50]:
         flash(message, "error")
@@ -308,12 +295,12 @@ def mark_regression(slug: str, name: str, item_id: int):
     _csrf()
     prompt = _prompt_or_404(name)
     try:
-        regression.mark(db.session, g.pilot, prompt, item_id, request.form.get("verdict", ""), current_user)
+        with unit_of_work():
+            regression.mark(db.session, g.pilot, prompt, item_id, request.form.get("verdict", ""), current_user)
     except regression.RegressionError as error:
         abort(400, description=str(error))
     except LookupError as error:
         abort(404, description=str(error))
-    db.session.commit()
     return redirect(url_for("prompts.review_regression", slug=slug, name=prompt.name, _anchor=f"item-{item_id}"))
 
 
@@ -322,8 +309,7 @@ def registered_prompt_url(pilot, prompt_version: str | None) -> str | None:
     """The registry page of the version an interaction names, when it is registered (else None)."""
     if not prompt_version or pilot is None:
         return None
-    version = db.session.scalar(sa.select(PromptVersion).where(
-        PromptVersion.pilot_id == pilot.id, PromptVersion.version == prompt_version, PromptVersion.prompt_id.is_not(None)))
+    version = registry.registered_version(db.session, pilot, prompt_version)
     if version is None:
         return None
     return url_for("prompts.version", slug=pilot.slug, name=version.prompt.name, number=version.number)

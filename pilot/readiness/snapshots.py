@@ -26,23 +26,6 @@ from pilot.models.base import utcnow
 from pilot.readiness.report import UNSIGNED, build_report, iso, verdict_for, verdict_label
 
 MAX_SIGN_NOTE_CHARS = 10_000
-FROZEN_COLUMNS = ("pilot_id", "number", "payload", "created_at", "created_by_id", "required_signers")
-
-
-@sa.event.listens_for(ReadinessReport, "before_update")
-def _snapshots_are_immutable(mapper, connection, target: ReadinessReport) -> None:
-    """The ORM refuses to rewrite a snapshot's frozen columns, or anything of a signed one."""
-    state = sa.inspect(target)
-    changed = [name for name in FROZEN_COLUMNS if state.attrs[name].history.has_changes()]
-    if changed:
-        raise ValueError(f"report snapshots are immutable ({', '.join(changed)} changed)")
-    stored_signature = connection.scalar(
-        sa.select(ReadinessReport.signed_at).where(ReadinessReport.id == target.id)
-    )
-    if stored_signature is not None:
-        raise ValueError("a signed report cannot be changed")
-
-
 class SnapshotError(ValueError):
     """A snapshot action that cannot be done (already signed, note too long…)."""
 

@@ -31,6 +31,7 @@ from pilot.readiness import attestations, exports, pdf_jobs, snapshots
 from pilot.readiness.checklist import SECTIONS
 from pilot.readiness.decision import latest_decisions
 from pilot.readiness.report import build_report
+from pilot.unit_of_work import unit_of_work
 from pilot.worker import tracking
 
 bp = Blueprint("readiness", __name__)
@@ -113,20 +114,19 @@ def attest(slug: str):
     report = build_report(db.session, g.pilot)
     measured = next((item["auto_status"] for item in report["checklist"] if item["key"] == key), None)
     try:
-        exempt_text = typed["exempt_until"].strip()
-        try:
-            exempt_until = date.fromisoformat(exempt_text) if exempt_text else None
-        except ValueError:
-            raise attestations.AttestationError("exempt_until must be a date (YYYY-MM-DD)", "exempt_until") from None
-        attestations.attest(db.session, g.pilot, current_user, key=key, status=typed["status"], note=typed["note"],
-                            link=typed["link"], owner=typed["owner"], exempt_until=exempt_until,
-                            measured_status=measured, today=utcnow().date())
+        with unit_of_work():
+            exempt_text = typed["exempt_until"].strip()
+            try:
+                exempt_until = date.fromisoformat(exempt_text) if exempt_text else None
+            except ValueError:
+                raise attestations.AttestationError("exempt_until must be a date (YYYY-MM-DD)", "exempt_until") from None
+            attestations.attest(db.session, g.pilot, current_user, key=key, status=typed["status"], note=typed["note"],
+                                link=typed["link"], owner=typed["owner"], exempt_until=exempt_until,
+                                measured_status=measured, today=utcnow().date())
     except attestations.AttestationError as error:
-        db.session.rollback()
         flash(f"{key}: not recorded — {error}", "error")
         return _page(report, attempt={"key": key, "values": typed, "field": error.field or "note",
                                       "error": str(error)}, status=422)
-    db.session.commit()
     flash(f"Recorded your {'exemption' if exempt_until else 'attestation'} on {key}.", "success")
     return redirect(url_for("readiness.page", slug=slug, _anchor=f"item-{key}"))
 
@@ -137,10 +137,9 @@ def create_report(slug: str):
     if not CsrfOnlyForm().validate_on_submit():
         abort(400)
     try:
-        report = snapshots.create_snapshot(db.session, g.pilot, current_user)
-        db.session.commit()
+        with unit_of_work():
+            report = snapshots.create_snapshot(db.session, g.pilot, current_user)
     except IntegrityError:  # two leads took the same number at the same moment
-        db.session.rollback()
         flash("Another report was being created at the same moment: try again.", "error")
     else:
         flash(f"Created report #{report.number} ({report.verdict}).", "success")
@@ -154,15 +153,13 @@ def sign_report(slug: str, number: int):
         abort(400)
     report = _snapshot_or_404(number)
     try:
-        snapshots.sign_snapshot(db.session, g.pilot, report, current_user, request.form.get("note", ""))
+        with unit_of_work():
+            snapshots.sign_snapshot(db.session, g.pilot, report, current_user, request.form.get("note", ""))
     except snapshots.NotAllowedToSign as error:
-        db.session.rollback()
         abort(403, description=str(error))
     except snapshots.SnapshotError as error:
-        db.session.rollback()
         flash(str(error), "error")
     else:
-        db.session.commit()
         if snapshots.is_complete(report):
             label = snapshots.snapshot_json(report)["verdict_label"]
             flash(f"You signed report #{number}: the signatures are complete and the verdict is {label}.", "success")

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Mapping
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import orm as so
 
-from pilot.flagging.reasons import REASONS
 from pilot.metrics import is_negative, is_positive
 from pilot.models import Feedback, Flag, Interaction, Pilot, User
-from pilot.models.flags import FLAG_KINDS, FLAG_STATUSES, SEVERITIES
+from pilot.models.flags import FLAG_STATUSES
+from pilot.pagination import clamp_page, last_page
 
 PER_PAGE = 50
 STATUS_CHOICES = FLAG_STATUSES + ("all",)
@@ -25,7 +25,8 @@ ASSIGNEE_CHOICES = ("", "me", "none")
 
 @dataclass
 class Filters:
-    """The queue's GET parameters, validated. Unknown values are reported, not obeyed."""
+    """The queue's GET parameters, validated (pilot.review.forms.QueueFilterForm reads them).
+    Unknown values are reported, not obeyed."""
 
     kind: str = ""
     reason: str = ""
@@ -39,28 +40,6 @@ class Filters:
     assignee: str = ""
     escalated: bool = False
     errors: list[str] = field(default_factory=list)
-
-    @classmethod
-    def parse(cls, args: Mapping[str, str]) -> "Filters":
-        filters = cls()
-        for name, choices in (("kind", FLAG_KINDS), ("reason", tuple(REASONS)), ("severity", SEVERITIES),
-                              ("status", STATUS_CHOICES), ("assignee", ASSIGNEE_CHOICES)):
-            value = (args.get(name) or "").replace("\x00", "").strip()
-            if value and value not in choices:
-                filters.errors.append(f"{name}: '{value[:40]}' is not one of {', '.join(c for c in choices if c)}")
-            elif value or name != "status":
-                setattr(filters, name, value)
-        for name in ("model", "prompt_version", "participant"):
-            setattr(filters, name, (args.get(name) or "").replace("\x00", "").strip()[:255])
-        for name in ("date_from", "date_to"):
-            value = (args.get(name) or "").replace("\x00", "").strip()
-            if value:
-                try:
-                    setattr(filters, name, date.fromisoformat(value))
-                except ValueError:
-                    filters.errors.append(f"{name}: '{value[:40]}' is not a date (YYYY-MM-DD)")
-        filters.escalated = (args.get("escalated") or "") in ("1", "on", "true", "yes")
-        return filters
 
     def as_args(self) -> dict[str, str]:
         """Back to GET parameters (for links that keep the filters)."""
@@ -150,8 +129,7 @@ def queue_page(session: so.Session, pilot: Pilot, filters: Filters, me: User | N
         sa.select(sa.func.count(Flag.id)).select_from(Flag).join(Interaction, Interaction.id == Flag.interaction_id)
         .where(*_conditions(pilot, filters, me))
     ) or 0
-    pages = max(1, -(-total // per_page))
-    page = min(max(1, page), pages)
+    pages, page = last_page(total, per_page), clamp_page(page, total, per_page)  # the count skips the impact join
     preview = sa.func.substr(Interaction.output_text, 1, OUTPUT_PREVIEW_CHARS).label("output_preview")
     statement = (_ordered(pilot, filters, me, Flag, Interaction, preview)
                  .options(so.defer(Interaction.output_text), so.selectinload(Flag.assignee))

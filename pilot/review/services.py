@@ -18,9 +18,10 @@ from sqlalchemy import orm as so
 from pilot import audit
 from pilot.access import may_decide
 from pilot.flagging.reasons import REASONS
-from pilot.models import Flag, Membership, Pilot, User
+from pilot.models import AuditEvent, Feedback, Flag, Interaction, Membership, Pilot, User
 from pilot.models.base import utcnow
 from pilot.models.flags import FLAG_CATEGORIES, SEVERITIES
+from pilot.pagination import CursorPage, after_cursor
 
 MAX_NOTE_CHARS = 5_000
 MAX_BULK = 500
@@ -209,3 +210,41 @@ def _decide(session: so.Session, flag: Flag, actor: User, action: str, actor_is_
     audit.record(session, f"flag.{action}", actor=actor, pilot=pilot, target_type="flag", target_id=flag.id,
                  before=before, after=_snapshot(flag))
     return flag
+
+
+def api_flags(session: so.Session, pilot: Pilot, filters: dict[str, str], after: int | None,
+              limit: int) -> CursorPage[dict[str, Any]]:
+    """One page of the flags API (docs/design.md "HTTP API"): flags after id `after`, in id order,
+    matching `filters` (column name → value, already validated)."""
+    columns = {"status": Flag.status, "reason": Flag.reason, "kind": Flag.kind, "severity": Flag.severity}
+    statement = (
+        sa.select(Flag.id, Interaction.event_id, Flag.kind, Flag.reason, Flag.severity, Flag.status)
+        .join(Interaction, Interaction.id == Flag.interaction_id)
+        .where(Flag.pilot_id == pilot.id, *(columns[name] == value for name, value in filters.items()))
+    )
+    page = after_cursor(session, statement, Flag.id, after, limit)
+    page.items = [{"id": row.id, "interaction": row.event_id, "kind": row.kind, "reason": row.reason,
+                   "severity": row.severity, "status": row.status} for row in page.items]
+    return page
+
+
+@dataclass
+class FlagDetail:
+    """What the flag's page shows beside the flag: the interaction's other flags, its feedback, the
+    flag's decision history."""
+
+    sibling_flags: list[Flag]
+    feedback: list[Feedback]
+    history: list[AuditEvent]
+
+
+def flag_detail(session: so.Session, pilot: Pilot, flag: Flag) -> FlagDetail:
+    return FlagDetail(
+        sibling_flags=list(session.scalars(sa.select(Flag).where(
+            Flag.interaction_id == flag.interaction_id, Flag.id != flag.id).order_by(Flag.id))),
+        feedback=list(session.scalars(sa.select(Feedback).where(
+            Feedback.interaction_id == flag.interaction_id).order_by(Feedback.created_at))),
+        history=list(session.scalars(sa.select(AuditEvent).where(
+            AuditEvent.pilot_id == pilot.id, AuditEvent.target_type == "flag", AuditEvent.target_id == str(flag.id)
+        ).order_by(AuditEvent.id))),
+    )
