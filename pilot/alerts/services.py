@@ -21,7 +21,7 @@ from sqlalchemy import orm as so
 
 from pilot import audit
 from pilot.analytics.percentiles import percentile
-from pilot.metrics import FAILED
+from pilot.metrics import FAILED, known_cost
 from pilot.models import AlertEvent, AlertRule, Interaction, Pilot, User
 from pilot.models.base import utcnow
 
@@ -126,9 +126,8 @@ def measure(session: so.Session, pilot: Pilot, metric: str, since: datetime, unt
     if metric == "error_rate":
         return Measure(failures / total if total else None)
     if metric == "daily_cost_usd":
-        if total and not known:
-            return Measure(None)  # traffic, but every cost unknown: not "zero"
-        return Measure(float(cost or 0.0) / days)
+        cost = known_cost(cost, known, total)  # traffic, but every cost unknown: None, not "zero"
+        return Measure(cost / days if cost is not None else None)
     if metric == "cost_per_request_usd":
         return Measure(float(cost) / known if known else None)
     raise AlertError(f"unknown metric '{metric}'")
