@@ -217,7 +217,7 @@ def _per_version(rows: pd.DataFrame) -> list[dict[str, Any]]:
     return sorted(result, key=lambda r: (r["first_day"], str(r["prompt_version"])))
 
 
-def _per_user(session: so.Session, pilot: Pilot, rows: pd.DataFrame, days: int) -> list[dict[str, Any]]:
+def _per_user(session: so.Session, pilot: Pilot, rows: pd.DataFrame, span_days: int) -> list[dict[str, Any]]:
     """Per user id: usage against the daily limit, failures, cost per month over the window, feedback."""
     if rows.empty:
         return []
@@ -234,7 +234,7 @@ def _per_user(session: so.Session, pilot: Pilot, rows: pd.DataFrame, days: int) 
             "user": user, "enrolled": user in enrolled, **numbers,
             "active_days": int(days.at[key, "size"]), "max_per_day": int(days.at[key, "max"]),
             "days_over_limit": int(over.at[key]) if over is not None and user is not None else 0,
-            "cost_per_month_usd": per_month(numbers["cost_usd"], days),
+            "cost_per_month_usd": per_month(numbers["cost_usd"], span_days),
         })
     return sorted(result, key=lambda r: (-r["interactions"], str(r["user"])))
 
