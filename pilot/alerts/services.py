@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy import orm as so
 
 from pilot import audit
+from pilot import formatting as fmt
 from pilot.analytics.percentiles import percentile
 from pilot.metrics import FAILED, known_cost
 from pilot.models import AlertEvent, AlertRule, Interaction, Pilot, User
@@ -139,12 +140,12 @@ def metric_value(session: so.Session, pilot: Pilot, metric: str, since: datetime
 
 def describe(metric: str, value: float) -> str:
     if metric in SHARE_METRICS:
-        return f"{value * 100:.2f}%"
+        return fmt.pct(value, 2)
     if metric == "p95_latency_ms":
-        return f"{value:,.0f} ms"
+        return fmt.ms(value)
     if metric == "user_requests_per_day":
-        return f"{value:,.1f} requests"
-    return f"${value:,.4f}"
+        return f"{fmt.number(value, 1)} requests"
+    return fmt.usd(value, 4)
 
 
 def _message(rule: AlertRule, found: Measure) -> str:
