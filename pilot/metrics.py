@@ -8,17 +8,24 @@ downward and never each other for a definition.
 - ai_error = status in error / timeout / rate_limited: the user saw the AI fail without a
   fallback (readiness facts, flag rules, the ingest token check);
 - positive feedback = thumbs up or rating ≥ 4; negative = thumbs down or rating ≤ 2 (one rating
-  can be both when it carries a thumb and a rating that disagree).
+  can be both when it carries a thumb and a rating that disagree);
+- members: `MEMBER` = not removed, any role (links interactions and ratings to a membership,
+  decides `unenrolled_user`); `SEAT` = a participant who is not removed (invited ones too: the
+  `max_participants` cap); `ENROLLED` = a participant who accepted the invite (active or paused):
+  `participants.enrolled` everywhere (report, dashboard, roster, the dashboard's per-user column);
+- window_days, the known cost of a span (cost per day), cost per month, the UTC day of a
+  timestamp, and the round step of a histogram's bins.
 """
 from __future__ import annotations
 
+import math
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import orm as so
 
-from pilot.models import Feedback, Interaction, Pilot
+from pilot.models import Feedback, Interaction, Membership, Pilot
 
 AI_ERROR_STATUSES = ("error", "timeout", "rate_limited")
 
@@ -26,6 +33,13 @@ FAILED = Interaction.status != "ok"
 AI_ERROR = Interaction.status.in_(AI_ERROR_STATUSES)
 FEEDBACK_POSITIVE = sa.or_(Feedback.thumbs == "up", Feedback.rating >= 4)
 FEEDBACK_NEGATIVE = sa.or_(Feedback.thumbs == "down", Feedback.rating <= 2)
+
+ENROLLED_STATUSES = ("active", "paused")
+MEMBER = Membership.status != "removed"
+SEAT = sa.and_(Membership.role == "participant", MEMBER)
+ENROLLED = sa.and_(Membership.role == "participant", Membership.status.in_(ENROLLED_STATUSES))
+
+DAYS_PER_MONTH = 30
 
 
 def is_failed(status: str | None) -> bool:
@@ -48,6 +62,35 @@ def is_positive(thumbs: str | None, rating: int | None) -> bool:
     return thumbs == "up" or (rating is not None and rating >= 4)
 
 
+def is_member(status: str | None) -> bool:
+    """Python form of MEMBER: any membership that has not been removed (None: no membership)."""
+    return status is not None and status != "removed"
+
+
+def holds_seat(role: str | None, status: str | None) -> bool:
+    """Python form of SEAT: a participant invited, active or paused."""
+    return role == "participant" and is_member(status)
+
+
+def is_enrolled(role: str | None, status: str | None) -> bool:
+    """Python form of ENROLLED: a participant who accepted the invite and was not removed."""
+    return role == "participant" and status in ENROLLED_STATUSES
+
+
+def participant_counts(session: so.Session, pilot: Pilot) -> dict[str, int]:
+    """`enrolled` (ENROLLED) and `invited` (a SEAT not yet accepted), in one grouped query."""
+    rows = dict(session.execute(
+        sa.select(Membership.status, sa.func.count(Membership.id))
+        .where(Membership.pilot_id == pilot.id, SEAT).group_by(Membership.status)
+    ).all())
+    return {"enrolled": sum(rows.get(status, 0) for status in ENROLLED_STATUSES), "invited": rows.get("invited", 0)}
+
+
+def seats_taken(session: so.Session, pilot: Pilot) -> int:
+    """Participants counted against `max_participants` (SEAT)."""
+    return session.scalar(sa.select(sa.func.count(Membership.id)).where(Membership.pilot_id == pilot.id, SEAT)) or 0
+
+
 def day_of(column: sa.ColumnElement) -> sa.ColumnElement:
     """The UTC calendar day of a timestamp column (`date()` exists in SQLite and PostgreSQL)."""
     return sa.func.date(column)
@@ -67,6 +110,57 @@ def day_bounds(start: date | None, end: date | None) -> tuple[datetime | None, d
     low = datetime.combine(start, time.min) if start else None
     high = datetime.combine(end + timedelta(days=1), time.min) if end else None
     return low, high
+
+
+def window_days(first: str | date | datetime | None, last: str | date | datetime | None) -> int:
+    """Calendar days (UTC) from the first to the last interaction, inclusive; 0 without interactions."""
+    first_day, last_day = as_day(first), as_day(last)
+    if first_day is None or last_day is None:
+        return 0
+    return (last_day - first_day).days + 1
+
+
+def known_cost(cost_sum: float | None, known: int, interactions: int) -> float | None:
+    """The cost of a span (a day, a window): the sum of the known costs; $0 with no interactions;
+    None when there were interactions but no cost is known (unknown is never zero)."""
+    if known:
+        return float(cost_sum)
+    return 0.0 if not interactions else None
+
+
+def cost_per_day(session: so.Session, pilot: Pilot) -> list[dict[str, Any]]:
+    """Known cost (`known_cost`) and interactions per UTC day with interactions, oldest first."""
+    day = day_of(Interaction.occurred_at)
+    rows = session.execute(
+        sa.select(day, sa.func.sum(Interaction.cost_usd), sa.func.count(Interaction.cost_usd),
+                  sa.func.count(Interaction.id))
+        .where(Interaction.pilot_id == pilot.id).group_by(day).order_by(day)
+    ).all()
+    return [{"day": as_day(d).isoformat(), "usd": known_cost(usd, known, n), "interactions": n}
+            for d, usd, known, n in rows]
+
+
+def per_month(amount: float | None, window_days: int, users: int = 1) -> float | None:
+    """An amount over the window as a monthly figure per user: amount ÷ users ÷ window_days × 30
+    (cost per active user per month; a user's own cost per month with users=1)."""
+    if amount is None or not users or not window_days:
+        return None
+    return amount / users / window_days * DAYS_PER_MONTH
+
+
+def nice_step(raw: float, multiple_of: float | None = None) -> float:
+    """The smallest 1, 2, 2.5 or 5 × 10^k at or above `raw`: a histogram's bin width. With
+    `multiple_of` (stored bins' width), at least that and a whole multiple of it."""
+    if multiple_of:
+        raw = max(raw, multiple_of)
+    if raw <= 0:
+        return 1.0
+    magnitude = 10 ** math.floor(math.log10(raw))
+    for factor in (1, 2, 2.5, 5, 10):
+        width = factor * magnitude
+        if width >= raw and (not multiple_of or width % multiple_of == 0):
+            return width
+    return 10 * magnitude
 
 
 def feedback_counts(session: so.Session, pilot: Pilot) -> dict[str, Any]:

@@ -1,33 +1,16 @@
 """Jinja filters and globals used across templates."""
 from __future__ import annotations
 
-from datetime import datetime
-
 from flask import Flask, current_app, g
 
+from pilot import formatting
 from pilot.access import can
 
 
-def format_dt(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M") if value else "—"
-
-
-def format_usd(value: float | None, digits: int = 4) -> str:
-    if value is None:
-        return "unknown"
-    return f"${value:,.{digits}f}"
-
-
-def format_ms(value: float | None) -> str:
-    return "—" if value is None else f"{value:,.0f} ms"
-
-
-def format_pct(value: float | None, digits: int = 1) -> str:
-    return "—" if value is None else f"{value * 100:.{digits}f}%"
-
-
 def register(app: Flask) -> None:
-    app.jinja_env.filters.update(dt=format_dt, usd=format_usd, ms=format_ms, pct=format_pct)
+    # The number filters are pilot.formatting's full forms (one definition for templates, charts, reports).
+    app.jinja_env.filters.update(dt=formatting.dt, usd=formatting.usd, ms=formatting.ms, pct=formatting.pct,
+                                 num=formatting.count, decimal=formatting.number)
 
     @app.context_processor
     def inject_pilot_context():

@@ -1,4 +1,4 @@
-"""The dashboard's numbers come from the rollup yet equal the live report and breakdowns; the
+"""The dashboard's numbers come from the rollup yet equal the live report and hand-worked values; the
 rollup follows new rows, re-ratings and flag reviews; the page is for the team only."""
 import random
 from datetime import date, datetime, timedelta
@@ -8,7 +8,6 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import orm as so
 
-from pilot.analytics.breakdowns import breakdown
 from pilot.analytics.dashboard import dashboard_numbers, display_histogram
 from pilot.analytics.percentiles import ordered_percentiles
 from pilot.analytics.rollup import pending, refresh
@@ -43,27 +42,30 @@ def test_headline_numbers_equal_the_report(db, small):
     assert {r["reason"]: r["total"] for r in numbers["flags"]["by_reason"]} == report["flags"]["by_reason"]
 
 
-def test_tables_equal_the_breakdowns(db, small):
+def test_tables_match_numbers_worked_out_by_hand(db, small):
+    """The per-model and per-day tables against tests/analytics_data.py's rows, by hand (they were
+    checked against pilot.analytics.breakdowns, a second copy of these formulas no page used)."""
     pilot, _ = small
     numbers = dashboard_numbers(db.session, pilot)
-    models = {row["key"]: row for row in breakdown(db.session, pilot, "model")}
-    for row in numbers["models"]:
-        expected = models[row["model"]]
-        assert row["interactions"] == expected["interactions"] and row["error_rate"] == approx(expected["error_rate"])
-        assert row["fallback_coverage"] == expected["fallback_coverage"]
-        assert row["cost_usd"] == approx(expected["cost_usd"]) and row["per_request_usd"] == approx(expected["per_request_usd"])
-        assert row["feedback_negative"] == expected["feedback"]["negative"]
-        for key in ("p50", "p95", "p99"):
-            assert row["latency_ms"][key] == approx(expected["latency_ms"][key])
     assert [m["model"] for m in numbers["models"]] == [HAIKU, SONNET]
-    assert numbers["models"][0]["share"] == 0.5
+    haiku, sonnet = numbers["models"]
+    # haiku: rows 2 (error, 200 ms, $0), 3 (fallback, 4500 ms, cost unknown), 5 (ok, 3000 ms, $0.015)
+    assert haiku["interactions"] == 3 and haiku["error_rate"] == approx(2 / 3) and haiku["fallback_coverage"] == 0.5
+    assert haiku["cost_usd"] == approx(0.015) and haiku["per_request_usd"] == approx(0.0075)
+    assert haiku["unknown_cost_interactions"] == 1 and haiku["feedback_negative"] == 3
+    assert haiku["latency_ms"] == {"p50": approx(3000.0), "p95": approx(4350.0), "p99": approx(4470.0)}
+    # sonnet: rows 0 (ok, 1000 ms, $0.010), 1 (ok, 1500 ms, $0.020), 4 (timeout, no latency, $0.005)
+    assert sonnet["interactions"] == 3 and sonnet["error_rate"] == approx(1 / 3) and sonnet["fallback_coverage"] == 0.0
+    assert sonnet["cost_usd"] == approx(0.035) and sonnet["per_request_usd"] == approx(0.035 / 3)
+    assert sonnet["feedback_negative"] == 0
+    assert sonnet["latency_ms"] == {"p50": approx(1250.0), "p95": approx(1475.0), "p99": approx(1495.0)}
+    assert haiku["share"] == 0.5
 
-    days = breakdown(db.session, pilot, "day")
-    assert [d["day"].isoformat() for d in numbers["days"]] == [d["key"] for d in days]
-    for mine, theirs in zip(numbers["days"], days):
-        assert mine["interactions"] == theirs["interactions"]
-        assert mine["latency_p95"] == (approx(theirs["latency_ms"]["p95"]) if theirs["latency_ms"]["p95"] else None)
-        assert mine["feedback_negative"] == theirs["feedback"]["negative"]
+    days = numbers["days"]
+    assert [d["day"] for d in days] == [date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 3)]
+    assert [d["interactions"] for d in days] == [3, 0, 3]
+    assert [d["latency_p95"] for d in days] == [approx(1450.0), None, approx(4425.0)]
+    assert [d["feedback_negative"] for d in days] == [1, 0, 2]
     # cost per day and its running total: 0.03 on the 1st, nothing on the idle 2nd, 0.02 known on the 3rd
     assert [d["cost_usd"] for d in numbers["days"]] == [approx(0.03), 0.0, approx(0.02)]
     assert [d["cumulative_cost_usd"] for d in numbers["days"]] == [approx(0.03), approx(0.03), approx(0.05)]

@@ -302,7 +302,8 @@ def test_a_closed_pilot_takes_no_invites(db, world, client_as):
 
 
 def test_enrolled_counts_accepted_participants_and_invited_apart(db, world, client_as):
-    from pilot.enrollment.services import invite, participant_counts
+    from pilot.enrollment.services import invite
+    from pilot.metrics import participant_counts
 
     accepted = participant_counts(db.session, world.pilot)["enrolled"]
     invite(db.session, world.pilot, email="pending@example.com")

@@ -20,8 +20,9 @@ import sqlalchemy as sa
 from sqlalchemy import orm as so
 
 from pilot import audit
+from pilot import formatting as fmt
 from pilot.analytics.percentiles import percentile
-from pilot.metrics import FAILED
+from pilot.metrics import FAILED, known_cost
 from pilot.models import AlertEvent, AlertRule, Interaction, Pilot, User
 from pilot.models.base import utcnow
 
@@ -126,9 +127,8 @@ def measure(session: so.Session, pilot: Pilot, metric: str, since: datetime, unt
     if metric == "error_rate":
         return Measure(failures / total if total else None)
     if metric == "daily_cost_usd":
-        if total and not known:
-            return Measure(None)  # traffic, but every cost unknown: not "zero"
-        return Measure(float(cost or 0.0) / days)
+        cost = known_cost(cost, known, total)  # traffic, but every cost unknown: None, not "zero"
+        return Measure(cost / days if cost is not None else None)
     if metric == "cost_per_request_usd":
         return Measure(float(cost) / known if known else None)
     raise AlertError(f"unknown metric '{metric}'")
@@ -140,12 +140,12 @@ def metric_value(session: so.Session, pilot: Pilot, metric: str, since: datetime
 
 def describe(metric: str, value: float) -> str:
     if metric in SHARE_METRICS:
-        return f"{value * 100:.2f}%"
+        return fmt.pct(value, 2)
     if metric == "p95_latency_ms":
-        return f"{value:,.0f} ms"
+        return fmt.ms(value)
     if metric == "user_requests_per_day":
-        return f"{value:,.1f} requests"
-    return f"${value:,.4f}"
+        return f"{fmt.number(value, 1)} requests"
+    return fmt.usd(value, 4)
 
 
 def _message(rule: AlertRule, found: Measure) -> str:

@@ -18,10 +18,9 @@ from sqlalchemy import orm as so
 from pilot.analytics.frames import interaction_frame, raw_rows
 from pilot.analytics.percentiles import ordered_percentiles
 from pilot.analytics.rollup import LATENCY_BIN_MS, LATENCY_LAST_BIN, refresh
-from pilot.analytics.summary import DAYS_PER_MONTH, _ratio, cost_from_totals, interactions_from_counts, percentiles
+from pilot.analytics.summary import _ratio, cost_from_totals, interactions_from_counts, percentiles
 from pilot.analytics.usage import flag_counts_from_rows, usage_from_counts
-from pilot.enrollment.services import participant_counts
-from pilot.metrics import as_day
+from pilot.metrics import ENROLLED, as_day, known_cost, nice_step, participant_counts, per_month, window_days
 from pilot.models import DailyRollup, DayRollup, Membership, Pilot
 from pilot.models.flags import FLAG_STATUSES
 
@@ -100,7 +99,7 @@ def _window(rows: pd.DataFrame) -> dict[str, Any]:
     if rows.empty:
         return {"start": None, "end": None, "days": 0}
     first, last = rows["day"].min(), rows["day"].max()
-    return {"start": first, "end": last, "days": (last - first).days + 1}
+    return {"start": first, "end": last, "days": window_days(first, last)}
 
 
 def _latency(session: so.Session, pilot: Pilot, rows: pd.DataFrame, start: date | None,
@@ -146,7 +145,7 @@ def _per_day(rows: pd.DataFrame, days: list[DayRollup], window: dict[str, Any]) 
         failures = int(numbers["failures"]) if numbers is not None else 0
         known = int(numbers["known_cost"]) if numbers is not None else 0
         # An idle day cost nothing; a day whose every cost is unknown has an unknown cost, not $0.
-        cost = float(numbers["cost_usd"]) if known else (0.0 if interactions == 0 else None)
+        cost = known_cost(numbers["cost_usd"] if numbers is not None else None, known, interactions)
         if cost is not None and (known or cumulative is not None):
             cumulative = (cumulative or 0.0) + cost
         stored = by_day.get(day)
@@ -218,12 +217,11 @@ def _per_version(rows: pd.DataFrame) -> list[dict[str, Any]]:
     return sorted(result, key=lambda r: (r["first_day"], str(r["prompt_version"])))
 
 
-def _per_user(session: so.Session, pilot: Pilot, rows: pd.DataFrame, window_days: int) -> list[dict[str, Any]]:
+def _per_user(session: so.Session, pilot: Pilot, rows: pd.DataFrame, span_days: int) -> list[dict[str, Any]]:
     """Per user id: usage against the daily limit, failures, cost per month over the window, feedback."""
     if rows.empty:
         return []
-    enrolled = set(session.scalars(sa.select(Membership.external_id).where(
-        Membership.pilot_id == pilot.id, Membership.role == "participant", Membership.status != "removed")))
+    enrolled = set(session.scalars(sa.select(Membership.external_id).where(Membership.pilot_id == pilot.id, ENROLLED)))
     limit = pilot.daily_request_limit
     per_day = rows.groupby(["external_user_id", "day"], sort=False)["interactions"].sum()
     days = per_day.groupby(level=0).agg(["size", "max"])
@@ -236,8 +234,7 @@ def _per_user(session: so.Session, pilot: Pilot, rows: pd.DataFrame, window_days
             "user": user, "enrolled": user in enrolled, **numbers,
             "active_days": int(days.at[key, "size"]), "max_per_day": int(days.at[key, "max"]),
             "days_over_limit": int(over.at[key]) if over is not None and user is not None else 0,
-            "cost_per_month_usd": (numbers["cost_usd"] / window_days * DAYS_PER_MONTH
-                                   if numbers["cost_usd"] is not None and window_days else None),
+            "cost_per_month_usd": per_month(numbers["cost_usd"], span_days),
         })
     return sorted(result, key=lambda r: (-r["interactions"], str(r["user"])))
 
@@ -268,7 +265,7 @@ def display_histogram(counts: dict[int, int], target: float | None, p95: float |
         return {"bins": [], "overflow": False}
     reach = max([value for value in ((p95 or 0) * 1.5, (target or 0) * 1.25) if value]
                 or [LATENCY_BIN_MS * (max(counts) + 1)])
-    width = _round_width(reach / bars)
+    width = int(nice_step(reach / bars, LATENCY_BIN_MS))  # whole multiples of the stored 100 ms bins
     edges = int(math.ceil(reach / width))
     totals = [0] * edges
     overflow = 0
@@ -283,17 +280,6 @@ def display_histogram(counts: dict[int, int], target: float | None, p95: float |
     if overflow:
         bins.append((edges * width, (edges + 1) * width, overflow))
     return {"bins": bins, "overflow": bool(overflow)}
-
-
-def _round_width(raw: float) -> int:
-    """A bin width of 100, 200, 250 or 500 × 10^k ms (multiples of the stored 100 ms bins)."""
-    raw = max(raw, LATENCY_BIN_MS)
-    magnitude = 10 ** math.floor(math.log10(raw))
-    for step in (1, 2, 2.5, 5, 10):
-        width = step * magnitude
-        if width >= raw and width % LATENCY_BIN_MS == 0:
-            return int(width)
-    return int(10 * magnitude)
 
 
 def cost_numbers(session: so.Session, pilot: Pilot, *, refresh_first: bool = True) -> dict[str, Any]:

@@ -14,11 +14,8 @@ import sqlalchemy as sa
 from sqlalchemy import orm as so
 
 from pilot.analytics.frames import raw_rows
-from pilot.enrollment.services import participant_counts
-from pilot.metrics import feedback_counts
+from pilot.metrics import FAILED, feedback_counts, known_cost, participant_counts, per_month, window_days
 from pilot.models import Flag, Interaction, Pilot
-
-DAYS_PER_MONTH = 30
 
 
 def _ratio(numerator: float | None, denominator: float | None) -> float | None:
@@ -34,12 +31,12 @@ def window(session: so.Session, pilot: Pilot) -> dict[str, Any]:
     last = session.scalar(sa.select(sa.func.max(Interaction.occurred_at)).where(Interaction.pilot_id == pilot.id))
     if first is None:
         return {"start": None, "end": None, "days": 0}
-    return {"start": first.isoformat() + "Z", "end": last.isoformat() + "Z", "days": (last.date() - first.date()).days + 1}
+    return {"start": first.isoformat() + "Z", "end": last.isoformat() + "Z", "days": window_days(first, last)}
 
 
 def participants(session: so.Session, pilot: Pilot) -> dict[str, Any]:
-    """Enrolled: participants who accepted their invite (active or paused; invited ones are counted
-    apart, on the roster). Active: distinct `user` values with an interaction."""
+    """Enrolled: pilot.metrics.ENROLLED (participants who accepted their invite; invited ones are
+    counted apart, on the roster). Active: distinct `user` values with an interaction."""
     enrolled = participant_counts(session, pilot)["enrolled"]
     active = session.scalar(
         sa.select(sa.func.count(sa.distinct(Interaction.external_user_id))).where(Interaction.pilot_id == pilot.id)
@@ -58,7 +55,7 @@ def interaction_totals(session: so.Session, pilot: Pilot) -> dict[str, Any]:
     row = session.execute(
         sa.select(
             sa.func.count(Interaction.id).label("total"),
-            sa.func.count(Interaction.id).filter(Interaction.status != "ok").label("failures"),
+            sa.func.count(Interaction.id).filter(FAILED).label("failures"),
             sa.func.count(Interaction.id).filter(Interaction.status == "fallback").label("fallbacks"),
             sa.func.sum(Interaction.cost_usd).label("total_usd"),
             sa.func.count(Interaction.cost_usd).label("known"),
@@ -125,10 +122,8 @@ def cost_from_totals(pilot: Pilot, total_usd: float | None, known: int, unknown:
                      window_days: int) -> dict[str, Any]:
     """The cost section from SUM(cost_usd) (None when no cost is known), the known and unknown
     counts, active users and window days (shared with the dashboard's rollup)."""
-    total_usd = float(total_usd) if total_usd is not None else (0.0 if known == 0 and unknown == 0 else None)
-    per_user_month = None
-    if total_usd is not None and active_users and window_days:
-        per_user_month = total_usd / active_users / window_days * DAYS_PER_MONTH
+    total_usd = known_cost(total_usd, known, known + unknown)
+    per_user_month = per_month(total_usd, window_days, active_users)
     price = pilot.planned_price_per_user_month
     margin = price - per_user_month if price is not None and per_user_month is not None else None
     return {

@@ -9,7 +9,6 @@ what a screen reader reads). Presentation attributes rather than CSS, because We
 """
 from __future__ import annotations
 
-from pilot.charts.formats import compact_number, milliseconds, percent, usd
 from pilot.charts.svg import (
     PALETTE,
     Series,
@@ -20,6 +19,12 @@ from pilot.charts.svg import (
     line_chart,
     stacked_bar_chart,
 )
+
+# The charts' tick formats are pilot.formatting's short forms, under the names the charts' callers use.
+from pilot.formatting import compact_number
+from pilot.formatting import ms_short as milliseconds
+from pilot.formatting import pct_short as percent
+from pilot.formatting import usd_short as usd
 
 __all__ = [
     "PALETTE", "Series", "bar_chart", "compact_number", "donut_chart", "histogram", "horizontal_bar_chart",

@@ -8,7 +8,8 @@ from typing import Callable, Sequence
 
 from markupsafe import Markup, escape
 
-from pilot.charts.formats import compact_number, percent
+from pilot.formatting import compact_number
+from pilot.formatting import pct_short as percent
 
 # Okabe–Ito, reordered: distinguishable with the common colour-vision deficiencies.
 PALETTE = ("#2457d6", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#6b7280", "#f0e442", "#0b3d91")

@@ -14,6 +14,7 @@ from sqlalchemy import orm as so
 from pilot import audit
 from pilot.access import scoped
 from pilot.auth.services import AccountError, create_user, find_user_by_email, normalise_email
+from pilot.metrics import seats_taken
 from pilot.models import Feedback, Interaction, Membership, Pilot, User
 from pilot.models.base import utcnow
 from pilot.models.pilots import ROLES
@@ -40,19 +41,8 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def counted_participants(session: so.Session, pilot: Pilot) -> int:
-    """Participants that take a seat under the cap: invited, active or paused (not removed)."""
-    return session.scalar(
-        sa.select(sa.func.count(Membership.id)).where(
-            Membership.pilot_id == pilot.id,
-            Membership.role == "participant",
-            Membership.status != "removed",
-        )
-    ) or 0
-
-
 def _check_cap(session: so.Session, pilot: Pilot) -> None:
-    if counted_participants(session, pilot) >= pilot.max_participants:
+    if seats_taken(session, pilot) >= pilot.max_participants:
         raise EnrollmentError(
             f"The pilot is full: it has {pilot.max_participants} participants, its maximum. "
             "Remove someone or raise max_participants in the settings."
@@ -126,16 +116,6 @@ def reissue_invite(session: so.Session, pilot: Pilot, membership_id: int, actor:
     return Invite(membership, token)
 
 
-def participant_counts(session: so.Session, pilot: Pilot) -> dict[str, int]:
-    """Participants by where they stand: `enrolled` (accepted: active or paused) and `invited` (not yet)."""
-    rows = dict(session.execute(
-        sa.select(Membership.status, sa.func.count(Membership.id))
-        .where(Membership.pilot_id == pilot.id, Membership.role == "participant", Membership.status != "removed")
-        .group_by(Membership.status)
-    ).all())
-    return {"enrolled": rows.get("active", 0) + rows.get("paused", 0), "invited": rows.get("invited", 0)}
-
-
 def find_invite(session: so.Session, token: str) -> Membership:
     """The invited membership for a token; refuses used, unknown and expired tokens."""
     membership = session.scalar(sa.select(Membership).where(Membership.invite_token_hash == hash_token(token)))
@@ -161,7 +141,7 @@ def accept_invite(
     membership = find_invite(session, token)
     if not consent:
         raise EnrollmentError("Please agree to having your interactions logged: the pilot cannot include you without it.")
-    if membership.role == "participant" and counted_participants(session, membership.pilot) > membership.pilot.max_participants:
+    if membership.role == "participant" and seats_taken(session, membership.pilot) > membership.pilot.max_participants:
         raise EnrollmentError("The pilot is full. Ask the pilot's lead.")
     user = current_user if current_user is not None and current_user.is_authenticated else None
     if user is None:

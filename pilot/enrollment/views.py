@@ -10,6 +10,7 @@ from pilot.enrollment.forms import AcceptInviteForm, CsvImportForm, InviteForm, 
 from pilot.extensions import db
 from pilot.forms import CsrfOnlyForm
 from pilot.mail import smtp_configured
+from pilot.metrics import participant_counts, seats_taken
 from pilot.models.base import utcnow
 from pilot.unit_of_work import unit_of_work
 from pilot.worker.queue import enqueue
@@ -23,8 +24,8 @@ def _render_roster(**extra):
     rows = services.roster(db.session, g.pilot)
     return render_template(
         "enrollment/roster.html", pilot=g.pilot, rows=rows, invite_form=InviteForm(), csv_form=CsvImportForm(),
-        status_form=MemberStatusForm(), seats=services.counted_participants(db.session, g.pilot),
-        counts=services.participant_counts(db.session, g.pilot), can_manage=is_lead(current_user, g.pilot),
+        status_form=MemberStatusForm(), seats=seats_taken(db.session, g.pilot),
+        counts=participant_counts(db.session, g.pilot), can_manage=is_lead(current_user, g.pilot),
         email_on=smtp_configured(current_app.config), now=utcnow(), **extra,
     )
 

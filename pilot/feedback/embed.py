@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import orm as so
 
+from pilot.metrics import MEMBER
 from pilot.models import ApiKey, Feedback, Interaction, Membership, Pilot
 from pilot.text import has_any_control_characters
 
@@ -107,7 +108,7 @@ def resolve(session: so.Session, claim: EmbedClaim) -> EmbedTarget:
         raise EmbedTokenError("This answer can no longer be rated.")
     membership = session.scalar(sa.select(Membership).where(
         Membership.pilot_id == pilot.id, Membership.external_id == claim.external_user_id,
-        Membership.status != "removed"))
+        MEMBER))
     return EmbedTarget(claim, pilot, interaction, membership, _current_feedback(session, interaction, claim, membership))
 
 

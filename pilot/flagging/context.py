@@ -20,7 +20,7 @@ from sqlalchemy import orm as so
 
 from pilot.flagging.scenarios import ScenarioMatcher, matcher_for
 from pilot.flagging.settings import RuleSettings, rule_settings_for
-from pilot.metrics import FEEDBACK_NEGATIVE
+from pilot.metrics import FEEDBACK_NEGATIVE, MEMBER
 from pilot.models import Feedback, Interaction, Membership, Pilot
 from pilot.pricing.table import PriceTable
 
@@ -141,7 +141,7 @@ def median_cost(session: so.Session, pilot: Pilot) -> float | None:
 def enrolled_external_ids(session: so.Session, pilot_id: int) -> set[str]:
     """External ids of every member who has not been removed (invited and paused members count)."""
     return set(session.scalars(
-        sa.select(Membership.external_id).where(Membership.pilot_id == pilot_id, Membership.status != "removed")
+        sa.select(Membership.external_id).where(Membership.pilot_id == pilot_id, MEMBER)
     ))
 
 

@@ -22,6 +22,7 @@ from pilot.database import insert_ignoring_conflicts
 from pilot.feedback.services import FeedbackError, record_feedback
 from pilot.ingest import merge
 from pilot.ingest.validation import ItemError, ValidItem, clean_text, identifier, json_type, validate_item
+from pilot.metrics import MEMBER
 from pilot.models import Feedback, Interaction, Membership, Pilot, PromptVersion
 from pilot.models.base import utcnow
 from pilot.pricing.table import PriceTable
@@ -188,7 +189,7 @@ def enrolled_members(session: so.Session, pilot: Pilot, external_ids: set[str]) 
         sa.select(Membership.external_id, Membership.id).where(
             Membership.pilot_id == pilot.id,
             Membership.external_id.in_(sorted(external_ids)),
-            Membership.status != "removed",
+            MEMBER,
         )
     ).all()
     return {external_id: membership_id for external_id, membership_id in found}

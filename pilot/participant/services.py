@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy import orm as so
 
 from pilot import audit
+from pilot.metrics import MEMBER
 from pilot.models import Feedback, Flag, Interaction, Membership, Report, User
 from pilot.models.base import utcnow
 from pilot.pagination import Page, paginate
@@ -249,7 +250,7 @@ def account_closes_on_leaving(session: so.Session, user: User, membership: Membe
     if user.is_admin:
         return False
     others = session.scalar(sa.select(sa.func.count(Membership.id)).where(
-        Membership.user_id == user.id, Membership.id != membership.id, Membership.status != "removed")) or 0
+        Membership.user_id == user.id, Membership.id != membership.id, MEMBER)) or 0
     return others == 0
 
 

@@ -11,6 +11,7 @@ import json
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, stream_with_context, url_for
 from flask_login import current_user
 
+from pilot import formatting
 from pilot.access import is_lead, pilot_role_required
 from pilot.charts import Series, line_chart, milliseconds, percent
 from pilot.extensions import db
@@ -158,7 +159,7 @@ def compare(slug: str, name: str):
         series = [Series(v, result.daily[key][v]) for v in dict.fromkeys((a.version, b.version))]
         return line_chart(days, series, title=title, y_format=fmt)
 
-    charts = [chart("interactions", "Interactions per day", lambda v: f"{v:,.0f}"),
+    charts = [chart("interactions", "Interactions per day", formatting.number),
               chart("error_rate", "Error rate per day", percent),
               chart("negative_rate", "Negative feedback per day", percent),
               chart("p95_latency_ms", "Latency p95 per day", milliseconds)] if days else []

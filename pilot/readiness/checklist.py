@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, NamedTuple
 
+from pilot import formatting as fmt
 from pilot.readiness.facts import Facts
 
 PASS, WARN, FAIL, UNKNOWN = "pass", "warn", "fail", "unknown"
@@ -29,23 +30,7 @@ class Item:
     rule: Callable[[Facts], Check]
 
 
-# ---- number formatting for evidence sentences (the JSON numbers elsewhere are never rounded) ----
-
-def _pct(value: float) -> str:
-    return f"{value * 100:.1f}%"
-
-
-def _ms(value: float) -> str:
-    return f"{value:,.0f} ms"
-
-
-def _usd(value: float) -> str:
-    return f"${value:,.4f}" if abs(value) < 1 else f"${value:,.2f}"
-
-
-def _count(number: int, noun: str) -> str:
-    """'1 user', '2 users', '1,204 users'."""
-    return f"{number:,} {noun}{'' if number == 1 else 's'}"
+# Numbers in evidence sentences are written by pilot.formatting (the JSON numbers are never rounded).
 
 
 def _share(part: int, whole: int) -> float:
@@ -74,15 +59,15 @@ def validation_layer(f: Facts) -> Check:
     if not f.ok_interactions:
         return NO_DATA if not f.total else Check(UNKNOWN, "No interaction succeeded, so no output could be checked.")
     rate = _share(f.delivered_invalid, f.ok_interactions)
-    text = (f"{f.delivered_invalid:,} of {f.ok_interactions:,} successful interactions ({_pct(rate)}) delivered "
+    text = (f"{f.delivered_invalid:,} of {f.ok_interactions:,} successful interactions ({fmt.pct(rate)}) delivered "
             f"an empty or invalid-format output")
     if rate > VALIDATION_WARN_MAX:
-        return Check(FAIL, f"{text}, above the {_pct(VALIDATION_WARN_MAX)} limit.")
+        return Check(FAIL, f"{text}, above the {fmt.pct(VALIDATION_WARN_MAX)} limit.")
     if not f.format_rule_configured:
         return Check(WARN, f"{text}; no output-format rule is configured, so only empty outputs are checked.")
     if rate > VALIDATION_PASS_MAX:
-        return Check(WARN, f"{text}, above the {_pct(VALIDATION_PASS_MAX)} pass mark.")
-    return Check(PASS, f"{text}, within {_pct(VALIDATION_PASS_MAX)}; an output-format rule is configured.")
+        return Check(WARN, f"{text}, above the {fmt.pct(VALIDATION_PASS_MAX)} pass mark.")
+    return Check(PASS, f"{text}, within {fmt.pct(VALIDATION_PASS_MAX)}; an output-format rule is configured.")
 
 
 # Fallback coverage = fallback ÷ failures.
@@ -96,8 +81,8 @@ def graceful_fallback(f: Facts) -> Check:
         return Check(UNKNOWN, "No failures yet, so no fallback could be observed: attest the fallback path.")
     coverage = f.summary["interactions"]["fallback_coverage"]
     return Check(_graded(coverage, FALLBACK_PASS_MIN, FALLBACK_WARN_MIN),
-                 f"{f.fallbacks:,} of {f.failures:,} failures served a fallback (coverage {_pct(coverage)}; "
-                 f"pass ≥ {_pct(FALLBACK_PASS_MIN)}, warn ≥ {_pct(FALLBACK_WARN_MIN)}).")
+                 f"{f.fallbacks:,} of {f.failures:,} failures served a fallback (coverage {fmt.pct(coverage)}; "
+                 f"pass ≥ {fmt.pct(FALLBACK_PASS_MIN)}, warn ≥ {fmt.pct(FALLBACK_WARN_MIN)}).")
 
 
 # Share of high-severity flags a reviewer confirmed or dismissed.
@@ -120,7 +105,7 @@ def human_review(f: Facts) -> Check:
     share = _share(f.high_flags_reviewed, f.high_flags)
     return Check(_graded(share, HUMAN_REVIEW_PASS_MIN, HUMAN_REVIEW_WARN_MIN),
                  f"{f.high_flags_reviewed:,} of {f.high_flags:,} high-severity flags reviewed individually "
-                 f"({_pct(share)}; pass ≥ {_pct(HUMAN_REVIEW_PASS_MIN)}, warn ≥ {_pct(HUMAN_REVIEW_WARN_MIN)})."
+                 f"({fmt.pct(share)}; pass ≥ {fmt.pct(HUMAN_REVIEW_PASS_MIN)}, warn ≥ {fmt.pct(HUMAN_REVIEW_WARN_MIN)})."
                  + _bulk_note(f.high_flags_bulk))
 
 
@@ -137,9 +122,9 @@ def error_messages(f: Facts) -> Check:
     explained = f.fallback_with_message + f.errors_with_message
     share = _share(explained, f.failures)
     return Check(_graded(share, ERROR_MESSAGES_PASS_MIN, ERROR_MESSAGES_WARN_MIN),
-                 f"{explained:,} of {f.failures:,} failures ({_pct(share)}) came with a message "
-                 f"({_count(f.fallback_with_message, 'fallback text')}, {_count(f.errors_with_message, 'error message')}); "
-                 f"pass ≥ {_pct(ERROR_MESSAGES_PASS_MIN)}, warn ≥ {_pct(ERROR_MESSAGES_WARN_MIN)}.")
+                 f"{explained:,} of {f.failures:,} failures ({fmt.pct(share)}) came with a message "
+                 f"({fmt.count(f.fallback_with_message, 'fallback text')}, {fmt.count(f.errors_with_message, 'error message')}); "
+                 f"pass ≥ {fmt.pct(ERROR_MESSAGES_PASS_MIN)}, warn ≥ {fmt.pct(ERROR_MESSAGES_WARN_MIN)}.")
 
 
 # ---- Performance -------------------------------------------------------------------------
@@ -157,15 +142,15 @@ def streaming(f: Facts) -> Check:
     if not f.ttft_recorded_ok or f.ttft_p95 is None:
         return Check(UNKNOWN, "No time to first token reported: attest whether responses stream (or why not).")
     coverage = _share(f.ttft_recorded_ok, f.ok_interactions)
-    text = (f"Time to first token reported on {_pct(coverage)} of successful interactions; "
-            f"p95 TTFT {_ms(f.ttft_p95)}")
+    text = (f"Time to first token reported on {fmt.pct(coverage)} of successful interactions; "
+            f"p95 TTFT {fmt.ms(f.ttft_p95)}")
     if f.ttft_p95 > STREAMING_TTFT_WARN_MS:
-        return Check(FAIL, f"{text}, above {_ms(STREAMING_TTFT_WARN_MS)}.")
+        return Check(FAIL, f"{text}, above {fmt.ms(STREAMING_TTFT_WARN_MS)}.")
     if f.ttft_p95 > STREAMING_TTFT_PASS_MS:
-        return Check(WARN, f"{text}, above the {_ms(STREAMING_TTFT_PASS_MS)} pass mark.")
+        return Check(WARN, f"{text}, above the {fmt.ms(STREAMING_TTFT_PASS_MS)} pass mark.")
     if coverage < STREAMING_COVERAGE_MIN:
-        return Check(WARN, f"{text}; fewer than {_pct(STREAMING_COVERAGE_MIN)} of answers report it.")
-    return Check(PASS, f"{text} (pass ≤ {_ms(STREAMING_TTFT_PASS_MS)}).")
+        return Check(WARN, f"{text}; fewer than {fmt.pct(STREAMING_COVERAGE_MIN)} of answers report it.")
+    return Check(PASS, f"{text} (pass ≤ {fmt.ms(STREAMING_TTFT_PASS_MS)}).")
 
 
 # Prompt-cache share of input tokens, and inputs that repeat an earlier one exactly.
@@ -182,14 +167,14 @@ def caching(f: Facts) -> Check:
         return Check(UNKNOWN, "No input token counts reported: caching cannot be measured.")
     cached = _share(f.cached_input_tokens, f.input_tokens)
     repeats = _share(f.hashed_inputs - f.distinct_inputs, f.hashed_inputs)
-    text = (f"{_pct(cached)} of input tokens came from a prompt cache; {_pct(repeats)} of inputs repeat "
+    text = (f"{fmt.pct(cached)} of input tokens came from a prompt cache; {fmt.pct(repeats)} of inputs repeat "
             f"an earlier one exactly")
     if cached >= CACHING_CACHED_PASS_MIN or repeats <= CACHING_REPEAT_PASS_MAX:
-        return Check(PASS, f"{text} (pass: cache ≥ {_pct(CACHING_CACHED_PASS_MIN)} "
-                           f"or repeats ≤ {_pct(CACHING_REPEAT_PASS_MAX)}).")
+        return Check(PASS, f"{text} (pass: cache ≥ {fmt.pct(CACHING_CACHED_PASS_MIN)} "
+                           f"or repeats ≤ {fmt.pct(CACHING_REPEAT_PASS_MAX)}).")
     if repeats <= CACHING_REPEAT_WARN_MAX:
         return Check(WARN, f"{text}: some repeated work is not cached.")
-    return Check(FAIL, f"{text}: over {_pct(CACHING_REPEAT_WARN_MAX)} repeated inputs are answered afresh.")
+    return Check(FAIL, f"{text}: over {fmt.pct(CACHING_REPEAT_WARN_MAX)} repeated inputs are answered afresh.")
 
 
 # A model "in real use" carries at least this share of interactions (and at least this many).
@@ -205,7 +190,7 @@ def models_in_use(f: Facts) -> list:
 
 def _mix(f: Facts) -> str:
     total = sum(model.interactions for model in f.models)
-    return ", ".join(f"{m.model} {_pct(_share(m.interactions, total))}" for m in f.models[:5])
+    return ", ".join(f"{m.model} {fmt.pct(_share(m.interactions, total))}" for m in f.models[:5])
 
 
 def model_tiering(f: Facts) -> Check:
@@ -218,7 +203,7 @@ def model_tiering(f: Facts) -> Check:
         return Check(PASS, f"{len(in_use)} models in real use: {_mix(f)}.")
     if len(f.models) == 1:
         return Check(WARN, f"One model carries the traffic ({_mix(f)}): no tiering by task complexity.")
-    return Check(WARN, f"Fewer than two models in real use (each ≥ {_pct(MODEL_IN_USE_MIN_SHARE)} and ≥ "
+    return Check(WARN, f"Fewer than two models in real use (each ≥ {fmt.pct(MODEL_IN_USE_MIN_SHARE)} and ≥ "
                        f"{MODEL_IN_USE_MIN_COUNT} interactions): {_mix(f)}.")
 
 
@@ -232,7 +217,7 @@ def latency_targets(f: Facts) -> Check:
     target = f.latency_target_p95_ms
     if p95 is None:
         return Check(UNKNOWN, "No latency reported: the target cannot be tested.")
-    text = f"p95 latency {_ms(p95)} against a target of {_ms(target)} ({p95 / target * 100:.0f}% of target)"
+    text = f"p95 latency {fmt.ms(p95)} against a target of {fmt.ms(target)} ({fmt.pct(p95 / target, 0)} of target)"
     if p95 <= target:
         return Check(PASS, f"{text}.")
     if p95 <= target * LATENCY_WARN_FACTOR:
@@ -259,11 +244,11 @@ def per_user_month(f: Facts) -> Check:
     if value is None:
         return Check(FAIL, f"Cannot be calculated: {unknown:,} of {f.total:,} interactions have no known cost "
                            f"(add prices for their models).")
-    text = f"{_usd(value)} per active user per month; {_count(unknown, 'interaction')} ({_pct(share)}) of unknown cost"
+    text = f"{fmt.usd(value, None)} per active user per month; {fmt.count(unknown, 'interaction')} ({fmt.pct(share)}) of unknown cost"
     if share > COST_UNKNOWN_WARN_MAX:
-        return Check(FAIL, f"{text}, above {_pct(COST_UNKNOWN_WARN_MAX)}: the figure is too low to trust.")
+        return Check(FAIL, f"{text}, above {fmt.pct(COST_UNKNOWN_WARN_MAX)}: the figure is too low to trust.")
     if share > COST_UNKNOWN_PASS_MAX:
-        return Check(WARN, f"{text}, above the {_pct(COST_UNKNOWN_PASS_MAX)} pass mark.")
+        return Check(WARN, f"{text}, above the {fmt.pct(COST_UNKNOWN_PASS_MAX)} pass mark.")
     return Check(PASS, f"{text}.")
 
 
@@ -284,13 +269,13 @@ def margin_at_scale(f: Facts) -> Check:
         return Check(UNKNOWN, "The cost per user per month cannot be computed yet.")
     margin_pct = cost["margin_pct"]
     if margin_pct is None:  # a planned price of 0: every cent of cost is a loss
-        return Check(FAIL, f"Planned price is {_usd(0)}: each user costs "
-                           f"{_usd(cost['per_active_user_per_month_usd'])} a month with nothing to cover it.")
+        return Check(FAIL, f"Planned price is {fmt.usd(0, None)}: each user costs "
+                           f"{fmt.usd(cost['per_active_user_per_month_usd'], None)} a month with nothing to cover it.")
     return Check(_graded(margin_pct, MARGIN_PASS_MIN, MARGIN_WARN_MIN),
-                 f"Margin {_usd(cost['margin_per_user_month'])} per user per month ({_pct(margin_pct)} of the "
-                 f"{_usd(f.planned_price_per_user_month)} price); at {f.target_users:,} users the AI costs "
-                 f"{_usd(cost['projected_monthly_usd_at_target'])} a month "
-                 f"(pass ≥ {_pct(MARGIN_PASS_MIN)}, warn ≥ {_pct(MARGIN_WARN_MIN)}).")
+                 f"Margin {fmt.usd(cost['margin_per_user_month'], None)} per user per month ({fmt.pct(margin_pct)} of the "
+                 f"{fmt.usd(f.planned_price_per_user_month, None)} price); at {f.target_users:,} users the AI costs "
+                 f"{fmt.usd(cost['projected_monthly_usd_at_target'], None)} a month "
+                 f"(pass ≥ {fmt.pct(MARGIN_PASS_MIN)}, warn ≥ {fmt.pct(MARGIN_WARN_MIN)}).")
 
 
 def model_selection(f: Facts) -> Check:
@@ -306,11 +291,11 @@ def model_selection(f: Facts) -> Check:
         for cheap in candidates:
             if cheap.cost_per_request < expensive.cost_per_request and cheap.bad_rate <= expensive.bad_rate:
                 saving = 1 - cheap.cost_per_request / expensive.cost_per_request
-                return Check(WARN, f"{cheap.model} is {_pct(saving)} cheaper per request than {expensive.model} "
-                                   f"({_usd(cheap.cost_per_request)} vs {_usd(expensive.cost_per_request)}) and "
-                                   f"goes wrong no more often ({_pct(cheap.bad_rate)} vs {_pct(expensive.bad_rate)} "
+                return Check(WARN, f"{cheap.model} is {fmt.pct(saving)} cheaper per request than {expensive.model} "
+                                   f"({fmt.usd(cheap.cost_per_request, None)} vs {fmt.usd(expensive.cost_per_request, None)}) and "
+                                   f"goes wrong no more often ({fmt.pct(cheap.bad_rate)} vs {fmt.pct(expensive.bad_rate)} "
                                    f"failed or rated negative).")
-    summary = "; ".join(f"{m.model} {_usd(m.cost_per_request)}/request, {_pct(m.bad_rate)} bad" for m in candidates)
+    summary = "; ".join(f"{m.model} {fmt.usd(m.cost_per_request, None)}/request, {fmt.pct(m.bad_rate)} bad" for m in candidates)
     return Check(PASS, f"Each cheaper model goes wrong more often than the dearer ones: {summary}.")
 
 
@@ -322,8 +307,8 @@ def usage_limits(f: Facts) -> Check:
     enforced) or no cost alert rule is enabled; pass: limit set, nobody over it, cost alert on."""
     if f.daily_request_limit is None:
         return Check(FAIL, "No per-user daily request limit is set (setting daily_request_limit).")
-    text = (f"Daily limit {f.daily_request_limit:,} requests per user; {_count(f.users_over_limit, 'user')} "
-            f"went over it on {f.user_days_over_limit:,} of {_count(f.user_days, 'user-day')}")
+    text = (f"Daily limit {f.daily_request_limit:,} requests per user; {fmt.count(f.users_over_limit, 'user')} "
+            f"went over it on {f.user_days_over_limit:,} of {fmt.count(f.user_days, 'user-day')}")
     has_alert = bool(f.alert_metrics & COST_ALERT_METRICS)
     alert_text = "a cost alert is enabled" if has_alert else "no cost alert rule is enabled"
     if f.user_days_over_limit or not has_alert:
@@ -358,7 +343,7 @@ def latency_monitoring(f: Facts) -> Check:
         return NO_DATA
     share = _share(f.latency_recorded, f.total)
     has_alert = "p95_latency_ms" in f.alert_metrics and f.working_alert_channels > 0
-    text = (f"Latency reported on {_pct(share)} of interactions; "
+    text = (f"Latency reported on {fmt.pct(share)} of interactions; "
             + _alert_state(f, "p95_latency_ms" in f.alert_metrics, "a p95 latency alert"))
     if share < LATENCY_MONITORING_WARN_MIN:
         return Check(FAIL, f"{text}.")
@@ -379,7 +364,7 @@ def error_rate_monitoring(f: Facts) -> Check:
         return NO_DATA
     rate = f.summary["interactions"]["error_rate"]
     has_alert = "error_rate" in f.alert_metrics and f.working_alert_channels > 0
-    text = (f"Error rate {_pct(rate)} ({f.failures:,} of {f.total:,}) against a maximum of {_pct(f.max_error_rate)}; "
+    text = (f"Error rate {fmt.pct(rate)} ({f.failures:,} of {f.total:,}) against a maximum of {fmt.pct(f.max_error_rate)}; "
             + _alert_state(f, "error_rate" in f.alert_metrics, "an error-rate alert"))
     if rate > f.max_error_rate * ERROR_RATE_FAIL_FACTOR:
         return Check(FAIL, f"{text}.")
@@ -401,8 +386,8 @@ def cost_alerts(f: Facts) -> Check:
     share = _share(unknown, f.total)
     text = f"Cost alerts enabled on {', '.join(rules)}"
     if share > COST_UNKNOWN_WARN_MAX:
-        return Check(WARN, f"{text}, but {_pct(share)} of interactions have unknown cost and escape them.")
-    return Check(PASS, f"{text}; {_pct(share)} of interactions of unknown cost.")
+        return Check(WARN, f"{text}, but {fmt.pct(share)} of interactions have unknown cost and escape them.")
+    return Check(PASS, f"{text}; {fmt.pct(share)} of interactions of unknown cost.")
 
 
 # Share of quality_sample flags a reviewer confirmed or dismissed.
@@ -419,12 +404,12 @@ def quality_sampling(f: Facts) -> Check:
     if not f.total:
         return NO_DATA
     if not f.sample_flags:
-        return Check(WARN, f"Sampling rate {_pct(f.sampling_rate)}, but no quality sample has been drawn yet.")
+        return Check(WARN, f"Sampling rate {fmt.pct(f.sampling_rate)}, but no quality sample has been drawn yet.")
     share = _share(f.sample_flags_reviewed, f.sample_flags)
     return Check(_graded(share, SAMPLING_PASS_MIN, SAMPLING_WARN_MIN),
-                 f"Sampling rate {_pct(f.sampling_rate)}; {f.sample_flags_reviewed:,} of {f.sample_flags:,} quality "
-                 f"samples reviewed individually ({_pct(share)}; pass ≥ {_pct(SAMPLING_PASS_MIN)}, "
-                 f"warn ≥ {_pct(SAMPLING_WARN_MIN)})." + _bulk_note(f.sample_flags_bulk))
+                 f"Sampling rate {fmt.pct(f.sampling_rate)}; {f.sample_flags_reviewed:,} of {f.sample_flags:,} quality "
+                 f"samples reviewed individually ({fmt.pct(share)}; pass ≥ {fmt.pct(SAMPLING_PASS_MIN)}, "
+                 f"warn ≥ {fmt.pct(SAMPLING_WARN_MIN)})." + _bulk_note(f.sample_flags_bulk))
 
 
 # ---- Scaling -----------------------------------------------------------------------------
@@ -447,13 +432,13 @@ def rate_limits(f: Facts) -> Check:
     if not events:
         return Check(UNKNOWN, "No rate limiting seen in the pilot: attest the backoff and queueing.")
     share = _share(f.rate_limited, f.total)
-    text = (f"{_count(events, 'rate-limit event')}: {f.rate_limit_fallbacks:,} handled with a fallback, "
-            f"{f.rate_limited:,} reached users as rate_limited ({_pct(share)} of interactions)")
+    text = (f"{fmt.count(events, 'rate-limit event')}: {f.rate_limit_fallbacks:,} handled with a fallback, "
+            f"{f.rate_limited:,} reached users as rate_limited ({fmt.pct(share)} of interactions)")
     if not f.rate_limited:
         return Check(PASS, f"{text}.")
     if share <= RATE_LIMIT_WARN_MAX:
-        return Check(WARN, f"{text}; within {_pct(RATE_LIMIT_WARN_MAX)}.")
-    return Check(FAIL, f"{text}; above {_pct(RATE_LIMIT_WARN_MAX)}.")
+        return Check(WARN, f"{text}; within {fmt.pct(RATE_LIMIT_WARN_MAX)}.")
+    return Check(FAIL, f"{text}; above {fmt.pct(RATE_LIMIT_WARN_MAX)}.")
 
 
 # Share of interactions that name a registered prompt version (`name@N` of the prompt registry).
@@ -469,9 +454,9 @@ def prompt_versioning(f: Facts) -> Check:
     share = _share(f.prompt_registered, f.total)
     unregistered = f.prompt_versioned - f.prompt_registered
     return Check(_graded(share, PROMPT_VERSION_PASS_MIN, PROMPT_VERSION_WARN_MIN),
-                 f"{f.prompt_registered:,} of {f.total:,} interactions ({_pct(share)}) name a registered prompt "
+                 f"{f.prompt_registered:,} of {f.total:,} interactions ({fmt.pct(share)}) name a registered prompt "
                  f"version; {unregistered:,} name an unregistered one and {f.total - f.prompt_versioned:,} none "
-                 f"(pass ≥ {_pct(PROMPT_VERSION_PASS_MIN)}, warn ≥ {_pct(PROMPT_VERSION_WARN_MIN)}; "
+                 f"(pass ≥ {fmt.pct(PROMPT_VERSION_PASS_MIN)}, warn ≥ {fmt.pct(PROMPT_VERSION_WARN_MIN)}; "
                  f"see the Prompts page).")
 
 
@@ -484,11 +469,11 @@ def rollback(f: Facts) -> Check:
                               "(a drill counts), or a lead attests it with a link.")
     proven = [r for r in f.rollbacks if r.served_after]
     latest = (proven or list(f.rollbacks))[0]
-    text = (f"{_count(len(f.rollbacks), 'rollback')} recorded; latest{' proven' if proven else ''}: {latest.prompt} "
+    text = (f"{fmt.count(len(f.rollbacks), 'rollback')} recorded; latest{' proven' if proven else ''}: {latest.prompt} "
             f"{latest.from_version} → {latest.to_version} on {latest.at:%Y-%m-%d %H:%M} UTC "
             f"(event #{latest.event_id}{': ' + latest.link if latest.link else ''})")
     if proven:
-        return Check(PASS, f"{text}, then served {_count(latest.served_after, 'interaction')}.")
+        return Check(PASS, f"{text}, then served {fmt.count(latest.served_after, 'interaction')}.")
     return Check(WARN, f"{text}; the restored version has served no traffic since.")
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.sql.elements import UnaryExpression
 
 from pilot.alerts.channels import working_channels
 from pilot.analytics.summary import latency_values, percentiles
-from pilot.metrics import AI_ERROR, FAILED, FEEDBACK_NEGATIVE
+from pilot.metrics import AI_ERROR, FAILED, FEEDBACK_NEGATIVE, day_of
 from pilot.models import AlertRule, Feedback, Flag, Interaction, Pilot, Prompt, PromptEvent, PromptVersion
 
 REVIEWED_FLAG_STATUSES = ("confirmed", "dismissed")
@@ -231,7 +231,7 @@ def model_usage(session: so.Session, pilot: Pilot) -> tuple[ModelUsage, ...]:
 
 def _usage_over_limit(session: so.Session, pilot: Pilot) -> dict[str, int]:
     """User-days (UTC) and how many of them went over the pilot's daily request limit."""
-    day = sa.func.date(Interaction.occurred_at)
+    day = day_of(Interaction.occurred_at)
     user = sequential_key(session, Interaction.external_user_id)
     per_user_day = (
         sa.select(user.label("user"), day.label("day"), sa.func.count(Interaction.id).label("requests"))

@@ -6,25 +6,13 @@ import math
 from typing import Any
 
 import pandas as pd
-import sqlalchemy as sa
 from sqlalchemy import orm as so
 
 from pilot.analytics.summary import latency_values
-from pilot.models import Interaction, Pilot
+from pilot.metrics import cost_per_day, nice_step
+from pilot.models import Pilot
 
 MAX_BINS = 20
-
-
-def nice_step(span: float, max_bins: int = MAX_BINS) -> float:
-    """The smallest 1, 2, 2.5 or 5 × 10^k that covers `span` in at most `max_bins` bins."""
-    if span <= 0:
-        return 1.0
-    raw = span / max_bins
-    magnitude = 10 ** math.floor(math.log10(raw))
-    for factor in (1, 2, 2.5, 5, 10):
-        if factor * magnitude >= raw:
-            return factor * magnitude
-    return 10 * magnitude
 
 
 def latency_histogram(values: pd.Series, target_ms: float | None) -> dict[str, Any] | None:
@@ -33,23 +21,13 @@ def latency_histogram(values: pd.Series, target_ms: float | None) -> dict[str, A
     if values.empty:
         return None
     upper = max(float(values.quantile(0.95)) * 1.25, float(target_ms or 0) * 2, 1.0)
-    width = nice_step(upper)
+    width = nice_step(upper / MAX_BINS)  # covers `upper` in at most MAX_BINS bins
     bins = max(1, math.ceil(upper / width))
     top = bins * width
     in_range = values[values < top].clip(lower=0)
     per_bin = (in_range // width).astype(int).value_counts()
     return {"bin_width_ms": width, "counts": [int(per_bin.get(index, 0)) for index in range(bins)],
             "over": int((values >= top).sum()), "target_ms": target_ms}
-
-
-def cost_per_day(session: so.Session, pilot: Pilot) -> list[dict[str, Any]]:
-    """Known cost and interactions per UTC day."""
-    day = sa.func.date(Interaction.occurred_at)
-    rows = session.execute(
-        sa.select(day, sa.func.sum(Interaction.cost_usd), sa.func.count(Interaction.id))
-        .where(Interaction.pilot_id == pilot.id).group_by(day).order_by(day)
-    ).all()
-    return [{"day": str(d), "usd": float(usd) if usd is not None else None, "interactions": n} for d, usd, n in rows]
 
 
 def chart_series(session: so.Session, pilot: Pilot, latencies: pd.Series | None = None) -> dict[str, Any]:
