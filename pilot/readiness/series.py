@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy import orm as so
 
 from pilot.analytics.summary import latency_values
+from pilot.metrics import quantile
 from pilot.models import Interaction, Pilot
 
 MAX_BINS = 20
@@ -32,7 +33,7 @@ def latency_histogram(values: pd.Series, target_ms: float | None) -> dict[str, A
     and the target both show; slower answers (timeouts…) are counted in `over`."""
     if values.empty:
         return None
-    upper = max(float(values.quantile(0.95)) * 1.25, float(target_ms or 0) * 2, 1.0)
+    upper = max(quantile(values.to_numpy(dtype="float64"), 0.95) * 1.25, float(target_ms or 0) * 2, 1.0)
     width = nice_step(upper)
     bins = max(1, math.ceil(upper / width))
     top = bins * width
