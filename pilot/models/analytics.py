@@ -71,8 +71,8 @@ class DayRollup(db.Model):
     # [[kind, reason, status, count], …] for flags on that day's interactions.
     flags: so.Mapped[list[Any]] = so.mapped_column(sa.JSON, default=list)
     # {model or "": {bucket: count}} of latency_ms, and {bucket: count} of ttft_ms (pilot.analytics.sketch)
-    latency_sketch: so.Mapped[dict[str, Any]] = so.mapped_column(sa.JSON, default=dict)
-    ttft_sketch: so.Mapped[dict[str, Any]] = so.mapped_column(sa.JSON, default=dict)
+    latency_sketch: so.Mapped[Optional[dict[str, Any]]] = so.mapped_column(sa.JSON, default=dict)
+    ttft_sketch: so.Mapped[Optional[dict[str, Any]]] = so.mapped_column(sa.JSON, default=dict)
 
 
 class RollupState(db.Model):
