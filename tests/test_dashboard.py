@@ -8,9 +8,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import orm as so
 
+from pilot.analytics import sketch
 from pilot.analytics.breakdowns import breakdown
 from pilot.analytics.dashboard import dashboard_numbers, display_histogram
-from pilot.analytics import sketch
 from pilot.analytics.rollup import pending, refresh
 from pilot.analytics.summary import pilot_summary
 from pilot.models import Feedback, Flag, Interaction
