@@ -12,7 +12,7 @@ downward and never each other for a definition.
 - percentile at share q of n values = linear interpolation between the sorted values at ranks
   ⌊q(n−1)⌋ and ⌊q(n−1)⌋+1 (pandas' and numpy's default). `quantile` computes it from values,
   `rank_position` + `interpolate` are the same definition for readers that fetch the two
-  neighbours themselves (an ordered index, a latency sketch).
+  neighbours themselves (the alert window's query, a latency sketch).
 """
 from __future__ import annotations
 
