@@ -14,14 +14,19 @@ downward and never each other for a definition.
   `max_participants` cap); `ENROLLED` = a participant who accepted the invite (active or paused):
   `participants.enrolled` everywhere (report, dashboard, roster, the dashboard's per-user column);
 - window_days, the known cost of a span (cost per day), cost per month, the UTC day of a
-  timestamp, and the round step of a histogram's bins.
+  timestamp, and the round step of a histogram's bins;
+- percentile at share q of n values = linear interpolation between the sorted values at ranks
+  ⌊q(n−1)⌋ and ⌊q(n−1)⌋+1 (pandas' and numpy's default). `quantile` computes it from values,
+  `rank_position` + `interpolate` are the same definition for readers that fetch the two
+  neighbours themselves (the alert window's query, a latency sketch).
 """
 from __future__ import annotations
 
 import math
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Sequence
 
+import numpy as np
 import sqlalchemy as sa
 from sqlalchemy import orm as so
 
@@ -33,6 +38,7 @@ FAILED = Interaction.status != "ok"
 AI_ERROR = Interaction.status.in_(AI_ERROR_STATUSES)
 FEEDBACK_POSITIVE = sa.or_(Feedback.thumbs == "up", Feedback.rating >= 4)
 FEEDBACK_NEGATIVE = sa.or_(Feedback.thumbs == "down", Feedback.rating <= 2)
+PERCENTILES = {"p50": 0.5, "p95": 0.95, "p99": 0.99}  # the percentiles every page reports
 
 ENROLLED_STATUSES = ("active", "paused")
 MEMBER = Membership.status != "removed"
@@ -179,3 +185,33 @@ def feedback_counts(session: so.Session, pilot: Pilot) -> dict[str, Any]:
         "negative": negative,
         "mean_rating": float(mean_rating) if mean_rating is not None else None,
     }
+
+
+def rank_position(share: float, count: int) -> tuple[int, float]:
+    """Where the percentile at `share` of `count` sorted values lies: the lower neighbour's rank
+    (0-based) and the fraction of the way to the next one."""
+    position = share * (count - 1)
+    low = math.floor(position)
+    return low, position - low
+
+
+def interpolate(low_value: float, high_value: float | None, fraction: float) -> float:
+    """The percentile from its two neighbours (`high_value` None when there is no next value)."""
+    if high_value is None or fraction == 0:
+        return float(low_value)
+    return float(low_value + (high_value - low_value) * fraction)
+
+
+def quantile(values: Sequence[float] | np.ndarray, shares: float | Sequence[float], axis: int | None = None):
+    """The percentile definition over plain values (NaN-free): numpy's linear method, which is
+    `rank_position` + `interpolate`. A float for one share, an array for several or with `axis`."""
+    result = np.quantile(np.asarray(values, dtype="float64"), shares, axis=axis, method="linear")
+    return float(result) if np.ndim(result) == 0 else result
+
+
+def percentiles(values: Sequence[float] | np.ndarray) -> dict[str, float | None]:
+    """p50/p95/p99 of the values (None each when there are none)."""
+    values = np.asarray(values, dtype="float64")
+    if values.size == 0:
+        return {name: None for name in PERCENTILES}
+    return dict(zip(PERCENTILES, quantile(values, list(PERCENTILES.values())).tolist()))

@@ -161,3 +161,22 @@ def test_nice_step():
     # multiples of the stored 100 ms bins: never narrower, and 250 is skipped
     assert metrics.nice_step(30, 100) == 100 and metrics.nice_step(240, 100) == 500
     assert metrics.nice_step(2400, 100) == 2500 and metrics.nice_step(101, 100) == 200
+
+
+@pytest.mark.parametrize("values", [[5.0], [1.0, 9.0], [3.0, 1.0, 2.0, 10.0], [float(v % 17) * 1.5 for v in range(101)]])
+def test_one_percentile_definition_is_pandas_linear_interpolation(values):
+    """pilot.metrics.quantile is the definition every page uses; rank_position + interpolate (the
+    two-neighbour form the alert query and the latency sketch use) give the same numbers."""
+    import pandas as pd
+
+    ordered = sorted(values)
+    for share in (0.0, 0.025, 0.5, 0.95, 0.975, 0.99, 1.0):
+        expected = pd.Series(values).quantile(share)
+        assert metrics.quantile(values, share) == pytest.approx(expected, abs=1e-12)
+        low, fraction = metrics.rank_position(share, len(values))
+        high = ordered[low + 1] if low + 1 < len(ordered) else None
+        assert metrics.interpolate(ordered[low], high, fraction) == pytest.approx(expected, abs=1e-12)
+    assert list(metrics.percentiles(values).values()) == pytest.approx(
+        pd.Series(values).quantile([0.5, 0.95, 0.99]).tolist(), abs=1e-12)
+    assert metrics.quantile([[1.0, 2.0], [3.0, 5.0]], 0.5, axis=1).tolist() == [1.5, 4.0]  # the bootstrap's form
+    assert metrics.percentiles([]) == {"p50": None, "p95": None, "p99": None}

@@ -156,3 +156,26 @@ def test_the_dashboard_get_writes_nothing_in_its_own_transaction(client_as, db, 
     assert not pending(db.session, pilot)
     assert db.session.scalar(sa.select(RollupState.refreshed_at).where(RollupState.pilot_id == pilot.id)) is not None
     assert dashboard_numbers(db.session, pilot, refresh_first=False)["cost"]["total_usd"] > 1234
+
+
+def test_an_ingested_batch_is_recorded_as_id_ranges_and_added_without_recomputing_its_days(client, db, world,
+                                                                                          api_key):
+    """The ingest's INSERT … RETURNING id and the flags the batch raises leave only id-range
+    records (no day to recompute); the refresh adds those rows and the page equals a rebuild."""
+    pilot, _ = make_small_pilot(world)
+    refresh(db.session, pilot)
+    db.session.commit()
+    response = post(client, {"interactions": [
+        good(f"burst-{n}", user="user-1", timestamp=f"2026-03-0{1 + n % 3}T10:00:{n:02d}Z",
+             status="error" if n % 4 == 0 else "ok") for n in range(12)]}, api_key)
+    assert response.status_code in (200, 201, 207), response.get_data(as_text=True)
+    db.session.commit()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Flag)
+                             .join(Interaction, Interaction.id == Flag.interaction_id)
+                             .where(Interaction.event_id.like("burst-%"))) > 0
+    records = db.session.execute(sa.select(RollupChange.first_id, RollupChange.last_id)
+                                 .where(RollupChange.pilot_id == pilot.id)).all()
+    assert records and all(first is not None and last >= first for first, last in records)
+    assert sum(last - first + 1 for first, last in records) == 12
+    served = served_equals_rebuilt(pilot)
+    assert served["interactions"]["total"] == 6 + 12

@@ -15,9 +15,15 @@ record with it, and a commit cannot land without it):
 - the flagging engine's precompiled driver-level INSERT (`exec_driver_sql`, no Session event
   sees it): its interaction ids are noted on the connection and resolved at `before_commit`.
 
+Interactions a transaction only adds — an INSERT whose RETURNING gives their ids, or new ORM
+objects — are recorded as id ranges (runs of consecutive ids) instead of days, and the flags and
+ratings the same transaction adds to them are not recorded at all: the refresh reads those rows
+with their flags and ratings and adds their numbers to the rollup, so a burst costs what the
+burst holds, not what its days hold. Every other write records its day, which is recomputed.
+
 The cost is per statement, not per row: one SELECT for the days of a batch's feedback/flag rows
-or of a bulk statement, and one multi-row INSERT of the distinct (pilot, day)s not yet recorded
-in this transaction. pilot.analytics.rollup.refresh consumes the records.
+or of a bulk statement, and one multi-row INSERT of the distinct (pilot, day)s or id ranges not
+yet recorded in this transaction. pilot.analytics.rollup.refresh consumes the records.
 """
 from __future__ import annotations
 
@@ -40,6 +46,7 @@ _MOVING = {"pilot_id", "occurred_at", "interaction_id"}
 _RECORDED = "rollup_changes_recorded"  # session.info: keys already written in this transaction
 _PENDING = "rollup_changes_pending"  # session.info: (keys, interaction ids) noted before a flush
 _DRIVER_IDS = "rollup_changes_flag_interaction_ids"  # connection.info: ids from driver-level flag inserts
+_NEW_IDS = "rollup_changes_new_interaction_ids"  # session.info: interactions inserted in this transaction
 IN_CHUNK = 900  # bound parameters per IN (SQLite's limit is far above; keeps statements small)
 
 Key = tuple[int, date]
@@ -79,6 +86,31 @@ def record(connection: sa.Connection, session: so.Session, keys: Iterable[Key]) 
         recorded.update(new)
 
 
+def record_added(connection: sa.Connection, session: so.Session, pilot_id: int, first_day: date,
+                 ids: Iterable[int]) -> None:
+    """Record interactions this transaction inserted, as runs of consecutive ids (one multi-row
+    INSERT; a batch is usually one run). `first_day`: the earliest day among them."""
+    ids = sorted({int(i) for i in ids})
+    if not ids:
+        return
+    session.info.setdefault(_NEW_IDS, set()).update(ids)
+    runs = [[ids[0], ids[0]]]
+    for row_id in ids[1:]:
+        if row_id == runs[-1][1] + 1:
+            runs[-1][1] = row_id
+        else:
+            runs.append([row_id, row_id])
+    connection.execute(sa.insert(RollupChange.__table__),
+                       [{"pilot_id": int(pilot_id), "day": first_day, "first_id": first, "last_id": last}
+                        for first, last in runs])
+
+
+def _not_new(session: so.Session, interaction_ids: Iterable[int]) -> set[int]:
+    """The ids that were not inserted by this transaction (whose flags/ratings need their day)."""
+    new = session.info.get(_NEW_IDS, set())
+    return {int(i) for i in interaction_ids if i is not None and int(i) not in new}
+
+
 def _interaction_days(connection: sa.Connection, ids: Iterable[int]) -> set[Key]:
     """Distinct (pilot, day)s of these interactions: one grouped SELECT per IN_CHUNK ids."""
     ids = sorted({int(i) for i in ids if i is not None})
@@ -93,15 +125,20 @@ def _interaction_days(connection: sa.Connection, ids: Iterable[int]) -> set[Key]
 def _before_flush(session: so.Session, flush_context: Any, instances: Any) -> None:
     """Note the keys of the objects about to be written (before the flush: deleted rows can
     still be read, and previous values are in the attribute history)."""
-    keys, interaction_ids = session.info.setdefault(_PENDING, (set(), set()))
+    keys, interaction_ids, added = session.info.setdefault(_PENDING, (set(), set(), []))
     for obj in (*session.new, *session.dirty, *session.deleted):
-        if isinstance(obj, Interaction):
+        if isinstance(obj, Interaction) and obj in session.new and obj.pilot_id is not None \
+                and obj.occurred_at is not None:
+            added.append(obj)  # its id, known after the flush, is recorded instead of its day
+        elif isinstance(obj, Interaction):
             for pilot_id in _values(obj, "pilot_id"):
                 keys.update(day_key(pilot_id, when) for when in _values(obj, "occurred_at"))
         elif isinstance(obj, (Feedback, Flag)):
             interaction_ids.update(_values(obj, "interaction_id"))
             related = sa.inspect(obj).attrs.interaction.loaded_value  # set through the relationship
             if isinstance(related, Interaction):
+                if related in session.new:
+                    continue  # a rating or flag of an interaction added in this flush: read with it
                 if related.id is not None:
                     interaction_ids.add(related.id)
                 elif related.pilot_id is not None and related.occurred_at is not None:
@@ -109,9 +146,16 @@ def _before_flush(session: so.Session, flush_context: Any, instances: Any) -> No
 
 
 def _after_flush(session: so.Session, flush_context: Any) -> None:
-    keys, interaction_ids = session.info.pop(_PENDING, (set(), set()))
+    keys, interaction_ids, added = session.info.pop(_PENDING, (set(), set(), []))
+    connection = session.connection() if keys or interaction_ids or added else None
+    by_pilot: dict[int, list] = {}
+    for obj in added:
+        by_pilot.setdefault(int(obj.pilot_id), []).append(obj)
+    for pilot_id, objects in by_pilot.items():
+        record_added(connection, session, pilot_id, min(day_key(pilot_id, o.occurred_at)[1] for o in objects),
+                     [o.id for o in objects])
+    interaction_ids = _not_new(session, interaction_ids)
     if keys or interaction_ids:
-        connection = session.connection()
         record(connection, session, keys | _interaction_days(connection, interaction_ids))
 
 
@@ -136,8 +180,14 @@ def _on_execute(state: so.ORMExecuteState) -> Any:
         rows = [row for row in rows if row] or [state.statement.compile().params]
         if table is _INTERACTION:
             keys = {day_key(row["pilot_id"], row["occurred_at"]) for row in rows}
+            position = _returned_id(state.statement)
+            if position is not None and len({pilot_id for pilot_id, _ in keys}) == 1:
+                frozen = result.freeze()  # read the inserted ids, hand the caller an unread copy
+                (pilot_id, first_day) = min(keys)
+                record_added(connection, session, pilot_id, first_day, [row[position] for row in frozen()])
+                return frozen()
         else:
-            keys = _interaction_days(connection, (row.get("interaction_id") for row in rows))
+            keys = _interaction_days(connection, _not_new(session, (row.get("interaction_id") for row in rows)))
         record(connection, session, keys)
         return result
     connection = session.connection()
@@ -148,6 +198,15 @@ def _on_execute(state: so.ORMExecuteState) -> Any:
     if moved:
         record(connection, session, _matched_days(connection, state.statement, table, rows))
     return result
+
+
+def _returned_id(statement: Any) -> int | None:
+    """Position of the interaction id among the INSERT's RETURNING columns, if it returns it."""
+    for position, column in enumerate(getattr(statement, "_returning", ()) or ()):
+        if getattr(column, "name", None) == "id" and getattr(column, "table", None) is not None \
+                and column.table.name == _INTERACTION.name:
+            return position
+    return None
 
 
 def _name(column: Any) -> str:
@@ -191,13 +250,15 @@ def _before_commit(session: so.Session) -> None:
     if not session.in_transaction():
         return
     connection = session.connection()
-    ids = connection.info.pop(_DRIVER_IDS, None)
+    ids = _not_new(session, connection.info.pop(_DRIVER_IDS, None) or ())
     if ids:
         record(connection, session, _interaction_days(connection, ids))
 
 
 def _forget_recorded(session: so.Session, transaction: so.SessionTransaction) -> None:
     session.info.pop(_RECORDED, None)
+    if transaction.parent is None:  # a savepoint's end keeps them: its ids stay this transaction's
+        session.info.pop(_NEW_IDS, None)
 
 
 def _forget_driver_ids(connection) -> None:

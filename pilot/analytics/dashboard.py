@@ -1,9 +1,10 @@
 """The numbers of the overview dashboard, read from the daily rollup (pilot.analytics.rollup).
 
 Same formulas as the readiness report (pilot.analytics.summary) and the breakdowns; without a date
-range the headline numbers equal `pilot_summary`'s. Latency percentiles over the whole pilot are
-exact, read from the ordered latency indexes; over a date range they are computed from that
-range's latency column. Per-day percentiles are the day's exact ones, kept in the rollup.
+range the headline numbers equal `pilot_summary`'s, except the latency percentiles: they are
+read from the days' latency sketches (pilot.analytics.sketch), overall, per model and per day,
+with or without a date range, and are within 1 % of the exact ones (the page says so). The
+readiness report, on which a launch decision rests, keeps computing them exactly from the rows.
 """
 from __future__ import annotations
 
@@ -15,10 +16,10 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import orm as so
 
-from pilot.analytics.frames import interaction_frame, raw_rows
-from pilot.analytics.percentiles import ordered_percentiles
-from pilot.analytics.rollup import LATENCY_BIN_MS, LATENCY_LAST_BIN, refresh
-from pilot.analytics.summary import _ratio, cost_from_totals, interactions_from_counts, percentiles
+from pilot.analytics import sketch
+from pilot.analytics.frames import raw_rows
+from pilot.analytics.rollup import LATENCY_BIN_MS, LATENCY_LAST_BIN, NO_MODEL, refresh
+from pilot.analytics.summary import _ratio, cost_from_totals, interactions_from_counts
 from pilot.analytics.usage import flag_counts_from_rows, usage_from_counts
 from pilot.metrics import ENROLLED, as_day, known_cost, nice_step, participant_counts, per_month, window_days
 from pilot.models import DailyRollup, DayRollup, Membership, Pilot
@@ -41,7 +42,7 @@ def dashboard_numbers(session: so.Session, pilot: Pilot, *, start: date | None =
     totals = rows[SUMMED].sum() if not rows.empty else pd.Series(0, index=SUMMED)
     window = _window(rows)
     active = int(rows.loc[rows["external_user_id"] != NO_KEY, "external_user_id"].nunique()) if not rows.empty else 0
-    spread = _latency(session, pilot, rows, start, end)
+    spread = _latency(days)
     flags = flag_counts_from_rows([(d.day, *flag) for d in days for flag in d.flags])
     return {
         "filter": {"start": start, "end": end},
@@ -102,23 +103,17 @@ def _window(rows: pd.DataFrame) -> dict[str, Any]:
     return {"start": first, "end": last, "days": window_days(first, last)}
 
 
-def _latency(session: so.Session, pilot: Pilot, rows: pd.DataFrame, start: date | None,
-             end: date | None) -> dict[str, Any]:
-    """Exact p50/p95/p99 overall and per model: from the ordered indexes for the whole pilot,
-    from the range's latency column when a date range is chosen."""
-    if start is None and end is None:
-        count = int(rows["latency_count"].sum()) if not rows.empty else 0
-        per_model = rows.groupby("model")["latency_count"].sum() if not rows.empty else pd.Series(dtype="int64")
-        return {
-            "overall": ordered_percentiles(session, pilot, count),
-            "by_model": {model: ordered_percentiles(session, pilot, int(n), model=None if model == NO_KEY else model,
-                                                    by_model=True) for model, n in per_model.items()},
-        }
-    frame = interaction_frame(session, pilot, ["model", "latency_ms"], start=start, end=end).dropna(subset=["latency_ms"])
-    frame["model"] = frame["model"].astype(object).where(frame["model"].notna(), NO_KEY)
+def _latency(days: list[DayRollup]) -> dict[str, Any]:
+    """p50/p95/p99 overall and per model, within 1 %, from the days' merged latency sketches
+    (the days of the date range, if one is chosen): no interaction row is read."""
+    by_model: dict[str, dict[str, int]] = {}
+    for day in days:
+        for model, counts in (day.latency_sketch or {}).items():
+            key = NO_KEY if model == NO_MODEL else model
+            by_model[key] = sketch.merge(by_model.get(key), counts)
     return {
-        "overall": percentiles(frame["latency_ms"]),
-        "by_model": {model: percentiles(group["latency_ms"]) for model, group in frame.groupby("model")},
+        "overall": sketch.percentiles(sketch.merge(*by_model.values())),
+        "by_model": {model: sketch.percentiles(counts) for model, counts in by_model.items()},
     }
 
 

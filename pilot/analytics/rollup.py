@@ -1,11 +1,15 @@
 """Keep a pilot's daily rollup (pilot.models.analytics) up to date, per day, from captured changes.
 
-Every write to interactions, feedback or flags appends its (pilot, day) to `rollup_change` in the
-writing transaction (pilot.analytics.changes); `refresh` deletes the pilot's records and
-recomputes exactly those days from the interaction rows — narrow SQL aggregates, and the
-latency columns for the day's percentiles. The first refresh of a pilot computes every day. No
-timestamps and no look-back window: a row committed late, an in-place edit of an old row or a
-deletion is recorded like any other write, and a quiet pilot costs one tiny indexed query.
+Every write to interactions, feedback or flags appends a record to `rollup_change` in the
+writing transaction (pilot.analytics.changes); `refresh` deletes the pilot's records and brings
+exactly those days up to date. Interactions that were only added (recorded as id ranges) have
+their numbers — counts, sums, latency sketches, histogram, their flags and ratings — added to
+the rollup rows of their days, read by primary key: a burst costs what the burst holds, however
+big its day or the pilot. Any other change (an edit, a deletion, a rating or review of an older
+interaction) recomputes its day from the day's rows. The first refresh of a pilot computes every
+day. No timestamps and no look-back window: a row committed late, an in-place edit of an old row
+or a deletion is recorded like any other write, and a quiet pilot costs one tiny indexed query.
+Percentiles come from the sketches (pilot.analytics.sketch): within 1 % of the exact ones.
 
 Who refreshes: the worker after each ingested batch (pilot.worker.jobs.refresh_rollup), and the
 dashboard's GET through `refresh_apart` — its own short transaction, committed before the page
@@ -22,8 +26,8 @@ import sqlalchemy as sa
 from sqlalchemy import orm as so
 from sqlalchemy.dialects import postgresql, sqlite
 
+from pilot.analytics import sketch
 from pilot.analytics.frames import raw_rows
-from pilot.analytics.summary import percentiles
 from pilot.extensions import db
 from pilot.metrics import FAILED as FAILURE
 from pilot.metrics import FEEDBACK_NEGATIVE, FEEDBACK_POSITIVE, as_day, day_bounds, day_of
@@ -32,35 +36,57 @@ from pilot.models.base import utcnow
 
 LATENCY_BIN_MS = 100
 LATENCY_LAST_BIN = 600  # bins of 100 ms up to 60 s; the last one holds everything slower
+NO_MODEL = ""  # the latency sketch's key for interactions without a model
+RANGES_PER_QUERY = 200  # id ranges OR-ed into one query of added rows
+SUMS = ("interactions", "failures", "fallbacks", "known_cost", "cost_usd", "latency_count", "feedback_count",
+        "feedback_positive", "feedback_negative", "rating_count", "rating_sum")
 
 
 def refresh(session: so.Session, pilot: Pilot, *, rebuild: bool = False) -> list[date]:
-    """Recompute the days written since the last refresh (every day on the first one, or with
-    `rebuild`); returns them. No commit: the caller's transaction holds the work.
+    """Bring the days written since the last refresh up to date (every day on the first one, or
+    with `rebuild`); returns them. No commit: the caller's transaction holds the work.
 
     Read-only when nothing is pending. Otherwise the pilot's state row is locked first (FOR
     UPDATE on PostgreSQL; SQLite serialises writers anyway), and the pending records are taken
     with DELETE … RETURNING: exactly the records visible now, so a record committed while we
-    recompute stays for the next refresh, and two refreshes never split or repeat the work.
+    work stays for the next refresh, and two refreshes never split or repeat the work.
+
+    Adding is only right for rows counted exactly once. Added rows are read by their taken id
+    ranges, so a later record's rows are never read. A recomputed day reads all of the day's
+    committed rows, so on PostgreSQL (where other writers commit while we work) the refresh
+    then also locks `rollup_change` against new records and takes again: every row it reads
+    has its record taken, and no record left behind names a row already counted.
     """
     built = session.scalar(sa.select(RollupState.refreshed_at).where(RollupState.pilot_id == pilot.id))
     if built is not None and not rebuild and not pending(session, pilot):
         return []
     state = _locked_state(session, pilot)
-    taken = session.scalars(sa.delete(RollupChange).where(RollupChange.pilot_id == pilot.id)
-                            .returning(RollupChange.day)).all()
+    taken = _take(session, pilot)
+    full = state.refreshed_at is None or rebuild or any(first is None for _, first, _ in taken)
+    if full and session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.text("LOCK TABLE rollup_change IN SHARE ROW EXCLUSIVE MODE"))
+        taken += _take(session, pilot)
     if state.refreshed_at is None or rebuild:
         session.execute(sa.delete(DailyRollup).where(DailyRollup.pilot_id == pilot.id))
         session.execute(sa.delete(DayRollup).where(DayRollup.pilot_id == pilot.id))
-        days = _all_days(session, pilot)
+        days, ranges = _all_days(session, pilot), []
     else:
-        days = sorted({as_day(day) for day in taken})
+        days = sorted({as_day(day) for day, first, _ in taken if first is None})
+        ranges = sorted((first, last) for _, first, last in taken if first is not None)
     for first, last in _runs(days):
         recompute(session, pilot, first, last)
-    if days or state.refreshed_at is None:
+    added = add_rows(session, pilot, ranges, skip=set(days))
+    if days or added or state.refreshed_at is None:
         state.refreshed_at = utcnow()  # also the cost page's cache key (pilot.analytics.costs)
     session.flush()
-    return days
+    return sorted(set(days) | set(added))
+
+
+def _take(session: so.Session, pilot: Pilot) -> list[tuple]:
+    """Delete the pilot's pending records, returning (day, first_id, last_id) of each."""
+    return [tuple(row) for row in session.execute(
+        sa.delete(RollupChange).where(RollupChange.pilot_id == pilot.id)
+        .returning(RollupChange.day, RollupChange.first_id, RollupChange.last_id))]
 
 
 def pending(session: so.Session, pilot: Pilot) -> bool:
@@ -141,8 +167,70 @@ def recompute(session: so.Session, pilot: Pilot, first: date, last: date) -> Non
         groups = _group_rows(session, pilot, first, day, in_span)
         if groups:
             session.execute(sa.insert(DailyRollup.__table__), groups)
-            session.execute(sa.insert(DayRollup.__table__), _day_rows(session, pilot, first, day, in_span))
+            parts = _day_parts(session, first, day, in_span)
+            session.execute(sa.insert(DayRollup.__table__),
+                            [_day_row(pilot, day_value, part) for day_value, part in sorted(parts.items())])
         first = span_last + timedelta(days=1)
+
+
+def add_rows(session: so.Session, pilot: Pilot, ranges: list[tuple[int, int]], skip: set[date]) -> list[date]:
+    """Add the numbers of the interactions in these id ranges (with their ratings and flags) to
+    the rollup rows of their days, except days in `skip` (recomputed whole); returns the days.
+
+    Reads only those rows, by primary key, and only the rollup rows of their days: bounded by
+    the burst, not by its day or the pilot."""
+    groups: dict[tuple, dict[str, Any]] = {}
+    parts: dict[date, dict[str, Any]] = {}
+    day = [day_of(Interaction.occurred_at)]
+    for start in range(0, len(ranges), RANGES_PER_QUERY):
+        chunk = ranges[start:start + RANGES_PER_QUERY]
+        where = [Interaction.pilot_id == pilot.id,
+                 sa.or_(*(Interaction.id.between(first, last) for first, last in chunk))]
+        for row in _group_rows(session, pilot, None, day, where):
+            if row["day"] not in skip:
+                _add_group(groups, row)
+        for day_value, part in _day_parts(session, None, day, where).items():
+            if day_value not in skip:
+                parts[day_value] = _merge_parts(parts.get(day_value), part)
+    days = sorted({key[0] for key in groups} | set(parts))
+    if not days:
+        return []
+    table = DailyRollup.__table__
+    existing = {(r.day if isinstance(r.day, date) else as_day(r.day), r.model, r.prompt_version, r.external_user_id): r
+                for r in session.execute(sa.select(table).where(table.c.pilot_id == pilot.id, table.c.day.in_(days)))}
+    updates, inserts = [], []
+    for key, row in groups.items():
+        old = existing.get(key)
+        if old is None:
+            inserts.append(row)
+        else:
+            updates.append({"row_id": old.id, **{name: getattr(old, name) + row[name] for name in SUMS}})
+    if updates:
+        session.execute(sa.update(table).where(table.c.id == sa.bindparam("row_id"))
+                        .values({name: sa.bindparam(name) for name in SUMS}), updates)
+    if inserts:
+        session.execute(sa.insert(table), inserts)
+    stored = {d.day: d for d in session.scalars(
+        sa.select(DayRollup).where(DayRollup.pilot_id == pilot.id, DayRollup.day.in_(days)))}
+    for day_value, part in parts.items():
+        old = stored.get(day_value)
+        if old is None:
+            session.add(DayRollup(**_day_row(pilot, day_value, part)))
+            continue
+        merged = _merge_parts({"latency_sketch": old.latency_sketch or {}, "ttft_sketch": old.ttft_sketch or {},
+                               "latency_histogram": old.latency_histogram or {}, "flags": old.flags or []}, part)
+        for name, value in _day_row(pilot, day_value, merged).items():
+            setattr(old, name, value)
+    return days
+
+
+def _add_group(groups: dict[tuple, dict[str, Any]], row: dict[str, Any]) -> None:
+    key = (row["day"], row["model"], row["prompt_version"], row["external_user_id"])
+    if key in groups:
+        for name in SUMS:
+            groups[key][name] += row[name]
+    else:
+        groups[key] = row
 
 
 def _group_rows(session: so.Session, pilot: Pilot, first: date, day: list, in_span: list) -> list[dict[str, Any]]:
@@ -185,33 +273,66 @@ def _group_rows(session: so.Session, pilot: Pilot, first: date, day: list, in_sp
     return rows
 
 
-def _day_rows(session: so.Session, pilot: Pilot, first: date, day: list, in_span: list) -> list[dict[str, Any]]:
-    """Per day of the span with interactions: exact percentiles, a latency histogram, flag counts."""
-    rows = raw_rows(session, sa.select(Interaction.latency_ms, Interaction.ttft_ms, *day).where(*in_span))
+def _day_parts(session: so.Session, first: date | None, day: list, where: list) -> dict[date, dict[str, Any]]:
+    """Per day of the matching rows: latency sketches per model, the TTFT sketch, the latency
+    histogram and flag counts — all additive, so parts of a day merge (`_merge_parts`)."""
+    rows = raw_rows(session, sa.select(Interaction.latency_ms, Interaction.ttft_ms, Interaction.model, *day)
+                    .where(*where))
     timings = np.array([row[:2] for row in rows], dtype="float64").reshape(-1, 2)  # None → NaN
-    by_raw = {raw: as_day(raw) for raw in dict.fromkeys(row[2] for row in rows)} if day else {}
-    frame = pd.DataFrame({"day": [by_raw[row[2]] for row in rows] if day else [first] * len(rows),
+    by_raw = {raw: as_day(raw) for raw in dict.fromkeys(row[3] for row in rows)} if day else {}
+    frame = pd.DataFrame({"day": [by_raw[row[3]] for row in rows] if day else [first] * len(rows),
+                          "model": [NO_MODEL if row[2] is None else row[2] for row in rows],
                           "latency": timings[:, 0], "ttft": timings[:, 1]})
     del rows
     flags: dict[date, list] = {}
     for row in session.execute(
         sa.select(*day, Flag.kind, Flag.reason, Flag.status, sa.func.count(Flag.id))
-        .select_from(Interaction).join(Flag, Flag.interaction_id == Interaction.id).where(*in_span)
+        .select_from(Interaction).join(Flag, Flag.interaction_id == Interaction.id).where(*where)
         .group_by(*day, Flag.kind, Flag.reason, Flag.status)
     ):
         day_value, kind, reason, status, count = _with_day(row, first, day)
         flags.setdefault(day_value, []).append([kind, reason, status, count])
-    result = []
+    result = {}
     for day_value, timings in frame.groupby("day", sort=True):
-        latency = timings["latency"].dropna().reset_index(drop=True)
-        lat, first_token = percentiles(latency), percentiles(timings["ttft"].dropna())
-        result.append({
-            "pilot_id": pilot.id, "day": day_value,
-            "latency_p50": lat["p50"], "latency_p95": lat["p95"], "latency_p99": lat["p99"],
-            "ttft_p50": first_token["p50"], "ttft_p95": first_token["p95"], "ttft_p99": first_token["p99"],
-            "latency_histogram": latency_histogram(latency), "flags": sorted(flags.get(day_value, [])),
-        })
+        latency = timings["latency"].dropna()
+        result[day_value] = {
+            "latency_sketch": {model: sketch.sketch_of(values) for model, values
+                               in latency.groupby(timings.loc[latency.index, "model"], sort=True)},
+            "ttft_sketch": sketch.sketch_of(timings["ttft"].to_numpy()),
+            "latency_histogram": latency_histogram(latency), "flags": flags.get(day_value, []),
+        }
     return result
+
+
+def _merge_parts(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
+    """Two parts of one day's numbers as one (counts add)."""
+    if old is None:
+        return new
+    flags: dict[tuple, int] = {}
+    for kind, reason, status, count in [*old["flags"], *new["flags"]]:
+        flags[(kind, reason, status)] = flags.get((kind, reason, status), 0) + int(count)
+    models = set(old["latency_sketch"]) | set(new["latency_sketch"])
+    return {
+        "latency_sketch": {m: sketch.merge(old["latency_sketch"].get(m), new["latency_sketch"].get(m)) for m in models},
+        "ttft_sketch": sketch.merge(old["ttft_sketch"], new["ttft_sketch"]),
+        "latency_histogram": sketch.merge(old["latency_histogram"], new["latency_histogram"]),
+        "flags": [[*key, count] for key, count in flags.items()],
+    }
+
+
+def _day_row(pilot: Pilot, day_value: date, part: dict[str, Any]) -> dict[str, Any]:
+    """An analytics_day row from a day's merged parts; its percentiles read from the sketches."""
+    lat = sketch.percentiles(sketch.merge(*part["latency_sketch"].values()))
+    first_token = sketch.percentiles(part["ttft_sketch"])
+    return {
+        "pilot_id": pilot.id, "day": day_value,
+        "latency_p50": lat["p50"], "latency_p95": lat["p95"], "latency_p99": lat["p99"],
+        "ttft_p50": first_token["p50"], "ttft_p95": first_token["p95"], "ttft_p99": first_token["p99"],
+        "latency_histogram": dict(sorted(part["latency_histogram"].items(), key=lambda kv: int(kv[0]))),
+        "flags": sorted(part["flags"]),
+        "latency_sketch": {m: dict(sorted(sk.items())) for m, sk in sorted(part["latency_sketch"].items())},
+        "ttft_sketch": dict(sorted(part["ttft_sketch"].items())),
+    }
 
 
 def _with_day(row, first: date, day: list) -> tuple:

@@ -3,12 +3,13 @@
 The dashboard must answer in ≤ 300 ms at a million interactions, which no live GROUP BY over the
 interaction table does (≈ 0.5–2.6 s per query on SQLite, 0.3–0.5 s on PostgreSQL). So per UTC day
 the additive numbers are kept per model × prompt version × user (`analytics_daily`, a few thousand
-rows for a month of a 50-person pilot), and the non-additive ones — exact percentiles of that day,
-a latency histogram, flag counts — per day (`analytics_day`). `analytics_state` holds when a pilot's
+rows for a month of a 50-person pilot), and per day the rest — latency sketches (counts per
+log-spaced bucket, pilot.analytics.sketch: they add up across days and new rows, and give
+percentiles within 1 %), a latency histogram, flag counts (`analytics_day`). `analytics_state` holds when a pilot's
 rollup was last brought up to date; `rollup_change` lists the (pilot, day)s whose interactions,
 feedback or flags were written since (recorded by pilot.analytics.changes in the writing
-transaction), and pilot.analytics.rollup recomputes exactly those days. Percentiles over the whole window cannot be summed from days, so
-they are read exactly from the ordered (pilot, latency) indexes declared with Interaction.
+transaction), and pilot.analytics.rollup brings exactly those days up to date: a day whose rows
+were only added gets the new rows' numbers added, any other change recomputes the day.
 """
 from __future__ import annotations
 
@@ -66,6 +67,9 @@ class DayRollup(db.Model):
     latency_histogram: so.Mapped[dict[str, Any]] = so.mapped_column(sa.JSON, default=dict)
     # [[kind, reason, status, count], …] for flags on that day's interactions.
     flags: so.Mapped[list[Any]] = so.mapped_column(sa.JSON, default=list)
+    # {model or "": {bucket: count}} of latency_ms, and {bucket: count} of ttft_ms (pilot.analytics.sketch)
+    latency_sketch: so.Mapped[Optional[dict[str, Any]]] = so.mapped_column(sa.JSON, default=dict)
+    ttft_sketch: so.Mapped[Optional[dict[str, Any]]] = so.mapped_column(sa.JSON, default=dict)
 
 
 class RollupState(db.Model):
@@ -80,8 +84,11 @@ class RollupState(db.Model):
 
 class RollupChange(db.Model):
     """A UTC day of a pilot whose rollup rows are out of date: written in the same transaction as
-    the change (pilot.analytics.changes), deleted by the refresh that recomputes the day.
+    the change (pilot.analytics.changes), deleted by the refresh that brings the day up to date.
 
+    With `first_id`…`last_id`, the change is only that those interactions (ids this transaction
+    inserted, all of them, and their own flags and ratings) were added: the refresh adds their
+    numbers to the rollup. Without, anything may have changed on that day: it is recomputed.
     Append-only (no unique key), so concurrent writers never wait on each other's rows; a day
     listed twice is recomputed once."""
 
@@ -90,4 +97,7 @@ class RollupChange(db.Model):
 
     id: so.Mapped[int] = so.mapped_column(BigIntPK, primary_key=True)
     pilot_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("pilot.id", ondelete="CASCADE"))
-    day: so.Mapped[date]
+    day: so.Mapped[date]  # with an id range: the earliest day of the batch (the range may span days)
+    first_id: so.Mapped[Optional[int]] = so.mapped_column(sa.BigInteger)
+    last_id: so.Mapped[Optional[int]] = so.mapped_column(sa.BigInteger)
+

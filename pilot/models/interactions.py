@@ -37,11 +37,9 @@ class Interaction(db.Model):
         sa.Index("ix_interaction_pilot_trace", "pilot_id", "trace_id"),
         sa.Index("ix_interaction_pilot_response", "pilot_id", "response_id"),
         sa.Index("ix_interaction_pilot_input_hash", "pilot_id", "input_hash"),
-        # Read-side indexes: recent arrivals by time (readiness snapshots, review grouping), and
-        # exact percentiles by ordered index scans (pilot.models.analytics explains the rollup).
+        # Read-side index: recent arrivals by time (readiness snapshots, review grouping). No latency
+        # index: the dashboard's percentiles come from per-day sketches (pilot.models.analytics).
         sa.Index("ix_interaction_pilot_received", "pilot_id", "received_at"),
-        sa.Index("ix_interaction_pilot_latency", "pilot_id", "latency_ms"),
-        sa.Index("ix_interaction_pilot_model_latency", "pilot_id", "model", "latency_ms"),
     )
 
     id: so.Mapped[int] = so.mapped_column(BigIntPK, primary_key=True)

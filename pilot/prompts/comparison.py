@@ -5,7 +5,7 @@ Wilson 95 % interval each and a two-proportion z-test for the difference. Percen
 p50/p95, TTFT p95) and cost per request come from a narrow frame of four number columns and a
 seeded bootstrap of the difference. Mean rating: a normal interval from SUM and SUM of squares.
 The definitions are the project's: failure = status ≠ ok (pilot.metrics.FAILED),
-negative feedback = FEEDBACK_NEGATIVE, percentiles by pandas' linear interpolation.
+negative feedback = FEEDBACK_NEGATIVE, percentiles by pilot.metrics.quantile (the one linear definition).
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import orm as so
 
-from pilot.metrics import FAILED, FEEDBACK_NEGATIVE, as_day, day_of
+from pilot.metrics import FAILED, FEEDBACK_NEGATIVE, as_day, day_of, quantile
 from pilot.models import Feedback, Flag, Interaction, Pilot, RegressionItem
 from pilot.models.prompts import REGRESSION_VERDICTS
 
@@ -64,7 +64,7 @@ def bootstrap_difference(a: np.ndarray, b: np.ndarray, statistic: str) -> tuple[
     def stat(samples: np.ndarray) -> np.ndarray:
         if statistic == "mean":
             return samples.mean(axis=1)
-        return np.quantile(samples, float(statistic[1:]), axis=1)  # linear, as pandas
+        return quantile(samples, float(statistic[1:]), axis=1)
 
     differences = np.empty(BOOTSTRAP_SAMPLES)
     chunk = max(1, 2_000_000 // max(len(a), len(b)))  # bound memory: resample in chunks of rows
@@ -72,7 +72,7 @@ def bootstrap_difference(a: np.ndarray, b: np.ndarray, statistic: str) -> tuple[
         rows = min(chunk, BOOTSTRAP_SAMPLES - start)
         differences[start:start + rows] = (stat(b[rng.integers(0, len(b), (rows, len(b)))])
                                            - stat(a[rng.integers(0, len(a), (rows, len(a)))]))
-    low, high = np.quantile(differences, [0.025, 0.975])
+    low, high = quantile(differences, [0.025, 0.975])
     return float(low), float(high)
 
 
@@ -183,7 +183,7 @@ def _numbers(session: so.Session, pilot: Pilot, versions: list[str]) -> pd.DataF
 def _statistic(values: np.ndarray, statistic: str) -> float | None:
     if not len(values):
         return None
-    return float(values.mean()) if statistic == "mean" else float(np.quantile(values, float(statistic[1:])))
+    return float(values.mean()) if statistic == "mean" else quantile(values, float(statistic[1:]))
 
 
 def _bootstrapped(key: str, title: str, frame: pd.DataFrame, a: str, b: str, column: str, statistic: str) -> Figure:
@@ -226,7 +226,8 @@ def _daily(counts_by_day: list[tuple], frame: pd.DataFrame, a: str, b: str) -> d
     """Per day and version: interactions, error rate, negative-feedback rate, p95 latency."""
     days = sorted({as_day(row[1]) for row in counts_by_day})
     table = {(row[0], as_day(row[1])): row[2:] for row in counts_by_day}
-    p95 = frame.dropna(subset=["latency_ms"]).groupby(["version", "day"])["latency_ms"].quantile(0.95).to_dict()
+    p95 = {key: quantile(values.to_numpy(), 0.95) for key, values
+           in frame.dropna(subset=["latency_ms"]).groupby(["version", "day"])["latency_ms"]}
 
     def series(version: str, pick) -> list[float | None]:
         return [pick(table.get((version, day))) if (version, day) in table else None for day in days]

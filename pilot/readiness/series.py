@@ -9,7 +9,7 @@ import pandas as pd
 from sqlalchemy import orm as so
 
 from pilot.analytics.summary import latency_values
-from pilot.metrics import cost_per_day, nice_step
+from pilot.metrics import cost_per_day, nice_step, quantile
 from pilot.models import Pilot
 
 MAX_BINS = 20
@@ -20,7 +20,7 @@ def latency_histogram(values: pd.Series, target_ms: float | None) -> dict[str, A
     and the target both show; slower answers (timeouts…) are counted in `over`."""
     if values.empty:
         return None
-    upper = max(float(values.quantile(0.95)) * 1.25, float(target_ms or 0) * 2, 1.0)
+    upper = max(quantile(values.to_numpy(dtype="float64"), 0.95) * 1.25, float(target_ms or 0) * 2, 1.0)
     width = nice_step(upper / MAX_BINS)  # covers `upper` in at most MAX_BINS bins
     bins = max(1, math.ceil(upper / width))
     top = bins * width
