@@ -1,18 +1,25 @@
 """Profile one batch of the issue-13 workload (a script, not a test).
 
     .venv/bin/python bench/profile_batch.py --stored 20000 [--database-url postgresql+psycopg://…]
+        [--repeat 7] [--http]
 
 A pilot with 10 enrolled users over a daily request limit of 200, 12 anticipated scenarios and
 flagging on is filled with `--stored` interactions through `ingest_items` itself (1,000 per
-batch, LLM-sized texts from ~400 distinct questions, 4 models, ~5 % errors, metadata), then one
-more batch is profiled with cProfile. Prints the batch's wall time and the top functions.
+batch, LLM-sized texts from ~400 distinct questions, 4 models, ~5 % errors, metadata), then
+`--repeat` more batches are timed without the profiler (median CPU and wall time per batch:
+CPU is the figure to trust on a shared machine), and one more is profiled with cProfile.
+With `--http` the timed and profiled batches are JSON bodies POSTed to /api/v1/interactions
+through the Flask test client with an API key (body read, JSON parse, key check, rate limit,
+ingest, commit, answer), instead of calls of `ingest_items`.
 """
 from __future__ import annotations
 
 import argparse
 import cProfile
+import json
 import pstats
 import random
+import statistics
 import sys
 import tempfile
 import time
@@ -32,7 +39,7 @@ from pilot.flagging.services import replace_scenarios  # noqa: E402
 from pilot.ingest.services import ingest_items  # noqa: E402
 from pilot.models import Membership  # noqa: E402
 from pilot.models.base import utcnow  # noqa: E402
-from pilot.pilots.services import create_pilot  # noqa: E402
+from pilot.pilots.services import create_pilot, mint_api_key  # noqa: E402
 
 USERS = 10
 DAILY_LIMIT = 200
@@ -73,36 +80,72 @@ def main() -> int:
     parser.add_argument("--stored", type=int, default=20_000)
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--sort", default="cumulative", help="pstats order: cumulative or tottime")
+    parser.add_argument("--repeat", type=int, default=0, help="batches to time before the profiled one")
+    parser.add_argument("--http", action="store_true", help="POST the batches through the test client")
     args = parser.parse_args()
     url = args.database_url or f"sqlite:///{tempfile.mkdtemp()}/profile.db"
     app = create_app(TestConfig(url))
-    with app.app_context():
-        upgrade(directory=str(Path(__file__).resolve().parents[1] / "migrations"))
-        session = db.session
-        lead = create_user(session, f"lead-{time.time_ns()}@bench.example", "bench-password", name="Lead")
-        pilot = create_pilot(session, f"profile-{time.time_ns()}", "Profile pilot", lead)
-        pilot.daily_request_limit = DAILY_LIMIT
-        for number in range(USERS):
-            session.add(Membership(pilot=pilot, external_id=f"user-{number:02d}", role="participant",
-                                   status="active", consent_at=utcnow()))
-        replace_scenarios(session, pilot, "\n".join(SCENARIOS), None)
+    context = app.app_context()
+    context.push()
+    upgrade(directory=str(Path(__file__).resolve().parents[1] / "migrations"))
+    session = db.session
+    lead = create_user(session, f"lead-{time.time_ns()}@bench.example", "bench-password", name="Lead")
+    pilot = create_pilot(session, f"profile-{time.time_ns()}", "Profile pilot", lead)
+    pilot.daily_request_limit = DAILY_LIMIT
+    for number in range(USERS):
+        session.add(Membership(pilot=pilot, external_id=f"user-{number:02d}", role="participant",
+                               status="active", consent_at=utcnow()))
+    replace_scenarios(session, pilot, "\n".join(SCENARIOS), None)
+    session.commit()
+    _, secret = mint_api_key(session, pilot, None, name="profile")
+    session.commit()
+    start = utcnow().replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    items = issue_workload(args.stored + 1000 * (args.repeat + 1), "p", start)
+    began = time.perf_counter()
+    for first in range(0, args.stored, 1000):
+        ingest_items(session, pilot, items[first:first + 1000])
         session.commit()
-        start = utcnow().replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(hours=1)
-        items = issue_workload(args.stored + 1000, "p", start)
-        began = time.perf_counter()
-        for first in range(0, args.stored, 1000):
-            ingest_items(session, pilot, items[first:first + 1000])
-            session.commit()
-        print(f"filled {args.stored:,} in {time.perf_counter() - began:.1f} s")
-        profiler = cProfile.Profile()
-        began = time.perf_counter()
-        profiler.enable()
-        result = ingest_items(session, pilot, items[args.stored:])
+    print(f"filled {args.stored:,} in {time.perf_counter() - began:.1f} s")
+    if args.http:  # each request in its own app context and session, as in a server
+        session.remove()
+        context.pop()
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}
+
+    bodies = {first: json.dumps({"interactions": items[first:first + 1000]}).encode()
+              for first in range(args.stored, len(items), 1000)} if args.http else {}
+
+    def one_batch(first: int) -> int:
+        if args.http:  # the body is encoded before the clock starts, as a client would
+            answer = client.post("/api/v1/interactions", data=bodies[first], headers=headers)
+            assert answer.status_code == 200, answer.get_data(as_text=True)[:500]
+            return answer.get_json()["accepted"]
+        accepted = ingest_items(session, pilot, items[first:first + 1000]).accepted
         session.commit()
-        profiler.disable()
-        print(f"batch of 1,000 at {args.stored:,} stored: {time.perf_counter() - began:.3f} s "
-              f"({result.accepted} accepted); load {machine_load()}")
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.top)
+        return accepted
+
+    what = "POST of 1,000" if args.http else "batch of 1,000"
+    cpu, wall = [], []
+    for number in range(args.repeat):
+        began, began_cpu = time.perf_counter(), time.process_time()
+        one_batch(args.stored + 1000 * number)
+        wall.append(time.perf_counter() - began)
+        cpu.append(time.process_time() - began_cpu)
+    if args.repeat:
+        print(f"{what} at {args.stored:,}+ stored, median of {args.repeat}: "
+              f"CPU {statistics.median(cpu) * 1000:.0f} ms, wall {statistics.median(wall) * 1000:.0f} ms "
+              f"(CPU {', '.join(f'{c * 1000:.0f}' for c in cpu)}); load {machine_load()}")
+    profiler = cProfile.Profile()
+    began = time.perf_counter()
+    profiler.enable()
+    accepted = one_batch(args.stored + 1000 * args.repeat)
+    profiler.disable()
+    print(f"{what} at {args.stored:,} stored (profiled): {time.perf_counter() - began:.3f} s "
+          f"({accepted} accepted); load {machine_load()}")
+    pstats.Stats(profiler).sort_stats(args.sort).print_stats(args.top)
+    if not args.http:
+        context.pop()
     return 0
 
 

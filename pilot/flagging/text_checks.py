@@ -35,7 +35,10 @@ def refusal_phrase(output: str, phrases: tuple[str, ...]) -> str | None:
     # Past the first 2,000 characters nothing can be "the opening" any more, and a text that long
     # is not short: only the opening decides.
     opening = output[:2_000].lower()
-    if not any(anchor in opening for anchor in _anchors(phrases)):  # the common case: no phrase at all
+    for anchor in _anchors(phrases):  # the common case: no phrase at all
+        if anchor in opening:
+            break
+    else:
         return None
     text = normalise(QUOTED.sub(" ", QUOTE_LINE.sub(" ", output[:2_000])))
     match = _phrase_pattern(phrases).search(text)
@@ -47,7 +50,7 @@ def refusal_phrase(output: str, phrases: tuple[str, ...]) -> str | None:
 
 
 @lru_cache(maxsize=64)
-def _anchors(phrases: tuple[str, ...]) -> frozenset[str]:
+def _anchors(phrases: tuple[str, ...]) -> tuple[str, ...]:
     """The longest plain word of each phrase: a text containing none of them cannot contain a
     phrase, so most answers are ruled out with a few substring tests, before any normalising."""
     anchors = set()
@@ -56,7 +59,10 @@ def _anchors(phrases: tuple[str, ...]) -> frozenset[str]:
         if words:
             anchor = max(words, key=len)
             anchors.update((anchor, anchor.replace("'", "\u2019")))  # either apostrophe
-    return frozenset(anchors)
+    # An anchor that contains another ("unable", "able") is found whenever the longer one is:
+    # only the shorter needs looking for (each look scans the opening once).
+    return tuple(sorted(anchor for anchor in anchors
+                        if not any(other != anchor and other in anchor for other in anchors)))
 
 
 @lru_cache(maxsize=64)

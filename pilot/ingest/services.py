@@ -21,7 +21,15 @@ from pilot import flagging
 from pilot.database import insert_ignoring_conflicts
 from pilot.feedback.services import FeedbackError, record_feedback
 from pilot.ingest import merge
-from pilot.ingest.validation import ItemError, ValidItem, clean_text, identifier, json_type, validate_item
+from pilot.ingest.validation import (
+    ItemError,
+    ValidItem,
+    clean_text,
+    identifier,
+    input_hash,
+    json_type,
+    validate_item,
+)
 from pilot.metrics import MEMBER
 from pilot.models import Feedback, Interaction, Membership, Pilot, PromptVersion
 from pilot.models.base import utcnow
@@ -137,8 +145,12 @@ def _rows(session: so.Session, pilot: Pilot, items: list[ValidItem], source: str
     """Column values (by column name) for each item: cost from the price table, membership by external id."""
     prices = PriceTable.for_pilot(session, pilot)
     members = enrolled_members(session, pilot, {item.external_user_id for item in items if item.external_user_id})
+    hashes: dict[str, str] = {}  # users repeat their questions: each distinct input is hashed once
     rows = []
     for item in items:
+        digest = hashes.get(item.input_text)
+        if digest is None:
+            digest = hashes[item.input_text] = input_hash(item.input_text)
         cost = prices.cost(item.model, item.occurred_at, item.input_tokens, item.cached_input_tokens,
                            item.output_tokens, item.reported_cost_usd, item.cache_write_input_tokens)
         rows.append({
@@ -155,7 +167,7 @@ def _rows(session: so.Session, pilot: Pilot, items: list[ValidItem], source: str
             "output_text": item.output_text,
             "input_chars": len(item.input_text),
             "output_chars": len(item.output_text),
-            "input_hash": item.input_hash,
+            "input_hash": digest,
             "input_tokens": item.input_tokens,
             "cached_input_tokens": item.cached_input_tokens,
             "cache_write_input_tokens": item.cache_write_input_tokens,
