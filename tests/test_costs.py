@@ -5,9 +5,11 @@ planned price 5.00."""
 from datetime import datetime
 
 import pytest
+from werkzeug.datastructures import MultiDict
 
-from pilot.analytics.costs import CostInputs, cost_architecture, parse_cost_inputs
+from pilot.analytics.costs import CostInputs, cost_architecture
 from pilot.analytics.duplicates import _near_earlier, exact_duplicates, near_duplicates
+from pilot.analytics.forms import CostInputsForm
 from pilot.models import ModelPrice
 from pilot.models.base import utcnow
 from tests.analytics_data import add_interactions, make_small_pilot
@@ -136,14 +138,17 @@ def test_empty_pilot(db, world):
     ({"short_output_tokens": "2.5"}, "short_output_tokens"), ({"batch_pct": "101"}, "batch_pct"),
     ({"trim_pct": "nan"}, "trim_pct"), ({"trim_pct": "1e309"}, "trim_pct"), ({"trim_pct": "lots"}, "trim_pct"),
 ])
-def test_bad_inputs_name_the_field_and_keep_the_default(args, field):
-    inputs, errors = parse_cost_inputs(args)
+def test_bad_inputs_name_the_field_and_keep_the_default(app, args, field):
+    with app.test_request_context():
+        inputs, errors = CostInputsForm(MultiDict(args)).inputs()
     assert list(errors) == [field] and errors[field].startswith(f"{field}:")
     assert getattr(inputs, field) == getattr(CostInputs(), field)
 
 
-def test_good_inputs():
-    inputs, errors = parse_cost_inputs({"users": "100,000", "short_chars": "80", "batch_pct": "12.5", "trim_pct": "0"})
+def test_good_inputs(app):
+    args = MultiDict({"users": "100,000", "short_chars": "80", "batch_pct": "12.5", "trim_pct": "0"})
+    with app.test_request_context():
+        inputs, errors = CostInputsForm(args).inputs()
     assert errors == {} and (inputs.users, inputs.short_chars, inputs.batch_pct, inputs.trim_pct) == (100_000, 80, 12.5, 0)
 
 

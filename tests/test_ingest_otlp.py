@@ -347,3 +347,14 @@ def test_a_future_span_is_rejected_naming_the_timestamp(client, db, api_key):
     answer = ExportTraceServiceResponse.FromString(send(client, api_key, export_request(future).SerializeToString()).data)
     assert answer.partial_success.rejected_spans == 1
     assert "timestamp: must not be more than 24 hours in the future" in answer.partial_success.error_message
+
+
+@pytest.mark.parametrize("index", ["\u00b2", "\uff11", "9" * 5000])
+def test_a_message_index_that_is_not_ascii_digits_is_ignored_not_a_500(client, db, api_key, index):
+    """'²'.isdigit() is True but int('²') raises: such an index (or one int() cannot read) is skipped."""
+    attrs = {**OPENINFERENCE, "llm.input_messages.0.message.role": "user", "llm.input_messages.0.message.content": "hi",
+             f"llm.input_messages.{index}.message.role": "user", f"llm.input_messages.{index}.message.content": "odd"}
+    attrs.pop("input.value")
+    response = send(client, api_key, export_request(span(1, attrs)).SerializeToString())
+    assert response.status_code == 200
+    assert rows(db)[sid(1)].input_text == "hi"

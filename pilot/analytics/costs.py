@@ -12,7 +12,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import orm as so
@@ -38,32 +38,6 @@ class CostInputs:
     short_output_tokens: int = 300  # …and an answer of at most this many tokens is "short/simple"
     batch_pct: float = 0.0  # share of traffic the lead says is not urgent (no measured proxy)
     trim_pct: float = 20.0  # share of input tokens a leaner prompt would drop
-
-
-def parse_cost_inputs(args: Mapping[str, str]) -> tuple[CostInputs, dict[str, str]]:
-    """Read the GET parameters; a bad value keeps the default and gets a message naming the field."""
-    inputs, errors = CostInputs(), {}
-    text = (args.get("users") or "").replace(",", "").strip()
-    if text:
-        if text.isdigit() and int(text) in SCALES:
-            inputs.users = int(text)
-        else:
-            errors["users"] = "users: pick 100, 1,000, 10,000 or 100,000"
-    for field, (low, high) in LIMITS.items():
-        text = (args.get(field) or "").strip()
-        if not text:
-            continue
-        whole = field in ("short_chars", "short_output_tokens")
-        try:
-            value = int(text) if whole else float(text)
-        except ValueError:
-            errors[field] = f"{field}: must be a {'whole ' if whole else ''}number from {low} to {high:,}"
-            continue
-        if not low <= value <= high or value != value:  # value != value: NaN
-            errors[field] = f"{field}: must be from {low} to {high:,}"
-            continue
-        setattr(inputs, field, value)
-    return inputs, errors
 
 
 def cost_architecture(session: so.Session, pilot: Pilot, inputs: CostInputs,

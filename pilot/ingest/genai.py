@@ -57,7 +57,7 @@ def flattened(attrs: dict[str, Any], prefix: str) -> list[dict[str, Any]]:
         if not key.startswith(prefix):
             continue
         index, _, rest = key[len(prefix):].partition(".")
-        if index.isdigit():
+        if index.isascii() and index.isdigit() and len(index) <= 18:  # "²".isdigit(), but int("²") raises
             found.setdefault(int(index), {})[rest] = value
     return [found[index] for index in sorted(found)]
 

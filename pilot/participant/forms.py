@@ -1,8 +1,17 @@
 """Forms of the participant pages. They carry the CSRF token and the fields; the services check
-the values, so the same rules apply to the page, the embed widget and the API."""
+the values, so the same rules apply to the page, the embed widget and the API. The home page's
+query string is a GET form (no token: a GET changes nothing)."""
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import BooleanField, HiddenField, StringField, TextAreaField
+
+from pilot.pagination import PageField, QueryForm
+
+
+class HomeQuery(QueryForm):
+    """?page= of the member's own interactions, read leniently (odd → 1, huge → the last page)."""
+
+    page = PageField()
 
 
 class RatingForm(FlaskForm):

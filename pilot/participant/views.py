@@ -35,9 +35,8 @@ from pilot.feedback.services import (
 )
 from pilot.feedback.team import ID_CONVERTER
 from pilot.models import Membership
-from pilot.pagination import page_number
 from pilot.participant import services
-from pilot.participant.forms import GeneralFeedbackForm, LeaveForm, ProblemReportForm, RatingForm
+from pilot.participant.forms import GeneralFeedbackForm, HomeQuery, LeaveForm, ProblemReportForm, RatingForm
 from pilot.unit_of_work import unit_of_work
 
 bp = Blueprint("participant", __name__)
@@ -70,7 +69,7 @@ def home(slug: str):
     if membership is not None:
         with unit_of_work():
             services.touch_last_seen(membership)  # a once-a-minute activity stamp, not a change of data
-        page = services.interactions_page(db.session, membership, page_number(request.args.get("page")))
+        page = services.interactions_page(db.session, membership, HomeQuery().page.data)
         ids = [interaction.id for interaction in page.items]
         ratings = services.ratings_for(db.session, membership, ids)
         reports_by_interaction = services.reports_for(db.session, membership, ids)

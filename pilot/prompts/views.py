@@ -19,6 +19,7 @@ from pilot.forms import CsrfOnlyForm
 from pilot.models import PromptVersion
 from pilot.models.prompts import LABEL_CANDIDATE, LABEL_PRODUCTION, REGRESSION_VERDICTS
 from pilot.prompts import comparison, exports, registry, regression
+from pilot.prompts.forms import VersionPairForm, version_number
 from pilot.unit_of_work import unit_of_work
 
 bp = Blueprint("prompts", __name__)
@@ -135,16 +136,11 @@ def _pair(prompt) -> tuple[PromptVersion, PromptVersion]:
     labels = registry.labels_of(db.session, prompt)
     default_a = labels.get(LABEL_PRODUCTION) or versions[min(1, len(versions) - 1)]
     default_b = labels.get(LABEL_CANDIDATE) or versions[0]
-    numbers = []
-    for key, default in (("a", default_a), ("b", default_b)):
-        raw = request.args.get(key, "")
-        if not raw:
-            numbers.append(default.number)
-            continue
-        if not raw.isdigit() or not 0 < int(raw) < 2**31:
-            abort(400, description=f"{key}: a version number of this prompt")
-        numbers.append(int(raw))
-    return _version_or_404(prompt, numbers[0]), _version_or_404(prompt, numbers[1])
+    form = VersionPairForm()
+    if not form.validate():
+        abort(400, description=form.first_error())
+    return (_version_or_404(prompt, form.a.number or default_a.number),
+            _version_or_404(prompt, form.b.number or default_b.number))
 
 
 @bp.route("/pilots/<slug>/prompts/<name>/compare")
@@ -184,10 +180,10 @@ def _lead_action(slug: str, name: str, action) -> Response:
 @pilot_role_required("lead")
 def move_label(slug: str, name: str):
     def action(prompt):
-        raw = request.form.get("number", "")
-        if not raw.isdigit() or not 0 < int(raw) < 2**31:
+        number = version_number(request.form.get("number", ""))
+        if number is None:
             raise registry.PromptError("number: a version number of this prompt")
-        version = _version_or_404(prompt, int(raw))
+        version = _version_or_404(prompt, number)
         label = request.form.get("label", "").strip()
         registry.move_label(db.session, prompt, label, version, current_user, request.form.get("reason", "").strip())
         return f"Label {label} now points at {version.version}."
@@ -229,14 +225,15 @@ def rollback(slug: str, name: str):
 def build_regression(slug: str, name: str):
     def action(prompt):
         raw = request.form.get("size", str(regression.DEFAULT_SIZE)).strip()
-        if not raw.isdigit():
+        if not (raw.isascii() and raw.isdigit()):
             raise registry.PromptError(f"size: a whole number from 1 to {regression.MAX_SIZE:,}")
-        number = request.form.get("number", "")
-        version = _version_or_404(prompt, int(number)) if number.isdigit() and 0 < int(number) < 2**31 else None
-        if version is None:
+        size = int(raw) if len(raw) <= 18 else regression.MAX_SIZE + 1  # longer is over the maximum anyway
+        number = version_number(request.form.get("number", ""))
+        if number is None:
             raise registry.PromptError("number: the version whose real inputs make the set")
+        version = _version_or_404(prompt, number)
         try:
-            added = regression.build(db.session, g.pilot, prompt, version.version, int(raw), current_user)
+            added = regression.build(db.session, g.pilot, prompt, version.version, size, current_user)
         except regression.RegressionError as error:
             raise registry.PromptError(str(error)) from None
         return f"Regression set: {added:,} inputs added from {version.version}."

@@ -224,7 +224,8 @@ def start_pdf(slug: str):
     params = {}
     number_text = (request.form.get("number") or "").strip()
     if number_text:
-        if not number_text.isdigit() or not 1 <= int(number_text) <= 2147483647 \
+        if not (number_text.isascii() and number_text.isdigit()) or len(number_text) > 10 \
+                or not 1 <= int(number_text) <= 2147483647 \
                 or snapshots.get_snapshot(db.session, g.pilot, int(number_text)) is None:
             abort(404, description=f"No report #{number_text[:20]} in this pilot.")
         params["number"] = int(number_text)

@@ -151,7 +151,7 @@ def bulk(slug: str):
             if request.form.get("all_matching") == "1":
                 filters = QueueFilterForm(request.form).filters()
                 expected = request.form.get("expected_count", "")
-                if filters.errors or not expected.isdigit() or len(expected) > 9:
+                if filters.errors or not (expected.isascii() and expected.isdigit()) or len(expected) > 9:
                     raise services.ReviewError("the filter or its count is not valid: reload the queue")
                 matching = review_queue.matching_flag_ids(db.session, g.pilot, filters, current_user,
                                                           services.MAX_FILTER_BULK)
