@@ -172,6 +172,14 @@ def test_every_form_of_429_is_rate_limited(attrs, status_message, exception):
     assert genai.failure_status(attrs, status_message, exceptions) == "rate_limited"
 
 
+@pytest.mark.parametrize("status_message", [
+    "Error code: 500 - {'error': {'message': 'Internal error (request id req_8f3a429b01)'}}",
+    "upstream failed after 4290 ms",
+])
+def test_a_429_inside_a_word_or_number_is_not_rate_limiting(status_message):
+    assert genai.failure_status({}, status_message, []) == "error"
+
+
 def test_failed_calls_have_readable_errors_and_bill_nothing(client, db, api_key):
     base = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai",
             "gen_ai.input.messages": json.dumps([{"role": "user", "parts": [{"type": "text", "content": "x" * 4000}]}])}

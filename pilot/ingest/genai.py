@@ -22,7 +22,7 @@ Message = tuple[str, str]  # (role, text)
 
 _TRACEBACK = re.compile(r"\n?Traceback \(most recent call last\):.*", re.S)
 _EXCEPTION_REPR = re.compile(r"^[A-Za-z_][\w.]*\((['\"])(.*)\1\)$", re.S)  # OpenAIRateLimitError('…')
-_STATUS_429 = re.compile(r"(?<!\d)429(?!\d)")
+_STATUS_429 = re.compile(r"\b429\b")  # a whole word: not the "429" inside a request id like req_8f3a429b
 _RATE_LIMIT_NAMES = {"ratelimiterror", "ratelimitexceeded", "ratelimited", "toomanyrequests", "429"}
 _TIMEOUT_NAMES = {"apitimeouterror", "timeout", "timeouterror", "readtimeout", "connecttimeout", "deadlineexceeded"}
 
