@@ -36,6 +36,9 @@ migrate: install
 demo: migrate
 	$(FLASK) pilot demo --if-empty
 
+# make run uses the machine's Redis for the job queue and shared rate limits when it answers (jobs
+# such as re-flagging and PDFs then leave the request); without Redis both fall back in-process.
+run: export REDIS_URL ?= redis://127.0.0.1:6379/0
 run: demo
 	@echo ""
 	@echo "Pilot is serving on http://$(HOST):$(PORT)"
