@@ -115,6 +115,18 @@ def may_see_screenshot(user, report, pilot: Pilot) -> bool:
     return is_reporter or is_team(user, pilot)
 
 
+def may_handle_report(user, report, pilot: Pilot) -> bool:
+    """The pilot's team answers a participant's report (sets its status, e.g. handles a report of
+    harm listed in the review queue); the reporter and anyone outside the team do not."""
+    return report.pilot_id == pilot.id and is_team(user, pilot)
+
+
+def may_see_unlinked_reports(user, pilot: Pilot) -> bool:
+    """Reports of harm tied to no interaction (no flag can carry them) are for the pilot's team,
+    in the review queue; participants see only their own reports, on their own page."""
+    return is_team(user, pilot)
+
+
 def safe_next_url(target: str | None, default: str | None = None) -> str | None:
     """Only same-site relative paths: `next=` must never send a user to another site; anything
     else is `default`. The one check for every `next`/`back` a form or link carries."""
@@ -169,6 +181,11 @@ def _decide_rule(user, flag) -> bool:
     return pilot is not None and is_team(user, pilot) and may_decide(flag, is_lead(user, pilot))
 
 
+def _handle_report_rule(user, report) -> bool:
+    pilot = db.session.get(Pilot, report.pilot_id)
+    return pilot is not None and may_handle_report(user, report, pilot)
+
+
 def _screenshot_rule(user, report) -> bool:
     pilot = db.session.get(Pilot, report.pilot_id)
     return pilot is not None and may_see_screenshot(user, report, pilot)
@@ -184,6 +201,7 @@ _RULES: dict[str, tuple[type | None, Callable]] = {
     "decide_flag": (Flag, _decide_rule),
     "leave": (Membership, lambda user, membership: membership.user_id == user.id and may_leave(membership)),
     "see_screenshot": (Report, _screenshot_rule),
+    "handle_report": (Report, _handle_report_rule),
 }
 
 

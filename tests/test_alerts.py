@@ -109,6 +109,56 @@ def test_monitoring_items_follow_the_rules(db, world, recent):
     assert after["monitoring.error_rate"] == "pass"  # 3 of 5 = 60% ≤ 60%, with an alert
 
 
+def test_a_channel_works_when_its_most_recent_finished_delivery_succeeded(db, world, recent):
+    from pilot.alerts.channels import working_channels
+
+    def channel(enabled=True):
+        row = AlertChannel(pilot_id=recent.id, kind="email", target="ops@example.com", secret="", enabled=enabled)
+        db.session.add(row)
+        db.session.flush()
+        return row
+
+    def deliver(row, *outcomes):
+        for outcome in outcomes:
+            db.session.add(AlertDelivery(pilot_id=recent.id, channel_id=row.id, is_test=True, status=outcome,
+                                         attempts=1))
+            db.session.flush()
+
+    email = channel()
+    assert working_channels(db.session, recent) == 0
+    deliver(email, "sent")
+    assert working_channels(db.session, recent) == 1
+    deliver(email, "failed")  # worked once, broken since: an alert now reaches nobody
+    assert working_channels(db.session, recent) == 0
+    deliver(email, "sent", "pending")  # fixed; a delivery still being tried does not count either way
+    assert working_channels(db.session, recent) == 1
+    webhook, off = channel(), channel(enabled=False)
+    deliver(webhook, "failed", "sent")
+    deliver(off, "sent")
+    assert working_channels(db.session, recent) == 2  # the disabled channel never counts
+    assert working_channels(db.session, world.other_pilot) == 0
+
+
+def test_checklist_fails_again_when_the_only_channel_starts_failing(db, world, recent):
+    def statuses():
+        return {i["key"]: (i["status"], i["evidence"]) for i in build_report(db.session, recent, NOW)["checklist"]}
+
+    recent.daily_request_limit = 100
+    add_rule(db.session, recent, world.lead, metric="daily_cost_usd", threshold=10.0, window_hours=24)
+    channel = AlertChannel(pilot_id=recent.id, kind="email", target="ops@example.com", secret="")
+    db.session.add(channel)
+    db.session.flush()
+    db.session.add(AlertDelivery(pilot_id=recent.id, channel_id=channel.id, is_test=True, status="sent", attempts=1))
+    db.session.commit()
+    assert statuses()["cost.usage_limits"][0] == "pass"
+    db.session.add(AlertDelivery(pilot_id=recent.id, channel_id=channel.id, status="failed", attempts=4))
+    db.session.commit()
+    after = statuses()
+    assert after["cost.usage_limits"][0] == "warn" and after["monitoring.cost_alerts"][0] == "fail"
+    for key in ("cost.usage_limits", "monitoring.cost_alerts"):
+        assert "no enabled alert channel's most recent delivery succeeded" in after[key][1]
+
+
 def test_cli_alerts(runner, db, world, recent):
     add_interaction(db, recent, "now", at=utcnow() - timedelta(hours=2), status="error")
     add_rule(db.session, recent, world.lead, metric="error_rate", threshold=0.0, window_hours=24 * 30)

@@ -152,16 +152,29 @@ def test_model_selection_names_the_cheaper_model():
     assert "cheap is 90.0% cheaper per request than dear" in evidence
 
 
-@pytest.mark.parametrize("limit,over,metrics,expected", [
-    (None, 0, {"daily_cost_usd"}, "fail"),
-    (50, 0, {"daily_cost_usd"}, "pass"),
-    (50, 0, {"cost_per_request_usd"}, "pass"),
-    (50, 1, {"daily_cost_usd"}, "warn"),
-    (50, 0, {"error_rate"}, "warn"),
+@pytest.mark.parametrize("limit,over,metrics,channels,expected", [
+    (None, 0, {"daily_cost_usd"}, 1, "fail"),
+    (50, 0, {"daily_cost_usd"}, 1, "pass"),
+    (50, 0, {"cost_per_request_usd"}, 1, "pass"),
+    (50, 1, {"daily_cost_usd"}, 1, "warn"),
+    (50, 0, {"error_rate"}, 1, "warn"),
+    (50, 0, {"daily_cost_usd"}, 0, "warn"),  # a cost rule that reaches nobody
 ])
-def test_usage_limits(limit, over, metrics, expected):
+def test_usage_limits(limit, over, metrics, channels, expected):
     assert status(rules.usage_limits, daily_request_limit=limit, user_days_over_limit=over, users_over_limit=min(over, 1),
-                  user_days=10, alert_metrics=frozenset(metrics)) == expected
+                  user_days=10, alert_metrics=frozenset(metrics), working_alert_channels=channels) == expected
+
+
+def test_usage_limits_evidence_says_which_half_is_missing():
+    def evidence(metrics, channels):
+        return rules.usage_limits(facts(daily_request_limit=50, user_days_over_limit=0, users_over_limit=0,
+                                        user_days=10, alert_metrics=frozenset(metrics),
+                                        working_alert_channels=channels)).evidence
+
+    assert "no cost alert rule is enabled" in evidence({"error_rate"}, 1)
+    assert "a cost alert is enabled, but no enabled alert channel's most recent delivery succeeded" in evidence(
+        {"daily_cost_usd"}, 0)
+    assert "a cost alert is enabled and delivered" in evidence({"daily_cost_usd"}, 1)
 
 
 @pytest.mark.parametrize("recorded,alert,expected", [
@@ -194,14 +207,16 @@ def test_cost_alerts(metrics, unknown, expected):
 
 def test_monitoring_items_need_a_channel_that_a_delivery_reached():
     """An enabled rule that reaches nobody is not monitoring: without a working channel the
-    three items do not pass, and say why."""
+    three monitoring items and cost.usage_limits do not pass, and say why."""
     latency = rules.latency_monitoring(facts(latency_recorded=100, alert_metrics=frozenset({"p95_latency_ms"})))
     errors = rules.error_rate_monitoring(facts(total=1000, failures=0, alert_metrics=frozenset({"error_rate"})))
     cost = rules.cost_alerts(facts(alert_metrics=frozenset({"user_cost_per_day_usd"}),
                                    cost={"unknown_cost_interactions": 0}))
-    assert (latency.status, errors.status, cost.status) == ("warn", "warn", "fail")
-    for check in (latency, errors, cost):
-        assert "no alert channel has a successful delivery on record" in check.evidence
+    limits = rules.usage_limits(facts(daily_request_limit=50, user_days_over_limit=0, users_over_limit=0,
+                                      user_days=10, alert_metrics=frozenset({"daily_cost_usd"})))
+    assert (latency.status, errors.status, cost.status, limits.status) == ("warn", "warn", "fail", "warn")
+    for check in (latency, errors, cost, limits):
+        assert "no enabled alert channel's most recent delivery succeeded" in check.evidence
 
 
 @pytest.mark.parametrize("rate,samples,reviewed,total,expected", [

@@ -110,12 +110,22 @@ def channels_for(session: so.Session, pilot: Pilot) -> list[AlertChannel]:
                                 .order_by(AlertChannel.id)))
 
 
+FINISHED_DELIVERY_STATUSES = ("sent", "failed")  # "pending" is still being tried
+
+
 def working_channels(session: so.Session, pilot: Pilot) -> int:
-    """Enabled channels with a delivery that reached them (test or real) on record."""
+    """Enabled channels whose most recent finished delivery (test or real) succeeded. A channel
+    that worked once and has failed since is broken: an alert sent now would reach nobody."""
+    newest_finished = (
+        sa.select(sa.func.max(AlertDelivery.id))
+        .where(AlertDelivery.pilot_id == pilot.id, AlertDelivery.status.in_(FINISHED_DELIVERY_STATUSES))
+        .group_by(AlertDelivery.channel_id)
+    )
     return session.scalar(
-        sa.select(sa.func.count(sa.distinct(AlertChannel.id)))
+        sa.select(sa.func.count(AlertChannel.id))
         .join(AlertDelivery, AlertDelivery.channel_id == AlertChannel.id)
-        .where(AlertChannel.pilot_id == pilot.id, AlertChannel.enabled.is_(True), AlertDelivery.status == "sent")
+        .where(AlertChannel.pilot_id == pilot.id, AlertChannel.enabled.is_(True),
+               AlertDelivery.id.in_(newest_finished), AlertDelivery.status == "sent")
     ) or 0
 
 

@@ -65,7 +65,9 @@ def flag_participant_report(session: so.Session, pilot: Pilot, report: Report) -
 
     One `participant_report` flag per interaction, linked to the newest report; high severity
     when the report says harmful or unsafe. A new report on a flag already decided reopens it
-    (someone saw a problem again); general feedback and reports about no interaction make none.
+    (someone saw a problem again); general feedback and reports about no interaction make none
+    (a flag belongs to an interaction: the review queue lists open reports of harm about no
+    interaction apart, pilot.review.queue.unlinked_harm_reports).
     """
     if report.kind != "problem" or report.interaction_id is None:
         return None

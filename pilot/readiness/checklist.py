@@ -300,17 +300,23 @@ def model_selection(f: Facts) -> Check:
 
 
 COST_ALERT_METRICS = frozenset({"daily_cost_usd", "cost_per_request_usd"})
+# An alert counts only when it can reach someone: an enabled channel whose most recent finished
+# delivery (a test or a real alert) succeeded.
+NO_WORKING_CHANNEL = ("no enabled alert channel's most recent delivery succeeded "
+                      "(add a channel or fix it, then send a test alert)")
 
 
 def usage_limits(f: Facts) -> Check:
     """fail: no per-user daily_request_limit; warn: a limit, but users went over it (it is not
-    enforced) or no cost alert rule is enabled; pass: limit set, nobody over it, cost alert on."""
+    enforced), no cost alert rule is enabled, or no channel can deliver it; pass: limit set,
+    nobody over it, a cost alert rule enabled with a working delivery channel."""
     if f.daily_request_limit is None:
         return Check(FAIL, "No per-user daily request limit is set (setting daily_request_limit).")
     text = (f"Daily limit {f.daily_request_limit:,} requests per user; {fmt.count(f.users_over_limit, 'user')} "
             f"went over it on {f.user_days_over_limit:,} of {fmt.count(f.user_days, 'user-day')}")
-    has_alert = bool(f.alert_metrics & COST_ALERT_METRICS)
-    alert_text = "a cost alert is enabled" if has_alert else "no cost alert rule is enabled"
+    rule_on = bool(f.alert_metrics & COST_ALERT_METRICS)
+    has_alert = rule_on and f.working_alert_channels > 0
+    alert_text = _alert_state(f, rule_on, "a cost alert")
     if f.user_days_over_limit or not has_alert:
         return Check(WARN, f"{text}; {alert_text}.")
     return Check(PASS, f"{text}; {alert_text}.")
@@ -323,8 +329,7 @@ LATENCY_MONITORING_PASS_MIN = 0.95
 LATENCY_MONITORING_WARN_MIN = 0.5
 
 
-# An alert counts only when it can reach someone: a channel that a test or a real alert reached.
-NO_WORKING_CHANNEL = "no alert channel has a successful delivery on record (add one and send a test alert)"
+
 # Per-user cost rules watch cost too (pilot.alerts.services).
 MONITORED_COST_METRICS = COST_ALERT_METRICS | {"user_cost_per_day_usd"}
 

@@ -94,7 +94,7 @@ class Facts:
     user_days_over_limit: int = 0
     users_over_limit: int = 0
     alert_metrics: frozenset[str] = field(default_factory=frozenset)
-    working_alert_channels: int = 0  # enabled channels that a test or real alert reached
+    working_alert_channels: int = 0  # enabled channels whose most recent finished delivery succeeded
     prompt_registered: int = 0  # interactions naming a registered version (`name@N` of the prompt registry)
     rollbacks: tuple[RollbackEvidence, ...] = ()
 

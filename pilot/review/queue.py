@@ -13,8 +13,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import orm as so
 
+from pilot.flagging import UNSAFE_PROBLEM_TYPES
 from pilot.metrics import is_negative, is_positive
-from pilot.models import Feedback, Flag, Interaction, Pilot, User
+from pilot.models import Feedback, Flag, Interaction, Membership, Pilot, Report, User
+from pilot.models.feedback import REPORT_STATUSES
 from pilot.models.flags import FLAG_STATUSES
 from pilot.pagination import clamp_page, last_page
 
@@ -194,8 +196,35 @@ def filter_choices(session: so.Session, pilot: Pilot) -> dict[str, list[str]]:
             "participant": distinct(Interaction.external_user_id)}
 
 
+# A participant's report of harm about no interaction cannot be a flag (a flag is about one
+# interaction), so the queue lists it apart until the team answers it: "new" is open, any answer
+# the participant sees (the team feedback page's statuses) handles it.
+OPEN_REPORT_STATUS = "new"
+HANDLED_REPORT_STATUSES = tuple(status for status in REPORT_STATUSES if status != OPEN_REPORT_STATUS)
+UNLINKED_REPORTS_SHOWN = 50
+
+
+def _unlinked_harm_conditions(pilot: Pilot) -> list:
+    return [Report.pilot_id == pilot.id, Report.kind == "problem", Report.problem_type.in_(UNSAFE_PROBLEM_TYPES),
+            Report.interaction_id.is_(None), Report.status == OPEN_REPORT_STATUS]
+
+
+def unlinked_harm_reports(session: so.Session, pilot: Pilot,
+                          limit: int = UNLINKED_REPORTS_SHOWN) -> list[tuple[Report, Membership | None]]:
+    """Open reports of harm tied to no interaction, newest first, with the reporter's membership."""
+    return [tuple(row) for row in session.execute(
+        sa.select(Report, Membership).outerjoin(Membership, Membership.id == Report.membership_id)
+        .where(*_unlinked_harm_conditions(pilot)).order_by(Report.created_at.desc(), Report.id.desc()).limit(limit)
+    ).all()]
+
+
+def unlinked_harm_report_count(session: so.Session, pilot: Pilot) -> int:
+    return session.scalar(sa.select(sa.func.count(Report.id)).where(*_unlinked_harm_conditions(pilot))) or 0
+
+
 def queue_counts(session: so.Session, pilot: Pilot) -> dict[str, Any]:
-    """Open / confirmed / dismissed totals, open by severity, and open escalations."""
+    """Open / confirmed / dismissed totals, open by severity, and open escalations. Open reports of
+    harm tied to no interaction count as open and high (`harm_reports`: how many of them)."""
     by_status = dict(session.execute(
         sa.select(Flag.status, sa.func.count(Flag.id)).where(Flag.pilot_id == pilot.id).group_by(Flag.status)
     ).all())
@@ -205,4 +234,9 @@ def queue_counts(session: so.Session, pilot: Pilot) -> dict[str, Any]:
     ).all())
     escalated = session.scalar(sa.select(sa.func.count(Flag.id)).where(
         Flag.pilot_id == pilot.id, Flag.status == "open", Flag.escalated.is_(True))) or 0
-    return {"status": by_status, "open_by_severity": open_by_severity, "escalated": escalated}
+    harm_reports = unlinked_harm_report_count(session, pilot)
+    if harm_reports:
+        by_status["open"] = by_status.get("open", 0) + harm_reports
+        open_by_severity["high"] = open_by_severity.get("high", 0) + harm_reports
+    return {"status": by_status, "open_by_severity": open_by_severity, "escalated": escalated,
+            "harm_reports": harm_reports}

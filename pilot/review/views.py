@@ -9,6 +9,7 @@ from pilot.access import (
     api_pilot_access,
     is_lead,
     may_decide,
+    may_see_unlinked_reports,
     parse_id,
     pilot_role_required,
     safe_next_url,
@@ -34,8 +35,11 @@ def queue(slug: str):
     for error in filters.errors:
         flash(f"Filter ignored — {error}", "warning")
     result = review_queue.queue_page(db.session, g.pilot, filters, current_user, page=query.page.data)
+    harm_reports = (review_queue.unlinked_harm_reports(db.session, g.pilot)
+                    if may_see_unlinked_reports(current_user, g.pilot) else [])
     return render_template(
         "review/queue.html", pilot=g.pilot, filters=filters, result=result, reasons=REASONS,
+        harm_reports=harm_reports, handled_statuses=review_queue.HANDLED_REPORT_STATUSES,
         counts=review_queue.queue_counts(db.session, g.pilot), choices=review_queue.filter_choices(db.session, g.pilot),
         kinds=FLAG_KINDS, severities=SEVERITIES, statuses=review_queue.STATUS_CHOICES, categories=FLAG_CATEGORIES,
         bulk_form=BulkForm(), is_lead=is_lead(current_user, g.pilot), suggested_category=services.suggested_category,
