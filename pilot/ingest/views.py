@@ -32,8 +32,8 @@ from pilot.feedback.services import FeedbackError
 from pilot.ingest import otlp
 from pilot.ingest.forms import PriceForm, RemovePriceForm
 from pilot.ingest.metrics import OTLP_SPANS_IGNORED, count_batch
-from pilot.models import Pilot
 from pilot.ingest.services import MAX_BATCH_ITEMS, IngestResult, UnknownInteraction, feedback_from_api, ingest_items
+from pilot.models import Pilot
 from pilot.pricing import prices
 from pilot.unit_of_work import DatabaseBusy, retrying, unit_of_work
 from pilot.worker.queue import refresh_rollup_soon
