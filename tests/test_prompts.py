@@ -330,6 +330,30 @@ def test_checklist_items_read_the_registry(world, api_key, client):
     assert "/pilots/alpha/prompts/support#event-" in rollback["evidence"]
 
 
+def test_rollback_evidence_links_the_event_on_the_page_and_the_printable_report(world, client_as):
+    from pilot.readiness.checklist import evidence_html
+
+    prompt, v1, v2 = _two_versions(world)
+    registry.promote(_db.session, prompt, world.lead, "go")
+    event = registry.rollback(_db.session, prompt, world.lead, "drill")
+    _db.session.commit()
+    path = f"/pilots/alpha/prompts/support#event-{event.id}"
+    link = f'<a href="{path}">{path}</a>'
+    lead = client_as("lead")
+    for url in ("/pilots/alpha/readiness", "/pilots/alpha/readiness.html"):
+        page = lead.get(url)
+        assert page.status_code == 200 and link in page.data.decode(), url
+    anchor = lead.get(path.split("#")[0])
+    assert anchor.status_code == 200 and f'id="event-{event.id}"' in anchor.data.decode()  # the link lands
+    item = next(i for i in lead.get("/pilots/alpha/readiness.json").get_json()["checklist"]
+                if i["key"] == "scaling.rollback")
+    assert path in item["evidence"] and "<a" not in item["evidence"]  # the JSON keeps the plain path
+    # escaped around the link; only Pilot's own prompt-event paths become links
+    assert str(evidence_html('<b>x</b> (event #3: /pilots/a-b/prompts/s.1#event-3) javascript:/pilots/x')) == (
+        '&lt;b&gt;x&lt;/b&gt; (event #3: <a href="/pilots/a-b/prompts/s.1#event-3">/pilots/a-b/prompts/s.1#event-3</a>)'
+        ' javascript:/pilots/x')
+
+
 def test_review_detail_links_a_registered_version_and_marks_an_unregistered_one(world, api_key, client, client_as):
     from pilot.models import Flag
 

@@ -22,10 +22,20 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
+from sqlalchemy import orm as so
 
 from pilot.ingest import genai
 from pilot.ingest.validation import input_hash
-from pilot.prompts.naming import prompt_version_from_attributes
+from pilot.models import Pilot
+from pilot.prompts import registry
+from pilot.prompts.naming import (
+    PROMPT_NUMBER_ATTRIBUTES,
+    TEMPLATE_ATTRIBUTES,
+    parse_version_string,
+    prompt_version_from_attributes,
+    template_from_attributes,
+    template_key,
+)
 
 # docs/design.md's attribute map: for each interaction field, the span attributes that can carry it,
 # in order of preference (first present wins; GenAI names before OpenInference ones). Text
@@ -42,7 +52,10 @@ ATTRIBUTE_MAP: dict[str, tuple[str, ...]] = {
     "cost_usd": ("gen_ai.usage.cost", "llm.cost.total"),
     "user": ("user.id", "enduser.id", "gen_ai.user", "gen_ai.request.user", "llm.user"),
     "session": ("session.id", "gen_ai.conversation.id"),
-    "prompt_version": ("gen_ai.prompt.version", "llm.prompt_template.version"),
+    # Langfuse's, GenAI's and OpenInference's version (pilot.prompts.naming); a prompt name beside a
+    # bare number makes it `name@N`, and a span carrying only llm.prompt_template.template is
+    # matched to a registered version by its text at ingestion (link_prompt_templates).
+    "prompt_version": PROMPT_NUMBER_ATTRIBUTES,
 }
 # Time to first token, in seconds, as some instrumentations record it on the span.
 TTFT_SECONDS_ATTRIBUTES = ("gen_ai.response.time_to_first_chunk", "gen_ai.server.time_to_first_token",
@@ -72,6 +85,7 @@ class SpanBatch:
     items: list[dict[str, Any]] = field(default_factory=list)
     span_labels: list[str] = field(default_factory=list)  # "span <trace>/<span>" per item
     attribute_names: list[dict[str, str]] = field(default_factory=list)  # item field → attribute used
+    templates: list[str | None] = field(default_factory=list)  # the prompt template text per item, if any
     refused: list[str] = field(default_factory=list)  # messages for spans that could not be mapped
     notes: list[str] = field(default_factory=list)  # what was changed to keep a span (partial_success)
     ignored: int = 0  # non-LLM spans
@@ -154,6 +168,7 @@ def spans_to_items(request: ExportTraceServiceRequest) -> SpanBatch:
     batch = SpanBatch()
     parents: dict[bytes, bytes] = {}  # trace + span id → parent span id, every span of the request
     calls: list[tuple[Span, dict[str, Any], str, dict[str, Any]]] = []
+    templates: list[str | None] = []  # per call: llm.prompt_template.template
     for resource_spans in request.resource_spans:
         resource = attributes(resource_spans.resource.attributes)
         for scope_spans in resource_spans.scope_spans:
@@ -173,6 +188,7 @@ def spans_to_items(request: ExportTraceServiceRequest) -> SpanBatch:
                 item, used = span_to_item(span, attrs, resource, scope_spans.scope.name)
                 batch.notes.extend(f"{label}: {note}" for note in used.pop("_notes", []))
                 calls.append((span, item, label, used))
+                templates.append(template_from_attributes(attrs))
     for group in _same_call_groups(calls, parents):
         group.sort(key=lambda index: outer_rank(calls[index][1]))
         first = calls[group[0]]
@@ -183,7 +199,29 @@ def spans_to_items(request: ExportTraceServiceRequest) -> SpanBatch:
         batch.items.append(item)
         batch.span_labels.append(first[2])
         batch.attribute_names.append(used)
+        batch.templates.append(next((templates[index] for index in group if templates[index]), None))
     return batch
+
+
+def link_prompt_templates(session: so.Session, pilot: Pilot, batch: SpanBatch) -> int:
+    """Name the registered version for calls whose spans carried a prompt template but no
+    `name@N`: the newest registered version of this pilot with exactly that text (OpenInference's
+    `llm.prompt_template.template`). One query per batch for its distinct texts. A version the
+    span named as `name@N` is kept; a text that matches nothing leaves the item as it was.
+    Returns how many items were linked."""
+    wanted = [index for index, template in enumerate(batch.templates)
+              if template and not parse_version_string(batch.items[index].get("prompt_version"))]
+    if not wanted:
+        return 0
+    found = registry.versions_for_templates(session, pilot, {batch.templates[index] for index in wanted})
+    linked = 0
+    for index in wanted:
+        version = found.get(template_key(batch.templates[index]))
+        if version:
+            batch.items[index]["prompt_version"] = version
+            batch.attribute_names[index]["prompt_version"] = TEMPLATE_ATTRIBUTES[0]
+            linked += 1
+    return linked
 
 
 def _same_call_groups(calls: list, parents: dict[bytes, bytes]) -> list[list[int]]:

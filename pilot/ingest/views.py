@@ -6,7 +6,8 @@ service call, one commit, then the answer. A 200 is only sent after the commit.
 """
 from __future__ import annotations
 
-from typing import Any
+from functools import partial
+from typing import Any, Callable
 
 from flask import (
     Blueprint,
@@ -21,6 +22,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from sqlalchemy import orm as so
 
 from pilot.access import api_key_required, pilot_role_required, touch_api_key
 from pilot.api_body import parse_json, read_body, require_content_type
@@ -31,6 +33,7 @@ from pilot.ingest import otlp
 from pilot.ingest.forms import PriceForm, RemovePriceForm
 from pilot.ingest.metrics import OTLP_SPANS_IGNORED, count_batch
 from pilot.ingest.services import MAX_BATCH_ITEMS, IngestResult, UnknownInteraction, feedback_from_api, ingest_items
+from pilot.models import Pilot
 from pilot.pricing import prices
 from pilot.unit_of_work import DatabaseBusy, retrying, unit_of_work
 from pilot.worker.queue import refresh_rollup_soon
@@ -51,15 +54,18 @@ def batch_items(payload: Any) -> list[Any]:
     abort(400, description='Send one interaction object, or {"interactions": [...]} with up to 1,000 of them.')
 
 
-def store_batch(items: list[Any], source: str) -> IngestResult:
+def store_batch(items: list[Any], source: str,
+                prepare: Callable[[so.Session, Pilot], Any] | None = None) -> IngestResult:
     """Ingest and commit in one transaction for the key's pilot (pilot.unit_of_work.retrying
-    retries a locked SQLite).
+    retries a locked SQLite); `prepare(session, pilot)` runs first in the same transaction.
 
     If the database stays locked, the client gets 503 with Retry-After: nothing was stored,
     and a retry is safe (event ids make it idempotent).
     """
     def work() -> IngestResult:
         touch_api_key(g.api_key)  # first, so concurrent requests lock rows in the same order
+        if prepare is not None:
+            prepare(db.session, g.pilot)
         return ingest_items(db.session, g.pilot, items, source)
 
     try:
@@ -98,7 +104,7 @@ def post_traces():
     spans = otlp.spans_to_items(export_request)
     if spans.ignored:
         OTLP_SPANS_IGNORED.inc(spans.ignored)
-    result = store_batch(spans.items, "otlp")
+    result = store_batch(spans.items, "otlp", partial(otlp.link_prompt_templates, batch=spans))
     messages = list(spans.refused)
     for rejection in result.rejected:
         messages.append(_span_error(spans, rejection))

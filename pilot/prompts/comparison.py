@@ -3,7 +3,10 @@
 Rates (errors, fallbacks, negative feedback, flags, confirmed failures) are SQL counts with a
 Wilson 95 % interval each and a two-proportion z-test for the difference. Percentiles (latency
 p50/p95, TTFT p95) and cost per request come from a narrow frame of four number columns and a
-seeded bootstrap of the difference. Mean rating: a normal interval from SUM and SUM of squares.
+seeded bootstrap of the difference (its p-value: twice the share of resampled differences on the
+far side of zero). Mean rating: a normal interval from SUM and SUM of squares, and a z-test.
+Many figures are judged at once, so the p-values are Holm-adjusted across every figure tested:
+"95 % confident" holds for the whole set of verdicts together, not for each figure alone.
 The definitions are the project's: failure = status ≠ ok (pilot.metrics.FAILED),
 negative feedback = FEEDBACK_NEGATIVE, percentiles by pilot.metrics.quantile (the one linear definition).
 """
@@ -55,8 +58,26 @@ def two_proportion_p(x_a: int, n_a: int, x_b: int, n_b: int) -> float | None:
 def bootstrap_difference(a: np.ndarray, b: np.ndarray, statistic: str) -> tuple[float | None, float | None]:
     """95 % percentile-bootstrap interval of statistic(b) − statistic(a); statistic is 'mean' or
     a quantile like 'q0.95'. Seeded, so the same data always gives the same interval."""
-    if len(a) < 2 or len(b) < 2:
+    differences = bootstrap_differences(a, b, statistic)
+    if differences is None:
         return None, None
+    low, high = quantile(differences, [0.025, 0.975])
+    return float(low), float(high)
+
+
+def bootstrap_p(differences: np.ndarray | None) -> float | None:
+    """Two-sided bootstrap p-value of "no difference": twice the smaller share of resampled
+    differences at or beyond zero on either side, counted with the +1 that keeps it above 0."""
+    if differences is None:
+        return None
+    below, above = int((differences <= 0).sum()), int((differences >= 0).sum())
+    return min(1.0, 2 * (min(below, above) + 1) / (len(differences) + 1))
+
+
+def bootstrap_differences(a: np.ndarray, b: np.ndarray, statistic: str) -> np.ndarray | None:
+    """BOOTSTRAP_SAMPLES seeded resamples of statistic(b) − statistic(a); None below 2 values a side."""
+    if len(a) < 2 or len(b) < 2:
+        return None
     rng = np.random.default_rng(SEED)
     a = a if len(a) <= BOOTSTRAP_MAX_VALUES else rng.choice(a, BOOTSTRAP_MAX_VALUES, replace=False)
     b = b if len(b) <= BOOTSTRAP_MAX_VALUES else rng.choice(b, BOOTSTRAP_MAX_VALUES, replace=False)
@@ -72,8 +93,7 @@ def bootstrap_difference(a: np.ndarray, b: np.ndarray, statistic: str) -> tuple[
         rows = min(chunk, BOOTSTRAP_SAMPLES - start)
         differences[start:start + rows] = (stat(b[rng.integers(0, len(b), (rows, len(b)))])
                                            - stat(a[rng.integers(0, len(a), (rows, len(a)))]))
-    low, high = quantile(differences, [0.025, 0.975])
-    return float(low), float(high)
+    return differences
 
 
 @dataclass
@@ -88,7 +108,8 @@ class Figure:
     a_interval: tuple[float | None, float | None] = (None, None)
     b_interval: tuple[float | None, float | None] = (None, None)
     difference_interval: tuple[float | None, float | None] = (None, None)
-    p_value: float | None = None
+    p_value: float | None = None  # of "no difference", for this figure alone
+    adjusted_p: float | None = None  # Holm-adjusted across the figures tested together (judged at 0.05)
     higher_is_worse: bool = True
     a_count: int | None = None
     b_count: int | None = None
@@ -108,17 +129,28 @@ class Comparison:
     verdict: str
     daily: dict[str, Any] = field(default_factory=dict)
     regression: dict[str, int] = field(default_factory=dict)
+    tested: int = 0  # figures judged together under the Holm correction
 
 
-def _significant_direction(figure: Figure, enough: bool) -> str:
-    if not enough or figure.a is None or figure.b is None:
+def _testable(figure: Figure, enough: bool) -> bool:
+    return enough and figure.a is not None and figure.b is not None and figure.p_value is not None
+
+
+def holm(p_values: list[float]) -> list[float]:
+    """Holm's step-down adjustment: a figure is significant at 5 % when its adjusted p < 0.05, and
+    the chance of any false "better" or "worse" among them all stays under 5 %."""
+    order = sorted(range(len(p_values)), key=lambda index: p_values[index])
+    adjusted, running = [1.0] * len(p_values), 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (len(p_values) - rank) * p_values[index]))
+        adjusted[index] = running
+    return adjusted
+
+
+def _significant_direction(figure: Figure) -> str:
+    if figure.adjusted_p is None:
         return "unclear"
-    if figure.p_value is not None:
-        significant = figure.p_value < 0.05
-    else:
-        low, high = figure.difference_interval
-        significant = low is not None and high is not None and (low > 0 or high < 0)
-    if not significant:
+    if figure.adjusted_p >= 0.05:
         return "same"
     worse = (figure.b > figure.a) == figure.higher_is_worse
     return "worse" if worse else "better"
@@ -189,8 +221,10 @@ def _statistic(values: np.ndarray, statistic: str) -> float | None:
 def _bootstrapped(key: str, title: str, frame: pd.DataFrame, a: str, b: str, column: str, statistic: str) -> Figure:
     values_a = frame.loc[frame["version"] == a, column].dropna().to_numpy()
     values_b = frame.loc[frame["version"] == b, column].dropna().to_numpy()
+    differences = bootstrap_differences(values_a, values_b, statistic)
+    interval = (None, None) if differences is None else tuple(float(x) for x in quantile(differences, [0.025, 0.975]))
     return Figure(key, title, "number", _statistic(values_a, statistic), _statistic(values_b, statistic),
-                  difference_interval=bootstrap_difference(values_a, values_b, statistic),
+                  difference_interval=interval, p_value=bootstrap_p(differences),
                   a_count=len(values_a), b_count=len(values_b))
 
 
@@ -206,12 +240,17 @@ def _mean_rating(counts: dict[str, dict[str, Any]], a: str, b: str) -> Figure:
 
     mean_a, interval_a, var_a = mean_and_interval(counts[a])
     mean_b, interval_b, var_b = mean_and_interval(counts[b])
-    difference = (None, None)
+    difference, p_value = (None, None), None
     if mean_a is not None and mean_b is not None:
-        half = Z95 * math.sqrt(var_a + var_b)
-        difference = (mean_b - mean_a - half, mean_b - mean_a + half)
+        spread = math.sqrt(var_a + var_b)
+        difference = (mean_b - mean_a - Z95 * spread, mean_b - mean_a + Z95 * spread)
+        if spread:
+            p_value = math.erfc(abs(mean_b - mean_a) / spread / math.sqrt(2))
+        else:  # every rating equal on both sides
+            p_value = 1.0 if mean_a == mean_b else 0.0
     return Figure("mean_rating", "Mean rating (1–5)", "number", mean_a, mean_b, interval_a, interval_b, difference,
-                  higher_is_worse=False, a_count=counts[a].get("ratings", 0), b_count=counts[b].get("ratings", 0))
+                  p_value=p_value, higher_is_worse=False, a_count=counts[a].get("ratings", 0),
+                  b_count=counts[b].get("ratings", 0))
 
 
 def _words(figure: Figure, b: str) -> str:
@@ -285,8 +324,11 @@ def compare(session: so.Session, pilot: Pilot, a: str, b: str, prompt_id: int | 
     for reason in reasons:
         figures.append(_rate(f"flag_rate:{reason}", f"Flag rate: {reason}", counts, a, b, f"flag:{reason}"))
     enough = counts[a]["n"] >= MIN_SAMPLE and counts[b]["n"] >= MIN_SAMPLE
+    tested = [f for f in figures if _testable(f, enough and (f.a_count or 0) + (f.b_count or 0) > 0)]
+    for figure, adjusted in zip(tested, holm([f.p_value for f in tested])):
+        figure.adjusted_p = adjusted
     for figure in figures:
-        figure.direction = _significant_direction(figure, enough and (figure.a_count or 0) + (figure.b_count or 0) > 0)
+        figure.direction = _significant_direction(figure)
         figure.words = _words(figure, b)
     worse = [f.title.lower() for f in figures if f.direction == "worse"]
     better = [f.title.lower() for f in figures if f.direction == "better"]
@@ -302,7 +344,7 @@ def compare(session: so.Session, pilot: Pilot, a: str, b: str, prompt_id: int | 
     else:
         verdict = f"No clear difference between {a} and {b} on any figure at 95 % confidence."
     comparison = Comparison(a, b, {v: counts[v]["n"] for v in versions}, figures, verdict,
-                            _daily(_counts_by_day(session, pilot, versions), frame, a, b))
+                            _daily(_counts_by_day(session, pilot, versions), frame, a, b), tested=len(tested))
     if prompt_id is not None:
         comparison.regression = regression_tally(session, prompt_id, b)
     return comparison

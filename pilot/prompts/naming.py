@@ -79,3 +79,8 @@ def template_from_attributes(attributes: Mapping[str, Any]) -> str | None:
     """The prompt template text a span carries (OpenInference), to match a registered version by text."""
     template = _first(attributes, TEMPLATE_ATTRIBUTES)
     return str(template) if template is not None else None
+
+
+def template_key(template: str) -> str:
+    """The key a template's exact text is matched by (SHA-256 of its UTF-8)."""
+    return hashlib.sha256(template.encode("utf-8", "surrogatepass")).hexdigest()

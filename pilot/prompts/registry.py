@@ -8,7 +8,7 @@ the caller commits.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterable
 
 import sqlalchemy as sa
 from sqlalchemy import exc
@@ -19,7 +19,7 @@ from pilot.database import insert_ignoring_conflicts
 from pilot.models import Interaction, Pilot, Prompt, PromptEvent, PromptLabel, PromptVersion, User
 from pilot.models.base import utcnow
 from pilot.models.prompts import LABEL_CANDIDATE, LABEL_PRODUCTION
-from pilot.prompts.naming import NAME_PATTERN, gets_candidate, version_string
+from pilot.prompts.naming import NAME_PATTERN, gets_candidate, template_key, version_string
 
 MAX_TEMPLATE_BYTES = 100 * 1024
 MAX_NOTE_CHARS = 2_000
@@ -137,6 +137,30 @@ def version_for_template(session: so.Session, pilot: Pilot, template: str) -> Pr
         sa.select(PromptVersion).where(PromptVersion.pilot_id == pilot.id, PromptVersion.prompt_id.is_not(None),
                                        PromptVersion.template == template)
         .order_by(PromptVersion.created_at.desc()).limit(1))
+
+
+def versions_for_templates(session: so.Session, pilot: Pilot, templates: Iterable[str]) -> dict[str, str]:
+    """`template_key(text)` → the version string of the newest registered version with exactly that
+    text, for every distinct text given: one query for a whole OTLP batch, however many spans carry
+    a template. Texts over the template limit cannot be registered and are not looked up."""
+    distinct = {template_key(text): text for text in templates if _could_be_registered(text)}
+    if not distinct:
+        return {}
+    rows = session.execute(
+        sa.select(PromptVersion.template, PromptVersion.version)
+        .where(PromptVersion.pilot_id == pilot.id, PromptVersion.prompt_id.is_not(None),
+               PromptVersion.template.in_(sorted(distinct.values())))
+        .order_by(PromptVersion.created_at, PromptVersion.id))
+    return {template_key(template): version for template, version in rows}  # the newest one wins
+
+
+def _could_be_registered(text: Any) -> bool:
+    """check_template would accept it (so a NUL or a lone surrogate never reaches the database)."""
+    try:
+        return isinstance(text, str) and len(text) <= MAX_TEMPLATE_BYTES and "\x00" not in text \
+            and len(text.encode("utf-8")) <= MAX_TEMPLATE_BYTES and bool(text.strip())
+    except UnicodeEncodeError:
+        return False
 
 
 @dataclass(frozen=True)

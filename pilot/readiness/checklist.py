@@ -7,8 +7,11 @@ attestation then decides (see pilot.readiness.attestations).
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Callable, NamedTuple
+
+from markupsafe import Markup, escape
 
 from pilot import formatting as fmt
 from pilot.readiness.facts import Facts
@@ -480,6 +483,18 @@ def rollback(f: Facts) -> Check:
     if proven:
         return Check(PASS, f"{text}, then served {fmt.count(latest.served_after, 'interaction')}.")
     return Check(WARN, f"{text}; the restored version has served no traffic since.")
+
+
+# The in-app paths evidence sentences name (the rollback event on its prompt's label history,
+# facts.prompt_registry_facts): pages turn them into links; the JSON keeps the sentence as it is.
+EVIDENCE_PATH = re.compile(r"/pilots/[a-z0-9-]+/prompts/[A-Za-z0-9._-]+#event-[0-9]+")
+
+
+def evidence_html(text: str | None) -> Markup:
+    """An evidence sentence for HTML: escaped, with every in-app path in it as a link (the path's
+    characters are all ones escaping leaves alone, so it is found unchanged in the escaped text)."""
+    escaped = str(escape(text or ""))
+    return Markup(EVIDENCE_PATH.sub(lambda match: f'<a href="{match[0]}">{match[0]}</a>', escaped))
 
 
 CHECKLIST: tuple[Item, ...] = (

@@ -28,7 +28,7 @@ from pilot.forms import CsrfOnlyForm
 from pilot.models import BackgroundJob
 from pilot.models.base import utcnow
 from pilot.readiness import attestations, exports, pdf_jobs, snapshots
-from pilot.readiness.checklist import SECTIONS
+from pilot.readiness.checklist import SECTIONS, evidence_html
 from pilot.readiness.decision import latest_decisions
 from pilot.readiness.report import build_report
 from pilot.unit_of_work import unit_of_work
@@ -38,6 +38,9 @@ bp = Blueprint("readiness", __name__)
 
 # Snapshot numbers beyond the INTEGER column are 404s, not database errors.
 NUMBER = "int(min=1, max=2147483647)"
+
+
+bp.add_app_template_filter(evidence_html, "evidence_html")  # the page and the printable report
 
 
 @bp.app_template_global()
