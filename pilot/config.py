@@ -5,6 +5,8 @@ import os
 import secrets
 from pathlib import Path
 
+from pilot.database import engine_options
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = Path(os.environ.get("PILOT_INSTANCE_PATH", BASE_DIR / "instance"))
 
@@ -30,18 +32,6 @@ def _database_url() -> str:
         return url
     INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{INSTANCE_DIR / 'pilot.db'}"
-
-
-def engine_options(url: str) -> dict:
-    """PostgreSQL: SQLAlchemy renders `$n` placeholders and psycopg passes the query through
-    (RawCursor) instead of re-parsing `%(name)s` ones; psycopg does not cache that parse for
-    long statements, and a 100-row INSERT has 2,600 parameters: half of ingestion's CPU."""
-    options: dict = {"pool_pre_ping": True}
-    if url.startswith("postgresql"):
-        import psycopg
-
-        options.update(paramstyle="numeric_dollar", connect_args={"cursor_factory": psycopg.RawCursor})
-    return options
 
 
 class Config:
