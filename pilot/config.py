@@ -5,10 +5,16 @@ import os
 import secrets
 from pathlib import Path
 
-from pilot.database import engine_options
-
 BASE_DIR = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = Path(os.environ.get("PILOT_INSTANCE_PATH", BASE_DIR / "instance"))
+
+
+def engine_options(url: str) -> dict:
+    """pilot.database.engine_options, imported when a config is built: the client package
+    imports this module and must not need SQLAlchemy."""
+    from pilot.database import engine_options as for_url
+
+    return for_url(url)
 
 
 def _persistent_secret_key() -> str:
