@@ -9,6 +9,14 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = Path(os.environ.get("PILOT_INSTANCE_PATH", BASE_DIR / "instance"))
 
 
+def engine_options(url: str) -> dict:
+    """pilot.database.engine_options, imported when a config is built: the client package
+    imports this module and must not need SQLAlchemy."""
+    from pilot.database import engine_options as for_url
+
+    return for_url(url)
+
+
 def _persistent_secret_key() -> str:
     """Generate a secret key once and keep it in instance/, so sessions survive restarts."""
     INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
@@ -30,18 +38,6 @@ def _database_url() -> str:
         return url
     INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{INSTANCE_DIR / 'pilot.db'}"
-
-
-def engine_options(url: str) -> dict:
-    """PostgreSQL: SQLAlchemy renders `$n` placeholders and psycopg passes the query through
-    (RawCursor) instead of re-parsing `%(name)s` ones; psycopg does not cache that parse for
-    long statements, and a 100-row INSERT has 2,600 parameters: half of ingestion's CPU."""
-    options: dict = {"pool_pre_ping": True}
-    if url.startswith("postgresql"):
-        import psycopg
-
-        options.update(paramstyle="numeric_dollar", connect_args={"cursor_factory": psycopg.RawCursor})
-    return options
 
 
 class Config:

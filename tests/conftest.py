@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 from flask_migrate import upgrade
 
 from pilot import create_app
+from pilot.caches import clear_process_caches
 from pilot.config import TestConfig
 from pilot.extensions import db as _db
 from pilot.models import ModelPrice, User
@@ -96,11 +97,13 @@ def _empty_database() -> None:
 
 @pytest.fixture()
 def db(app):
-    """The database session, inside an app context, emptied after the test."""
+    """The database session, inside an app context, emptied after the test (and the per-process
+    caches with it: ids restart, so a later test's pilot must not meet this one's numbers)."""
     with app.app_context():
         yield _db
         _empty_database()
         _db.session.remove()
+        clear_process_caches()
 
 
 @pytest.fixture()

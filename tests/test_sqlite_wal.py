@@ -1,9 +1,9 @@
-"""SQLite files are opened in WAL mode with a busy timeout and a larger page cache (pilot.extensions._sqlite_wal)."""
+"""SQLite files are opened in WAL mode with a busy timeout and a larger page cache (pilot.database._sqlite_wal)."""
 from __future__ import annotations
 
 import sqlalchemy as sa
 
-from pilot.extensions import SQLITE_BUSY_TIMEOUT_MS, SQLITE_CACHE_KIB
+from pilot.database import SQLITE_BUSY_TIMEOUT_MS, SQLITE_CACHE_KIB
 
 
 def test_a_sqlite_file_is_opened_in_wal_mode_with_a_busy_timeout(tmp_path):

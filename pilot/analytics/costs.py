@@ -8,8 +8,6 @@ from the pilot's price table as in force now (what going forward would cost).
 """
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -19,6 +17,7 @@ from sqlalchemy import orm as so
 
 from pilot.analytics.dashboard import cost_numbers
 from pilot.analytics.duplicates import exact_duplicates, near_duplicates
+from pilot.caches import ProcessCache, database_key
 from pilot.models import Interaction, ModelPrice, Pilot, RollupState
 from pilot.models.base import utcnow
 from pilot.pricing.table import Price, PriceTable, compute_cost
@@ -76,22 +75,13 @@ def measurements(session: so.Session, pilot: Pilot, inputs: CostInputs) -> tuple
     whenever a refresh recomputes days (pilot.analytics.rollup). So clicking through the
     scales or the batching and trimming inputs does not scan a million rows again."""
     stamp = session.scalar(sa.select(RollupState.refreshed_at).where(RollupState.pilot_id == pilot.id))
-    key = (str(session.get_bind().url), pilot.id, stamp, inputs.short_chars, inputs.short_output_tokens)
-    with _CACHE_LOCK:
-        if key in _CACHE:
-            _CACHE.move_to_end(key)
-            return _CACHE[key]
-    value = (token_ledger(session, pilot, inputs), exact_duplicates(session, pilot), near_duplicates(session, pilot))
-    with _CACHE_LOCK:
-        _CACHE[key] = value
-        while len(_CACHE) > CACHE_ENTRIES:
-            _CACHE.popitem(last=False)
-    return value
+    key = database_key(session, pilot.id, stamp, inputs.short_chars, inputs.short_output_tokens)
+    return _measured.get_or_compute(key, lambda: (token_ledger(session, pilot, inputs), exact_duplicates(session, pilot),
+                                                  near_duplicates(session, pilot)))
 
 
-_CACHE: "OrderedDict[tuple, tuple[list, dict, dict]]" = OrderedDict()
-_CACHE_LOCK = threading.Lock()
 CACHE_ENTRIES = 32
+_measured = ProcessCache("analytics.costs.measurements", max_entries=CACHE_ENTRIES)
 
 
 def scale_row(per_user_month: float | None, price: float | None, users: int) -> dict[str, Any]:

@@ -24,10 +24,10 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import orm as so
-from sqlalchemy.dialects import postgresql, sqlite
 
 from pilot.analytics import sketch
 from pilot.analytics.frames import raw_rows
+from pilot.database import insert_ignoring_conflicts, lock_against_writers
 from pilot.extensions import db
 from pilot.metrics import FAILED as FAILURE
 from pilot.metrics import FEEDBACK_NEGATIVE, FEEDBACK_POSITIVE, as_day, day_bounds, day_of
@@ -63,8 +63,7 @@ def refresh(session: so.Session, pilot: Pilot, *, rebuild: bool = False) -> list
     state = _locked_state(session, pilot)
     taken = _take(session, pilot)
     full = state.refreshed_at is None or rebuild or any(first is None for _, first, _ in taken)
-    if full and session.get_bind().dialect.name == "postgresql":
-        session.execute(sa.text("LOCK TABLE rollup_change IN SHARE ROW EXCLUSIVE MODE"))
+    if full and lock_against_writers(session, RollupChange.__tablename__):
         taken += _take(session, pilot)
     if state.refreshed_at is None or rebuild:
         session.execute(sa.delete(DailyRollup).where(DailyRollup.pilot_id == pilot.id))
@@ -109,15 +108,8 @@ def refresh_apart(pilot_id: int) -> list[date]:
 
 def _locked_state(session: so.Session, pilot: Pilot) -> RollupState:
     """The pilot's state row, created if missing (concurrent creators do not collide), locked."""
-    dialect = session.get_bind().dialect.name
     values = {"pilot_id": pilot.id, "refreshed_at": None, "updated_at": utcnow()}
-    if dialect == "postgresql":
-        session.execute(postgresql.insert(RollupState).values(**values).on_conflict_do_nothing())
-    elif dialect == "sqlite":
-        session.execute(sqlite.insert(RollupState).values(**values).on_conflict_do_nothing())
-    elif session.get(RollupState, pilot.id) is None:
-        session.add(RollupState(**values))
-        session.flush()
+    session.execute(insert_ignoring_conflicts(session, RollupState).values(**values))
     return session.scalars(
         sa.select(RollupState).where(RollupState.pilot_id == pilot.id).with_for_update()
         .execution_options(populate_existing=True)

@@ -18,6 +18,7 @@ from typing import Callable, Iterable
 import sqlalchemy as sa
 from sqlalchemy import orm as so
 
+from pilot.caches import ProcessCache, database_key
 from pilot.flagging.scenarios import ScenarioMatcher, matcher_for
 from pilot.flagging.settings import RuleSettings, rule_settings_for
 from pilot.metrics import FEEDBACK_NEGATIVE, MEMBER
@@ -27,7 +28,9 @@ from pilot.pricing.table import PriceTable
 MIN_COST_SAMPLE = 20  # below this many priced interactions a median says too little
 MEDIAN_CACHE_MIN_COUNT = 2_000
 MEDIAN_CACHE_SECONDS = 60.0
-_median_cache: dict[tuple, tuple[float, int, float | None]] = {}
+MEDIAN_CACHE_PILOTS = 256
+# (monotonic time, count, median) per pilot
+_median_cache = ProcessCache("flagging.context.median_cost", max_entries=MEDIAN_CACHE_PILOTS)
 IN_CHUNK = 900  # ids per IN (...) list: under SQLite's and PostgreSQL's parameter limits
 
 
@@ -121,7 +124,7 @@ def median_cost(session: so.Session, pilot: Pilot) -> float | None:
     A pilot with thousands of priced interactions keeps its median for a minute: one batch
     hardly moves it, and sorting every cost on every batch would grow with the pilot.
     """
-    key = (pilot.id, pilot.created_at)
+    key = database_key(session, pilot.id, pilot.created_at)
     cached = _median_cache.get(key)
     if cached and cached[1] >= MEDIAN_CACHE_MIN_COUNT and time.monotonic() - cached[0] < MEDIAN_CACHE_SECONDS:
         return cached[2]
@@ -134,7 +137,7 @@ def median_cost(session: so.Session, pilot: Pilot) -> float | None:
             .offset((count - 1) // 2).limit(2 - count % 2)
         ).all()
         median = sum(middle) / len(middle)
-    _median_cache[key] = (time.monotonic(), count, median)
+    _median_cache.put(key, (time.monotonic(), count, median))
     return median
 
 

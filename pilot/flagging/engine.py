@@ -19,8 +19,8 @@ from typing import Any, Callable, Iterable, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy import orm as so
-from sqlalchemy.dialects import postgresql, sqlite
 
+from pilot.database import compiled_insert_ignoring_conflicts
 from pilot.flagging.context import IN_CHUNK, BatchContext, PilotFacts
 from pilot.flagging.reasons import REASONS
 from pilot.flagging.rules import RULES, Rule, views
@@ -104,18 +104,6 @@ def active_rules(ctx: BatchContext) -> list[tuple[str, Rule]]:
 # In the table's column order: the compiled positional statement follows it.
 INSERT_COLUMNS = ("pilot_id", "interaction_id", "kind", "reason", "severity", "status", "detail", "note",
                   "escalated", "created_at", "updated_at", "decided_in_bulk")
-_insert_sql: dict[str, tuple[str, bool]] = {}
-
-
-def _conflict_ignoring_insert(dialect) -> tuple[str, bool]:
-    """INSERT … ON CONFLICT (interaction_id, reason) DO NOTHING, compiled once per dialect by
-    SQLAlchemy; (SQL text, whether its parameters are positional)."""
-    if dialect.name not in _insert_sql:
-        module = postgresql if dialect.name == "postgresql" else sqlite
-        statement = module.insert(Flag.__table__).on_conflict_do_nothing(index_elements=["interaction_id", "reason"])
-        compiled = statement.compile(dialect=dialect, column_keys=list(INSERT_COLUMNS))
-        _insert_sql[dialect.name] = (compiled.string, bool(compiled.positional))
-    return _insert_sql[dialect.name]
 
 
 def insert_flags(session: so.Session, pilot_id: int, hits: list[FlagHit]) -> None:
@@ -130,8 +118,8 @@ def insert_flags(session: so.Session, pilot_id: int, hits: list[FlagHit]) -> Non
         return
     connection = session.connection()
     dialect = connection.dialect
-    sql, positional = _conflict_ignoring_insert(dialect)
     table = Flag.__table__
+    sql, positional = compiled_insert_ignoring_conflicts(dialect, table, ("interaction_id", "reason"), INSERT_COLUMNS)
     now = utcnow()
     constants = {"pilot_id": pilot_id, "status": "open", "note": "", "escalated": False, "decided_in_bulk": False,
                  "created_at": now, "updated_at": now}

@@ -10,7 +10,6 @@ so editing the scenarios invalidates it in every process on its next batch.
 from __future__ import annotations
 
 import hashlib
-import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,6 +17,7 @@ import sqlalchemy as sa
 from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
 from sqlalchemy import orm as so
 
+from pilot.caches import ProcessCache, database_key
 from pilot.models import Pilot, Scenario
 
 MAX_SCENARIO_CHARS = 2_000
@@ -66,8 +66,9 @@ class ScenarioMatcher:
         return {text: self.memo[text] for text in inputs}
 
 
-_cache: dict[int, tuple[str, ScenarioMatcher]] = {}
-_lock = threading.Lock()
+MATCHER_CACHE_PILOTS = 64
+# (fingerprint of the texts, fitted matcher) per pilot: one entry per pilot, replaced on a change
+_matchers = ProcessCache("flagging.scenarios.matcher", max_entries=MATCHER_CACHE_PILOTS)
 
 
 def scenario_texts(session: so.Session, pilot: Pilot) -> list[str]:
@@ -83,13 +84,12 @@ def matcher_for(session: so.Session, pilot: Pilot) -> ScenarioMatcher | None:
     if not texts:
         return None
     fingerprint = hashlib.sha256("\x00".join(texts).encode()).hexdigest()
-    with _lock:
-        cached = _cache.get(pilot.id)
-        if cached and cached[0] == fingerprint:
-            return cached[1]
+    key = database_key(session, pilot.id)
+    cached = _matchers.get(key)
+    if cached and cached[0] == fingerprint:
+        return cached[1]
     matcher = ScenarioMatcher.fit(texts)
-    with _lock:
-        _cache[pilot.id] = (fingerprint, matcher)
+    _matchers.put(key, (fingerprint, matcher))
     return matcher
 
 

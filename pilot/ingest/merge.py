@@ -21,6 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import orm as so
 
+from pilot.database import advisory_xact_lock
 from pilot.ingest.otlp import input_key, merge_items, merged_spans, outer_rank, same_call
 from pilot.ingest.validation import ValidItem
 from pilot.models import Interaction, Pilot
@@ -124,8 +125,7 @@ def _lock_pilot(session: so.Session, pilot: Pilot) -> None:
 
     Spans of one call may lie in different traces, so a per-trace lock would not do; the
     lock is short (one indexed query) and SQLite serialises writers anyway."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"pilot-otlp-merge:{pilot.id}"})
+    advisory_xact_lock(session, f"pilot-otlp-merge:{pilot.id}")
 
 
 # API field ← attribute, the same on an Interaction row and a ValidItem.

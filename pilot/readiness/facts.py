@@ -12,11 +12,10 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import orm as so
-from sqlalchemy.sql import operators
-from sqlalchemy.sql.elements import UnaryExpression
 
 from pilot.alerts.channels import working_channels
 from pilot.analytics.summary import latency_values, percentiles
+from pilot.database import without_index
 from pilot.metrics import AI_ERROR, FAILED, FEEDBACK_NEGATIVE, day_of
 from pilot.models import AlertRule, Feedback, Flag, Interaction, Pilot, Prompt, PromptEvent, PromptVersion
 
@@ -113,19 +112,6 @@ COUNTED_FACTS = frozenset(("ok_interactions", "fallbacks", "fallback_with_messag
                            "hashed_inputs", "distinct_inputs"))
 
 
-def sequential_key(session: so.Session, column: sa.ColumnElement) -> sa.ColumnElement:
-    """`column` for a whole-pilot GROUP BY key that no index should serve.
-
-    On SQLite the planner walks the (pilot, model, latency) or (pilot, user) index to get the
-    groups in order, then looks every row up at random: 3 s for a million rows where a plain
-    pass with a sort is 0.8 s. A unary `+` (SQLite's documented way to keep an index out of a
-    plan) stops it; the value is unchanged. PostgreSQL plans this well already and has no
-    unary + for text, so it gets the bare column."""
-    if session.get_bind().dialect.name != "sqlite":
-        return column
-    return UnaryExpression(column, operator=operators.custom_op("+"), type_=column.type)
-
-
 def interaction_counts(session: so.Session, pilot: Pilot) -> dict[str, Any]:
     """Every whole-pilot count the report needs, in one pass over the pilot's interactions: the
     checklist's counts plus `pilot_summary`'s interaction and cost totals (its
@@ -205,7 +191,7 @@ def model_usage(session: so.Session, pilot: Pilot) -> tuple[ModelUsage, ...]:
     Bad = failures (status ≠ ok) + the ok interactions with at least one negative rating; the
     second term is COUNT(DISTINCT) over a join from the ratings (a tenth of the rows), not a
     correlated EXISTS on feedback for every interaction."""
-    model = sequential_key(session, Interaction.model)
+    model = without_index(session, Interaction.model)
     rows = session.execute(
         sa.select(
             model,
@@ -232,7 +218,7 @@ def model_usage(session: so.Session, pilot: Pilot) -> tuple[ModelUsage, ...]:
 def _usage_over_limit(session: so.Session, pilot: Pilot) -> dict[str, int]:
     """User-days (UTC) and how many of them went over the pilot's daily request limit."""
     day = day_of(Interaction.occurred_at)
-    user = sequential_key(session, Interaction.external_user_id)
+    user = without_index(session, Interaction.external_user_id)
     per_user_day = (
         sa.select(user.label("user"), day.label("day"), sa.func.count(Interaction.id).label("requests"))
         .where(Interaction.pilot_id == pilot.id, user.is_not(None))

@@ -11,7 +11,6 @@ follows the data instead of a guessed k. Bounds, so a page never gets slow on a 
 """
 from __future__ import annotations
 
-import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from sklearn.cluster import AgglomerativeClustering
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 from sqlalchemy import orm as so
 
+from pilot.caches import ProcessCache, database_key
 from pilot.flagging.reasons import REASONS, severity_rank
 from pilot.flagging.scenarios import matcher_for
 from pilot.flagging.settings import rule_settings_for
@@ -105,19 +105,20 @@ def top_terms(texts: list[str], weights: list[int], limit: int = 4) -> list[str]
 
 # --- cache --------------------------------------------------------------------------------
 
-_cache: dict[tuple, tuple[float, tuple, Any]] = {}
-_lock = threading.Lock()
+CACHE_ENTRIES = 128
+# (computed at, fingerprint, result) per database, kind and pilot
+_results = ProcessCache("review.grouping", max_entries=CACHE_ENTRIES)
 
 
-def _cached(key: tuple, fingerprint: tuple, compute: Callable[[], Any]) -> Any:
+def _cached(session: so.Session, key: tuple, fingerprint: tuple, compute: Callable[[], Any]) -> Any:
+    """`compute()`, or its result of the last minute while the data's fingerprint is the same."""
     now = time.monotonic()
-    with _lock:
-        hit = _cache.get(key)
-        if hit and hit[1] == fingerprint and now - hit[0] < CACHE_SECONDS:
-            return hit[2]
+    key = database_key(session, *key)
+    hit = _results.get(key)
+    if hit and hit[1] == fingerprint and now - hit[0] < CACHE_SECONDS:
+        return hit[2]
     value = compute()
-    with _lock:
-        _cache[key] = (now, fingerprint, value)
+    _results.put(key, (now, fingerprint, value))
     return value
 
 
@@ -156,7 +157,7 @@ def topics(session: so.Session, pilot: Pilot) -> TopicsReport:
     )
     matcher = matcher_for(session, pilot)
     key = ("topics", pilot.id, tuple(matcher.texts) if matcher else ())
-    return _cached(key, fingerprint, lambda: _compute_topics(session, pilot, matcher))
+    return _cached(session, key, fingerprint, lambda: _compute_topics(session, pilot, matcher))
 
 
 def _compute_topics(session: so.Session, pilot: Pilot, matcher) -> TopicsReport:
@@ -222,7 +223,7 @@ def failure_clusters(session: so.Session, pilot: Pilot) -> list[FailureCluster]:
     """Open and confirmed failures grouped by similar input/output, biggest impact first."""
     fingerprint = _fingerprint(session, Flag.pilot_id == pilot.id,
                                sa.func.count(Flag.id), sa.func.max(Flag.id), sa.func.max(Flag.updated_at))
-    return _cached(("clusters", pilot.id), fingerprint, lambda: _compute_clusters(session, pilot))
+    return _cached(session, ("clusters", pilot.id), fingerprint, lambda: _compute_clusters(session, pilot))
 
 
 def _compute_clusters(session: so.Session, pilot: Pilot) -> list[FailureCluster]:
