@@ -71,11 +71,19 @@ def compiled_insert_ignoring_conflicts(dialect: sa.engine.Dialect, table: sa.Tab
 
 
 def advisory_xact_lock(session: so.Session, key: str) -> None:
-    """PostgreSQL: wait for the transaction-scoped advisory lock named `key` (held until commit
-    or rollback), so one such section runs at a time across workers. SQLite serialises writers
-    already: nothing to do."""
+    """Run the rest of this transaction as the only one of its kind, until commit or rollback.
+
+    PostgreSQL: wait for the transaction-scoped advisory lock named `key`, so one such section
+    runs at a time across workers. SQLite has one writer per file, but Python's sqlite3 opens a
+    transaction only at its first write: reads that decide what to write (is this span's call
+    already stored?) could miss another worker's rows committed meanwhile. So take the file's
+    write lock now (BEGIN IMMEDIATE, waiting up to the busy timeout) unless this transaction holds
+    it already; `key` is not needed, the whole file is the lock."""
     if dialect_of(session) == POSTGRESQL:
         session.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
+        return
+    if not session.connection().connection.driver_connection.in_transaction:
+        session.execute(sa.text("BEGIN IMMEDIATE"))
 
 
 def lock_against_writers(session: so.Session, table_name: str) -> bool:

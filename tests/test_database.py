@@ -3,6 +3,7 @@ database the suite runs on: SQLite by default, PostgreSQL with TEST_DATABASE_URL
 from __future__ import annotations
 
 import ast
+import sqlite3
 import threading
 from pathlib import Path
 from types import SimpleNamespace
@@ -122,7 +123,21 @@ def test_the_advisory_lock_is_held_until_the_transaction_ends(db, statements):
     key = "pilot-test-lock:1"
     advisory_xact_lock(db.session, key)
     if not on_postgresql(db):
-        assert statements == []  # SQLite serialises writers: nothing to take
+        assert statements == ["BEGIN IMMEDIATE"]  # the file's write lock, taken before any read
+        other = sqlite3.connect(db.engine.url.database, timeout=0)
+        try:
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+            db.session.commit()
+            other.execute("BEGIN IMMEDIATE")  # released at commit
+            other.rollback()
+        finally:
+            other.close()
+        advisory_xact_lock(db.session, key)
+        db.session.execute(sa.text("DELETE FROM rollup_change WHERE 1 = 0"))
+        advisory_xact_lock(db.session, key)  # the transaction holds the lock already: no second BEGIN
+        assert statements.count("BEGIN IMMEDIATE") == 2
+        db.session.commit()
         return
     try_lock = sa.text("SELECT pg_try_advisory_xact_lock(hashtext(:key))")
     with db.engine.connect() as other:
