@@ -247,7 +247,9 @@ def touch_api_key(key: ApiKey) -> None:
 
 def refuse_bad_api_key() -> None:
     """401 for a missing or wrong key, counted per client address; an address with too many
-    failures gets 429 (random keys must not each get a fresh rate-limit bucket)."""
+    failures gets 429 (random keys must not each get a fresh rate-limit bucket). Every API
+    decorator below refuses through here, so every API route shares the one per-address count
+    (tests/test_api_auth_failures.py walks the url_map to keep it so)."""
     from pilot.throttle import api_auth_failures_per_address
 
     address = request.remote_addr or "unknown"
@@ -307,7 +309,7 @@ def api_key_for_slug_required(view: Callable) -> Callable:
     def wrapped(*args, **kwargs):
         key = api_key_from_request()
         if key is None:
-            abort(401, description="Missing or invalid API key: send 'Authorization: Bearer <pilot key>'.")
+            refuse_bad_api_key()
         if key.pilot.slug != kwargs["slug"]:
             abort(403, description="This API key belongs to another pilot.")
         g.api_key, g.pilot = key, key.pilot
