@@ -68,7 +68,8 @@ class Config:
     # Failures only, in tiers (a backoff): wrong passwords per account, bad API keys per client address.
     LOGIN_ACCOUNT_FAILURE_LIMITS = os.environ.get("PILOT_LOGIN_ACCOUNT_LIMITS", "5 per minute; 20 per hour; 100 per day")
     API_AUTH_FAILURE_LIMITS = os.environ.get("PILOT_API_AUTH_FAILURE_LIMITS", "30 per minute; 300 per hour")
-    # Bearer token for /metrics; without one, /metrics answers loopback callers only.
+    # Bearer token for /metrics; without one, /metrics answers loopback callers that came through no
+    # proxy (no X-Forwarded-For/Forwarded/X-Real-IP), and nobody when PILOT_ENV=production.
     METRICS_TOKEN = os.environ.get("PILOT_METRICS_TOKEN", "")
     # Reverse proxies in front of Pilot whose X-Forwarded-* headers are trusted (0: none; see docs/security.md).
     TRUSTED_PROXIES = int(os.environ.get("PILOT_TRUSTED_PROXIES", "0") or 0)
