@@ -102,3 +102,24 @@ def test_every_read_route_has_the_read_budget(client, world, api_key, limits, pa
     limits.update(API_READ_RATE_LIMIT="2 per minute")
     headers = {"Authorization": f"Bearer {api_key}"}
     assert [client.get(path, headers=headers).status_code for _ in range(3)] == [200, 200, 429]
+
+
+def test_the_security_docs_rate_limit_table_gives_the_code_defaults():
+    """docs/security.md names each limit's setting and default; they must be the code's."""
+    from pathlib import Path
+
+    from pilot.config import Config
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "security.md").read_text()
+    table = text[text.index("## What is rate-limited"):text.index("Only *failures*")]
+    rows = {line.split("|")[4].strip(" `"): line.split("|")[3].strip() for line in table.splitlines()
+            if line.startswith("| ") and "`PILOT_" in line}
+    settings = {"PILOT_API_RATE_LIMIT": "API_RATE_LIMIT", "PILOT_API_READ_RATE_LIMIT": "API_READ_RATE_LIMIT",
+                "PILOT_API_AUTH_FAILURE_LIMITS": "API_AUTH_FAILURE_LIMITS",
+                "PILOT_LOGIN_ACCOUNT_LIMITS": "LOGIN_ACCOUNT_FAILURE_LIMITS"}
+    assert set(rows) == set(settings)
+    for setting, attribute in settings.items():
+        if setting == "PILOT_API_RATE_LIMIT":
+            continue  # two rows name it; checked below
+        assert rows[setting] == getattr(Config, attribute), setting
+    assert f"| {Config.API_RATE_LIMIT} | `PILOT_API_RATE_LIMIT` |" in table
