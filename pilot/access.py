@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import hmac
 from typing import Callable
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from flask import abort, g, request
+from flask import abort, current_app, g, request
 from flask_login import current_user
 from werkzeug.exceptions import TooManyRequests
 from werkzeug.routing import IntegerConverter
@@ -265,7 +266,9 @@ def touch_api_key(key: ApiKey) -> None:
 
 def refuse_bad_api_key() -> None:
     """401 for a missing or wrong key, counted per client address; an address with too many
-    failures gets 429 (random keys must not each get a fresh rate-limit bucket)."""
+    failures gets 429 (random keys must not each get a fresh rate-limit bucket). Every API
+    decorator below refuses through here, so every API route shares the one per-address count
+    (tests/test_api_auth_failures.py walks the url_map to keep it so)."""
     from pilot.throttle import api_auth_failures_per_address
 
     address = request.remote_addr or "unknown"
@@ -325,10 +328,37 @@ def api_key_for_slug_required(view: Callable) -> Callable:
     def wrapped(*args, **kwargs):
         key = api_key_from_request()
         if key is None:
-            abort(401, description="Missing or invalid API key: send 'Authorization: Bearer <pilot key>'.")
+            refuse_bad_api_key()
         if key.pilot.slug != kwargs["slug"]:
             abort(403, description="This API key belongs to another pilot.")
         g.api_key, g.pilot = key, key.pilot
         return view(*args, **kwargs)
 
     return wrapped
+
+
+LOOPBACK = ("127.0.0.1", "::1")
+# A request that passed through a proxy: its address is the proxy's (often loopback), not the caller's.
+PROXY_HEADERS = ("X-Forwarded-For", "Forwarded", "X-Real-IP")
+
+
+def metrics_refusal() -> str | None:
+    """Why /metrics is refused to this request, or None when it may be read.
+
+    With PILOT_METRICS_TOKEN set: only `Authorization: Bearer <token>` (constant-time compare).
+    Without one: a loopback caller only, and never when the request carries a proxy header (a
+    reverse proxy on the same host makes every client look like loopback) nor in production
+    (PILOT_ENV=production needs the token)."""
+    token = current_app.config.get("METRICS_TOKEN") or ""
+    if token:
+        scheme, _, sent = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and hmac.compare_digest(sent.strip().encode(), token.encode()):
+            return None
+        return "Metrics need the metrics token (PILOT_METRICS_TOKEN) or a loopback address."
+    if current_app.config.get("ENV_NAME") == "production":
+        return "Metrics need the metrics token (PILOT_METRICS_TOKEN) in production."
+    if any(name in request.headers for name in PROXY_HEADERS):
+        return "Metrics requested through a proxy need the metrics token (PILOT_METRICS_TOKEN)."
+    if request.remote_addr not in LOOPBACK:
+        return "Metrics need the metrics token (PILOT_METRICS_TOKEN) or a loopback address."
+    return None

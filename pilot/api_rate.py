@@ -1,5 +1,6 @@
-"""The request budget of the HTTP API, one per API key, shared by every API blueprint (ingest,
-prompts): a leaf module, so an API blueprint never imports another's views for it."""
+"""The request budgets of the HTTP API, per API key: one for writes, shared by every API blueprint
+(ingest, prompts), and one for the read API (`GET /api/v1/pilots/<slug>/…`). A leaf module, so
+an API blueprint never imports another's views for it."""
 from __future__ import annotations
 
 from flask import current_app, request
@@ -24,5 +25,17 @@ def api_rate_limit_value() -> str:
 # One budget per key, shared by the ingest and prompt API endpoints.
 api_rate_limit = limiter.shared_limit(
     api_rate_limit_value, scope="ingest-api", key_func=api_rate_key,
+    error_message="Rate limit exceeded for this API key: slow down and retry after the Retry-After seconds.",
+)
+
+
+def api_read_rate_limit_value() -> str:
+    return current_app.config.get("API_READ_RATE_LIMIT", "3000 per minute")
+
+
+# A second budget per key (per address for a logged-in browser) for the read API, the prompt API's
+# GET among them: a client asks it on every call, so it must not eat into the ingestion budget.
+api_read_rate_limit = limiter.shared_limit(
+    api_read_rate_limit_value, scope="read-api", key_func=api_rate_key,
     error_message="Rate limit exceeded for this API key: slow down and retry after the Retry-After seconds.",
 )

@@ -59,10 +59,13 @@ class Config:
     # If Redis is configured but down, count in memory rather than answering 500.
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     API_RATE_LIMIT = os.environ.get("PILOT_API_RATE_LIMIT", "600 per minute")
+    # The read API (GET /api/v1/pilots/<slug>/…: prompts, flags, readiness, reports), its own budget per key.
+    API_READ_RATE_LIMIT = os.environ.get("PILOT_API_READ_RATE_LIMIT", "3000 per minute")
     # Failures only, in tiers (a backoff): wrong passwords per account, bad API keys per client address.
     LOGIN_ACCOUNT_FAILURE_LIMITS = os.environ.get("PILOT_LOGIN_ACCOUNT_LIMITS", "5 per minute; 20 per hour; 100 per day")
     API_AUTH_FAILURE_LIMITS = os.environ.get("PILOT_API_AUTH_FAILURE_LIMITS", "30 per minute; 300 per hour")
-    # Bearer token for /metrics; without one, /metrics answers loopback callers only.
+    # Bearer token for /metrics; without one, /metrics answers loopback callers that came through no
+    # proxy (no X-Forwarded-For/Forwarded/X-Real-IP), and nobody when PILOT_ENV=production.
     METRICS_TOKEN = os.environ.get("PILOT_METRICS_TOKEN", "")
     # Reverse proxies in front of Pilot whose X-Forwarded-* headers are trusted (0: none; see docs/security.md).
     TRUSTED_PROXIES = int(os.environ.get("PILOT_TRUSTED_PROXIES", "0") or 0)
@@ -107,7 +110,7 @@ class TestConfig(Config):
 
     ENV_NAME = "test"
     TESTING = True
-    API_RATE_LIMIT = "100000 per minute"
+    API_RATE_LIMIT = API_READ_RATE_LIMIT = "100000 per minute"
     LOGIN_ACCOUNT_FAILURE_LIMITS = API_AUTH_FAILURE_LIMITS = "100000 per minute"  # tests that check them set them
     PASSWORD_HASH_METHOD = "scrypt:1024:8:1"  # same algorithm, cheaper work factor: fast tests
     WTF_CSRF_ENABLED = False  # the csrf_on fixture turns it on for the tests that check it

@@ -492,6 +492,29 @@ def test_metrics_token_is_required_when_set(client, app):
         app.config["METRICS_TOKEN"] = ""
 
 
+@pytest.mark.parametrize("header", [("X-Forwarded-For", "203.0.113.7"), ("Forwarded", "for=203.0.113.7"),
+                                    ("X-Real-IP", "203.0.113.7")])
+def test_metrics_without_a_token_refuse_a_request_that_came_through_a_proxy(client, header):
+    """A reverse proxy on the same host makes every caller loopback: its headers give it away."""
+    refused = client.get("/metrics", headers=[header])
+    assert refused.status_code == 403 and b"proxy" in refused.data
+    assert client.get("/metrics").status_code == 200  # a local scraper, no proxy
+
+
+def test_metrics_without_a_token_are_refused_in_production(client, app):
+    app.config["ENV_NAME"] = "production"
+    try:
+        refused = client.get("/metrics")  # loopback, no proxy header: still refused
+        assert refused.status_code == 403 and b"PILOT_METRICS_TOKEN" in refused.data
+        app.config["METRICS_TOKEN"] = "s3cret-token"
+        proxied = client.get("/metrics", headers={"Authorization": "Bearer s3cret-token",
+                                                  "X-Forwarded-For": "198.51.100.4"})
+        assert proxied.status_code == 200 and b"pilot_ingest_interactions" in proxied.data
+        assert client.get("/metrics", headers={"X-Forwarded-For": "198.51.100.4"}).status_code == 403
+    finally:
+        app.config.update(ENV_NAME="test", METRICS_TOKEN="")
+
+
 def test_metrics_sum_every_worker_in_multiprocess_mode(tmp_path):
     """Two worker processes count; /metrics in a third process reports the sum."""
     import subprocess

@@ -45,7 +45,8 @@ RESPONSES = {
     "NotFound": _error("No such object in this pilot."),
     "TooLarge": _error("The body (or its inflated size, for gzip/deflate) is over 10 MB."),
     "UnsupportedMediaType": _error("Content-Type or Content-Encoding not supported."),
-    "RateLimited": _error("Over this key's rate limit.", retry_after=True),
+    "RateLimited": _error("Over this key's rate limit, or too many requests with a missing or invalid key "
+                          "from this address.", retry_after=True),
     "Busy": _error("The database stayed busy; nothing was stored, retry after the given seconds.", retry_after=True),
 }
 WRITE_ERRORS = {
@@ -60,6 +61,7 @@ READ_ERRORS = {
     "401": {"$ref": "#/components/responses/Unauthorized"},
     "403": {"$ref": "#/components/responses/Forbidden"},
     "404": {"$ref": "#/components/responses/NotFound"},
+    "429": {"$ref": "#/components/responses/RateLimited"},
 }
 
 

@@ -1,25 +1,24 @@
 """Operational endpoints: liveness, readiness (database reachable, the worker queue) and Prometheus metrics.
 
 /metrics is not public: with PILOT_METRICS_TOKEN set it wants `Authorization: Bearer <token>`;
-without one it answers only the loopback address (a scraper on the same host or a sidecar).
+without one it answers only a loopback caller that came through no proxy, and nobody in
+production (pilot.access.metrics_refusal).
 Under gunicorn set PROMETHEUS_MULTIPROC_DIR (gunicorn.conf.py does) and the numbers are summed
 over every worker instead of being one worker's at random.
 """
 from __future__ import annotations
 
-import hmac
 import os
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, abort, current_app, jsonify, request
+from flask import Blueprint, Response, abort, jsonify
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
+from pilot.access import metrics_refusal
 from pilot.extensions import csrf, db
 from pilot.worker.queue import status as queue_status
 
 bp = Blueprint("ops", __name__)
-
-LOOPBACK = ("127.0.0.1", "::1")
 
 
 @bp.route("/healthz")
@@ -38,15 +37,6 @@ def readyz():
     return jsonify(status="ok", database="ok", queue=queue_status())
 
 
-def metrics_allowed() -> bool:
-    """The configured token (compared in constant time), or a loopback caller when there is none."""
-    token = current_app.config.get("METRICS_TOKEN") or ""
-    if token:
-        scheme, _, sent = request.headers.get("Authorization", "").partition(" ")
-        return scheme.lower() == "bearer" and hmac.compare_digest(sent.strip().encode(), token.encode())
-    return request.remote_addr in LOOPBACK
-
-
 def metrics_registry():
     """Every worker's numbers in multiprocess mode; this process's otherwise."""
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -60,8 +50,9 @@ def metrics_registry():
 
 @bp.route("/metrics")
 def metrics():
-    if not metrics_allowed():
-        abort(403, description="Metrics need the metrics token (PILOT_METRICS_TOKEN) or a loopback address.")
+    refusal = metrics_refusal()
+    if refusal is not None:
+        abort(403, description=refusal)
     return Response(generate_latest(metrics_registry()), mimetype=CONTENT_TYPE_LATEST)
 
 

@@ -12,7 +12,7 @@ from flask import Blueprint, abort, g, jsonify, make_response, request
 
 from pilot.access import api_key_for_slug_required, api_pilot_access, touch_api_key
 from pilot.api_body import parse_json, read_body, require_content_type
-from pilot.api_rate import api_rate_limit
+from pilot.api_rate import api_rate_limit, api_read_rate_limit
 from pilot.extensions import csrf, db
 from pilot.models import PromptVersion
 from pilot.prompts import registry
@@ -32,6 +32,7 @@ def version_json(version: PromptVersion, label: str | None = None) -> dict[str, 
 
 
 @bp.get("/api/v1/pilots/<slug>/prompts/<name>")
+@api_read_rate_limit
 @api_pilot_access("reviewer")
 def get_prompt(slug: str, name: str):
     """The version `user` gets: production, or the candidate for a stable share of users."""

@@ -23,6 +23,7 @@ from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 
 from pilot.access import api_pilot_access, is_lead, may_sign_report, pilot_role_required, scoped_or_404
+from pilot.api_rate import api_read_rate_limit
 from pilot.extensions import db
 from pilot.forms import CsrfOnlyForm
 from pilot.models import BackgroundJob
@@ -198,12 +199,14 @@ def export_data(slug: str, table: str):
 
 
 @bp.route("/api/v1/pilots/<slug>/readiness")
+@api_read_rate_limit
 @api_pilot_access("reviewer")
 def api_readiness(slug: str):
     return _json(build_report(db.session, g.pilot))
 
 
 @bp.route("/api/v1/pilots/<slug>/reports")
+@api_read_rate_limit
 @api_pilot_access("reviewer")
 def api_reports(slug: str):
     rows = snapshots.list_snapshots(db.session, g.pilot)
@@ -213,6 +216,7 @@ def api_reports(slug: str):
 
 
 @bp.route(f"/api/v1/pilots/<slug>/reports/<{NUMBER}:number>")
+@api_read_rate_limit
 @api_pilot_access("reviewer")
 def api_report(slug: str, number: int):
     return _json(snapshots.snapshot_json(_snapshot_or_404(number)))

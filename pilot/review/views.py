@@ -15,6 +15,7 @@ from pilot.access import (
     safe_next_url,
     scoped_or_404,
 )
+from pilot.api_rate import api_read_rate_limit
 from pilot.extensions import db
 from pilot.flagging.reasons import REASONS
 from pilot.models import Flag
@@ -187,6 +188,7 @@ def topics(slug: str):
 # --- API ----------------------------------------------------------------------------------
 
 @bp.route("/api/v1/pilots/<slug>/flags")
+@api_read_rate_limit
 @api_pilot_access("reviewer")
 def api_flags(slug: str):
     """docs/design.md: {"flags": [{id, interaction, kind, reason, severity, status}], "next": cursor-or-null}."""
