@@ -82,8 +82,9 @@ def advisory_xact_lock(session: so.Session, key: str) -> None:
     if dialect_of(session) == POSTGRESQL:
         session.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
         return
-    if not session.connection().connection.driver_connection.in_transaction:
-        session.execute(sa.text("BEGIN IMMEDIATE"))
+    connection = session.connection()  # not session.execute: its autoflush would begin a deferred transaction first
+    if not connection.connection.driver_connection.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def lock_against_writers(session: so.Session, table_name: str) -> bool:

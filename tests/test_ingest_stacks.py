@@ -258,6 +258,38 @@ def test_spans_of_one_call_in_different_requests_merge_and_retries_stay_duplicat
     assert _assert_one_merged_call(db).cost_usd == pytest.approx(cost)
 
 
+@pytest.mark.parametrize("attempt", range(4))
+def test_spans_of_one_call_arriving_at_once_in_two_workers_are_one_interaction(client, db, api_key, attempt):
+    """Both export requests read "nothing stored yet" unless the merge locks before it reads (fails without it)
+    (PostgreSQL: advisory lock; SQLite: the file's write lock, pilot.database.advisory_xact_lock)."""
+    import threading
+
+    sends = [("openinference.instrumentation.openai", child(21, 20, OPENINFERENCE_OPENAI, duration_ms=700)),
+             ("openinference.instrumentation.langchain", span(20, LANGCHAIN, duration_ms=900))]
+    start, errors = threading.Barrier(len(sends)), []
+    from pilot.models import ApiKey
+    from pilot.models.base import utcnow
+    db.session.execute(sa.update(ApiKey).values(last_used_at=utcnow()))  # no key touch: it would take the write lock early
+    db.session.commit()
+
+    def export(scope, one):
+        try:
+            worker_client = client.application.test_client()
+            start.wait()
+            scoped(worker_client, api_key, scope, one)
+        except BaseException as error:  # noqa: BLE001  re-raised in the test's thread below
+            errors.append(error)
+
+    threads = [threading.Thread(target=export, args=pair) for pair in (sends if attempt % 2 else sends[::-1])]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    db.session.expire_all()
+    _assert_one_merged_call(db)
+
+
 def test_two_spans_with_one_response_id_are_one_interaction(client, db, api_key):
     sdk_span = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "anthropic",
                 "gen_ai.request.model": "claude-haiku-4-5", "gen_ai.response.id": "msg_9",
