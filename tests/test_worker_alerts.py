@@ -105,8 +105,8 @@ def test_rq_cron_alert_evaluation_reaches_a_signed_webhook(db, world, rq_queue, 
     _webhook_channel(db, world.pilot, receiver)
     scheduler = CronScheduler(connection=rq_queue.connection)
     register_all(scheduler.register, rq_queue.name)
-    assert [job.name for job in scheduler.enqueue_jobs()] == ["pilot-alerts"]
-    assert rq_queue.count == 1
+    assert [job.name for job in scheduler.enqueue_jobs()] == ["pilot-alerts", "pilot-live-verdicts"]
+    assert rq_queue.count == 2
     run_worker(rq_queue)  # evaluate_all_alerts → evaluate_pilot_alerts → deliver_alert, all through Redis
     assert rq_queue.count == 0
     event = db.session.scalar(sa.select(AlertEvent))
