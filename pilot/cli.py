@@ -219,7 +219,7 @@ def worker_command() -> None:
         queue = get_queue(connection) if connection is not None else None
     if queue is None:
         click.echo("No Redis (REDIS_URL unset or not answering): jobs run in-process in the web server; "
-                   "this process evaluates the alerts every minute.", err=True)
+                   "this process evaluates the alerts every minute and the live verdicts every five.", err=True)
         verdicts_due = 0.0
         while True:
             with app.app_context():
