@@ -19,6 +19,7 @@ from pilot.worker.jobs import refresh_live_verdict, refresh_live_verdicts
 from tests.factories import add_member, make_user
 from tests.readiness_data import add_interaction, load_sample
 from tests.test_readiness_snapshots import make_ready
+from tests.test_worker_alerts import rq_queue, run_worker  # noqa: F401  rq_queue is a fixture
 
 TODAY = utcnow().date()
 
@@ -231,3 +232,17 @@ def test_team_members_see_the_live_verdict_in_the_list(db, world, client_as, who
     assert "live, as of" in listing and "No report yet" in listing
     row = _row(db, world.pilot)
     assert row.reasons[0].replace("'", "&#39;") in listing and row.reasons[-1].startswith("No lead has signed")
+
+
+def test_signing_queues_a_refresh_that_a_real_worker_runs(db, world, client_as, rq_queue):
+    """With Redis: the sign route queues one refresh (one at a time per pilot), an RQ worker runs it."""
+    create_snapshot(db.session, world.pilot, world.lead)
+    db.session.commit()
+    _arrive(db, world.pilot, "before-signing")
+    before = _row(db, world.pilot).computed_at
+    response = client_as("lead").post("/pilots/alpha/readiness/reports/1/sign", data={"note": "ok"})
+    assert response.status_code == 302 and rq_queue.count == 1
+    assert worker_queue.refresh_live_verdict_soon(world.pilot.id) == "already queued"
+    run_worker(rq_queue)
+    row = _row(db, world.pilot)
+    assert row.computed_at > before and row.interactions == 1 and rq_queue.count == 0
