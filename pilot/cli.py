@@ -199,8 +199,8 @@ def alerts_command(slug: str) -> None:
 @pilot_cli.command("worker", with_appcontext=False)
 def worker_command() -> None:
     """Run the background worker: an RQ worker (with its scheduler, for retries) and RQ's cron
-    scheduler (alert evaluation every minute). Without Redis, evaluate the alerts every minute in
-    this process; every other job then runs in-process in the web server."""
+    scheduler (alert evaluation every minute, live verdicts every five). Without Redis, do both
+    in this process on the same schedule; every other job then runs in-process in the web server."""
     import logging
     import subprocess
     import sys
@@ -208,7 +208,8 @@ def worker_command() -> None:
 
     from rq import Worker
 
-    from pilot.worker.jobs import evaluate_all_alerts, worker_app
+    from pilot.worker.cron_config import ALERTS_EVERY_S, LIVE_VERDICTS_EVERY_S
+    from pilot.worker.jobs import evaluate_all_alerts, refresh_live_verdicts, worker_app
     from pilot.worker.queue import get_queue, redis_connection
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
@@ -218,14 +219,21 @@ def worker_command() -> None:
         queue = get_queue(connection) if connection is not None else None
     if queue is None:
         click.echo("No Redis (REDIS_URL unset or not answering): jobs run in-process in the web server; "
-                   "this process evaluates the alerts every minute.", err=True)
+                   "this process evaluates the alerts every minute and the live verdicts every five.", err=True)
+        verdicts_due = 0.0
         while True:
             with app.app_context():
                 try:
                     evaluate_all_alerts()
                 except Exception:  # noqa: BLE001  keep evaluating next minute
                     logging.getLogger(__name__).exception("Alert evaluation failed")
-            time.sleep(60)
+                if time.monotonic() >= verdicts_due:
+                    verdicts_due = time.monotonic() + LIVE_VERDICTS_EVERY_S
+                    try:
+                        refresh_live_verdicts()  # one pilot after another, here (enqueue runs in-process)
+                    except Exception:  # noqa: BLE001  keep refreshing next time
+                        logging.getLogger(__name__).exception("Live verdict refresh failed")
+            time.sleep(ALERTS_EVERY_S)
     url = app.config["REDIS_URL"]
     cron = subprocess.Popen([sys.executable, "-m", "rq.cli", "cron", "--url", url, "pilot.worker.cron_config"])
     try:

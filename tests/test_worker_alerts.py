@@ -13,7 +13,16 @@ from rq.cron import CronScheduler
 
 from pilot.alerts import channels
 from pilot.alerts.services import add_rule, evaluate_alerts, metric_value
-from pilot.models import AlertChannel, AlertDelivery, AlertEvent, AlertRule, AuditEvent, BackgroundJob, Membership
+from pilot.models import (
+    AlertChannel,
+    AlertDelivery,
+    AlertEvent,
+    AlertRule,
+    AuditEvent,
+    BackgroundJob,
+    LiveVerdict,
+    Membership,
+)
 from pilot.models.base import utcnow
 from pilot.readiness import build_report
 from pilot.worker import queue as worker_queue
@@ -105,12 +114,13 @@ def test_rq_cron_alert_evaluation_reaches_a_signed_webhook(db, world, rq_queue, 
     _webhook_channel(db, world.pilot, receiver)
     scheduler = CronScheduler(connection=rq_queue.connection)
     register_all(scheduler.register, rq_queue.name)
-    assert [job.name for job in scheduler.enqueue_jobs()] == ["pilot-alerts"]
-    assert rq_queue.count == 1
+    assert [job.name for job in scheduler.enqueue_jobs()] == ["pilot-alerts", "pilot-live-verdicts"]
+    assert rq_queue.count == 2
     run_worker(rq_queue)  # evaluate_all_alerts → evaluate_pilot_alerts → deliver_alert, all through Redis
     assert rq_queue.count == 0
     event = db.session.scalar(sa.select(AlertEvent))
     assert event is not None and event.value == 0.75
+    assert db.session.scalar(sa.select(sa.func.count(LiveVerdict.pilot_id))) == 2  # the five-minute job ran too
     assert len(receiver.received) == 1 and receiver.received[0]["verified"]
     body = receiver.received[0]["body"]
     assert body["rule"] == "error_rate" and body["threshold"] == 0.5 and body["window_hours"] == 1

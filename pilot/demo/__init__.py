@@ -190,6 +190,7 @@ def load_demo(session: so.Session, seed: int = 7) -> str:
     """Create the demo accounts, the pilot, its members, interactions and feedback."""
     from pilot.demo.activity import add_feedback_and_reports, ingest_demo_items
     from pilot.demo.prompts import add_prompt_history
+    from pilot.readiness.live import compute as compute_live_verdict
 
     rng = random.Random(seed)
     admin = _user(session, "admin@example.com", "Ada Admin", admin=True)
@@ -222,6 +223,8 @@ def load_demo(session: so.Session, seed: int = 7) -> str:
     ingest_demo_items(session, pilot, items)
     feedback_count, report_count = add_feedback_and_reports(session, pilot, rng)
     add_prompt_history(session, pilot, lead, reviewer, start, rng)
+    session.flush()
+    compute_live_verdict(session, pilot)  # the overview shows the verdict at once, before the worker's first run
     logins = "\n".join(f"  {email:<28} {DEMO_PASSWORD}   ({role})" for email, role in DEMO_LOGINS)
     return (f"Loaded demo pilot '{pilot.slug}': 30 participants, {len(items)} interactions over 14 days, "
             f"{feedback_count} ratings, {report_count} reports.\nDemo logins:\n{logins}")

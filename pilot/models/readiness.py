@@ -122,3 +122,25 @@ class AlertEvent(db.Model):
     value: so.Mapped[float] = so.mapped_column(sa.Float(precision=53))
     message: so.Mapped[str] = so.mapped_column(sa.Text, default="")
     triggered_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+
+
+class LiveVerdict(db.Model):
+    """The live report's verdict per pilot, computed in the background (pilot.readiness.live) so
+    the overview and the pilot list show it without building the report in the request.
+
+    `source` is what it was computed from (newest ids and counts of everything the report reads,
+    and the day): the worker recomputes only when that changed. `newest_received_at` is the newest
+    interaction's arrival it saw, so a page tells "new data since" with one indexed max().
+    """
+
+    __tablename__ = "live_verdict"
+
+    pilot_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("pilot.id", ondelete="CASCADE"), primary_key=True)
+    computed_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+    verdict: so.Mapped[str] = so.mapped_column(sa.String(16))
+    verdict_label: so.Mapped[str] = so.mapped_column(sa.String(64))  # "go with 2 exemptions"
+    reasons: so.Mapped[list[Any]] = so.mapped_column(sa.JSON, default=list)  # the reasons' messages, in order
+    interactions: so.Mapped[int] = so.mapped_column(default=0)
+    newest_interaction_id: so.Mapped[Optional[int]] = so.mapped_column(sa.BigInteger)
+    newest_received_at: so.Mapped[Optional[datetime]]
+    source: so.Mapped[dict[str, Any]] = so.mapped_column(sa.JSON, default=dict)

@@ -11,7 +11,7 @@ from pilot.forms import CsrfOnlyForm
 from pilot.pilots import services
 from pilot.pilots.forms import ApiKeyForm, NewPilotForm, StatusForm
 from pilot.pilots.settings import SETTINGS, SettingError, current_settings
-from pilot.readiness.decision import latest_decisions
+from pilot.readiness.decision import pilot_decisions
 from pilot.unit_of_work import unit_of_work
 
 bp = Blueprint("pilots", __name__)
@@ -23,7 +23,7 @@ def index():
     pilots = services.pilots_for(db.session, current_user)
     team_pilots = [pilot for pilot, role in pilots if role != "participant"]  # participants see no verdicts
     return render_template("pilots/index.html", pilots=pilots, form=NewPilotForm(),
-                           decisions=latest_decisions(db.session, team_pilots))
+                           decisions=pilot_decisions(db.session, team_pilots))
 
 
 @bp.route("/pilots/new", methods=["POST"])

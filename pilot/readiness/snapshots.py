@@ -23,6 +23,7 @@ from pilot import audit
 from pilot.access import may_sign_report, pilot_leads
 from pilot.models import Interaction, Pilot, ReadinessReport, ReadinessSignature, User
 from pilot.models.base import utcnow
+from pilot.readiness import live
 from pilot.readiness.report import UNSIGNED, build_report, iso, verdict_for, verdict_label
 
 MAX_SIGN_NOTE_CHARS = 10_000
@@ -47,9 +48,12 @@ def _display(user: User | None) -> str | None:
 
 def create_snapshot(session: so.Session, pilot: Pilot, actor: User | None,
                     now: datetime | None = None) -> ReadinessReport:
-    """Freeze the live report as the pilot's next numbered snapshot, audited; the caller commits."""
+    """Freeze the live report as the pilot's next numbered snapshot, audited; the caller commits.
+    The report just built is also stored as the pilot's live verdict (pilot.readiness.live)."""
     now = now or utcnow()
+    source = live.data_source(session, pilot, now)
     payload = build_report(session, pilot, now)
+    live.record(session, pilot, payload, now, source)  # the overview shows the verdict just built
     number = latest_number(session, pilot) + 1
     report = ReadinessReport(pilot_id=pilot.id, number=number, payload=payload, verdict=payload["verdict"],
                              created_at=now, created_by_id=actor.id if actor is not None else None,

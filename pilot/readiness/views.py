@@ -30,9 +30,10 @@ from pilot.models import BackgroundJob
 from pilot.models.base import utcnow
 from pilot.readiness import attestations, exports, pdf_jobs, snapshots
 from pilot.readiness.checklist import SECTIONS, evidence_html
-from pilot.readiness.decision import latest_decisions
+from pilot.readiness.decision import pilot_decisions
 from pilot.readiness.report import build_report
 from pilot.unit_of_work import unit_of_work
+from pilot.worker import queue as worker_queue
 from pilot.worker import tracking
 
 bp = Blueprint("readiness", __name__)
@@ -46,9 +47,10 @@ bp.add_app_template_filter(evidence_html, "evidence_html")  # the page and the p
 
 @bp.app_template_global()
 def launch_decision(pilot):
-    """The launch decision panel's data for any page (the overview dashboard shows it), so a
-    page of another blueprint shows readiness's decision without importing readiness."""
-    return latest_decisions(db.session, [pilot]).get(pilot.id)
+    """The launch decision panel's data for any page (the overview dashboard shows it): the stored
+    live verdict and the newest snapshot (pilot.readiness.decision), so a page of another
+    blueprint shows readiness's decision without importing readiness."""
+    return pilot_decisions(db.session, [pilot]).get(pilot.id)
 
 
 def _snapshot_or_404(number: int):
@@ -164,6 +166,7 @@ def sign_report(slug: str, number: int):
     except snapshots.SnapshotError as error:
         flash(str(error), "error")
     else:
+        worker_queue.refresh_live_verdict_soon(g.pilot.id)
         if snapshots.is_complete(report):
             label = snapshots.snapshot_json(report)["verdict_label"]
             flash(f"You signed report #{number}: the signatures are complete and the verdict is {label}.", "success")

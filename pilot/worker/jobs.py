@@ -109,6 +109,39 @@ def refresh_rollup(pilot_id: int) -> int:
         return len(days)
 
 
+def refresh_live_verdicts() -> int:
+    """Every few minutes (RQ cron, and the no-Redis loop of `pilot worker`): queue one live verdict
+    refresh per pilot that is not closed (pilot.readiness.live); returns how many were queued."""
+    from pilot.readiness.live import pilots_to_refresh
+
+    with job_context():
+        pilot_ids = pilots_to_refresh(db.session)
+        db.session.rollback()
+        for pilot_id in pilot_ids:
+            enqueue(refresh_live_verdict, pilot_id)
+        return len(pilot_ids)
+
+
+def refresh_live_verdict(pilot_id: int, force: bool = False) -> bool:
+    """Recompute one pilot's live verdict with build_report, unless its data has not changed since
+    the last time (or `force`); True when it was recomputed."""
+    from sqlalchemy.exc import IntegrityError
+
+    from pilot.readiness.live import refresh
+
+    with job_context():
+        pilot = db.session.get(Pilot, pilot_id)
+        if pilot is None:
+            return False
+        try:
+            changed = refresh(db.session, pilot, force=force)
+            db.session.commit()
+        except IntegrityError:  # another run stored this pilot's first verdict at the same moment
+            db.session.rollback()
+            return False
+        return changed
+
+
 def _run_tracked(job_id: int, work) -> None:
     """Mark a BackgroundJob running, run `work(job)`, and record done or failed (commits)."""
     job = db.session.get(BackgroundJob, job_id)

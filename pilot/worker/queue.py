@@ -114,6 +114,25 @@ def refresh_rollup_soon(pilot_id: int) -> str:
     return "queued"
 
 
+def refresh_live_verdict_soon(pilot_id: int) -> str:
+    """After a snapshot is taken or signed: queue one live verdict refresh for the pilot (one at a
+    time). Without Redis nothing runs here (building the report would slow the request down): the
+    worker's next scheduled run picks the change up."""
+    queue = get_queue()
+    if queue is None:
+        return "skipped"
+    job_id = re.sub(r"[^A-Za-z0-9_-]", "_", f"{queue.name}-live-verdict-{pilot_id}")
+    try:
+        queue.enqueue("pilot.worker.jobs.refresh_live_verdict", pilot_id, job_id=job_id, unique=True,
+                      result_ttl=0, failure_ttl=60)
+    except DuplicateJobError:
+        return "already queued"
+    except Exception:  # noqa: BLE001  the snapshot is committed already: a refresh must not turn it into a 500
+        log.exception("Could not queue the live verdict refresh of pilot %s", pilot_id)
+        return "skipped"
+    return "queued"
+
+
 def status() -> dict[str, Any]:
     """For /readyz: is Redis reachable, how long is the queue, how many workers listen to it."""
     if not current_app.config.get("REDIS_URL"):
