@@ -95,42 +95,36 @@ def enqueue(func: str | Callable[..., Any], *args: Any, retry: bool = False, job
     return "ran"
 
 
+def _enqueue_once_per_pilot(function: str, kind: str, pilot_id: int, what: str) -> str:
+    """Queue `function(pilot_id)` unless the same job is already waiting (one at a time per pilot).
+    The caller's work is committed already, so a failure to queue is logged, never raised."""
+    queue = get_queue()
+    if queue is None:
+        return "skipped"
+    job_id = re.sub(r"[^A-Za-z0-9_-]", "_", f"{queue.name}-{kind}-{pilot_id}")  # RQ's job id alphabet
+    try:
+        queue.enqueue(function, pilot_id, job_id=job_id, unique=True, result_ttl=0, failure_ttl=60)
+    except DuplicateJobError:
+        return "already queued"
+    except Exception:  # noqa: BLE001  an optimisation must not turn a committed request into a 500
+        log.exception("Could not queue the %s of pilot %s", what, pilot_id)
+        return "skipped"
+    return "queued"
+
+
 def refresh_rollup_soon(pilot_id: int) -> str:
     """After ingest: queue one dashboard rollup refresh for the pilot (one at a time: a refresh
     already waiting covers this batch too). Without Redis nothing runs here: the dashboard refreshes
     the pending days in a short transaction of its own before it reads (rollup.refresh_apart)."""
-    queue = get_queue()
-    if queue is None:
-        return "skipped"
-    job_id = re.sub(r"[^A-Za-z0-9_-]", "_", f"{queue.name}-rollup-{pilot_id}")  # RQ's job id alphabet
-    try:
-        queue.enqueue("pilot.worker.jobs.refresh_rollup", pilot_id, job_id=job_id, unique=True,
-                      result_ttl=0, failure_ttl=60)
-    except DuplicateJobError:
-        return "already queued"
-    except Exception:  # noqa: BLE001  the batch is committed already: an optimisation must not turn it into a 500
-        log.exception("Could not queue the rollup refresh of pilot %s", pilot_id)
-        return "skipped"
-    return "queued"
+    return _enqueue_once_per_pilot("pilot.worker.jobs.refresh_rollup", "rollup", pilot_id, "rollup refresh")
 
 
 def refresh_live_verdict_soon(pilot_id: int) -> str:
     """After a snapshot is taken or signed: queue one live verdict refresh for the pilot (one at a
     time). Without Redis nothing runs here (building the report would slow the request down): the
     worker's next scheduled run picks the change up."""
-    queue = get_queue()
-    if queue is None:
-        return "skipped"
-    job_id = re.sub(r"[^A-Za-z0-9_-]", "_", f"{queue.name}-live-verdict-{pilot_id}")
-    try:
-        queue.enqueue("pilot.worker.jobs.refresh_live_verdict", pilot_id, job_id=job_id, unique=True,
-                      result_ttl=0, failure_ttl=60)
-    except DuplicateJobError:
-        return "already queued"
-    except Exception:  # noqa: BLE001  the snapshot is committed already: a refresh must not turn it into a 500
-        log.exception("Could not queue the live verdict refresh of pilot %s", pilot_id)
-        return "skipped"
-    return "queued"
+    return _enqueue_once_per_pilot("pilot.worker.jobs.refresh_live_verdict", "live-verdict", pilot_id,
+                                   "live verdict refresh")
 
 
 def status() -> dict[str, Any]:
