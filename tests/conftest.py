@@ -15,6 +15,7 @@ from pilot import create_app
 from pilot.caches import clear_process_caches
 from pilot.config import TestConfig
 from pilot.extensions import db as _db
+from pilot.extensions import limiter
 from pilot.models import ModelPrice, User
 from pilot.models.interactions import DEFAULT_PRICES
 from tests.factories import World, make_world
@@ -98,12 +99,15 @@ def _empty_database() -> None:
 @pytest.fixture()
 def db(app):
     """The database session, inside an app context, emptied after the test (and the per-process
-    caches with it: ids restart, so a later test's pilot must not meet this one's numbers)."""
+    caches with it: ids restart, so a later test's pilot must not meet this one's numbers). The
+    rate-limit counters go too: the app lives for the whole run, and twenty browser logins from
+    127.0.0.1 within a minute would otherwise answer a later test's login with 429."""
     with app.app_context():
         yield _db
         _empty_database()
         _db.session.remove()
         clear_process_caches()
+        limiter.reset()
 
 
 @pytest.fixture()

@@ -10,16 +10,6 @@ from tests.browser.conftest import log_in, screenshot
 from tests.factories import PASSWORD
 
 
-@pytest.fixture(autouse=True)
-def forget_login_attempts():
-    """These tests log in through the form several times; the login limit (20 a minute, one
-    in-memory counter for the whole run) must not fail the next module's logins."""
-    yield
-    from pilot.extensions import limiter
-
-    limiter.reset()
-
-
 @pytest.fixture()
 def busy_pilot(world):
     """Three weeks of traffic from four users on two models, some failures and a hostile model name."""
