@@ -108,6 +108,34 @@ def test_the_compiled_insert_is_cached_per_dialect_and_runs_through_the_driver(d
     assert db.session.scalars(sa.select(RollupState.pilot_id)).all() == [world.pilot.id]
 
 
+def test_insert_returning_stores_typed_values_returns_only_new_rows_and_notes_them(db, world):
+    """Ingestion's driver-level multi-row INSERT: datetimes and JSON go through the column types'
+    own processors (read back equal through the ORM), a conflict returns nothing, a chunk bigger
+    than one statement is split, and the rows are noted for the rollup's change capture."""
+    table = Interaction.__table__
+    when = utcnow().replace(microsecond=0)  # a whole second: SQLite's format must still keep ".000000"
+
+    def row(event_id: str, meta: dict) -> dict:
+        return {"pilot_id": world.pilot.id, "event_id": event_id, "occurred_at": when, "received_at": when,
+                "input_text": "q ☃", "output_text": "a", "input_chars": 3, "output_chars": 1, "cached_input_tokens": 0,
+                "status": "ok", "metadata": meta, "tokens_estimated": True, "cost_source": "unknown", "source": "api"}
+
+    first = database.insert_returning(db.session, table, ["pilot_id", "event_id"],
+                                      [row("a", {"k": [1, "é"]}), row("b", {})], ["id", "event_id"])
+    again = database.insert_returning(db.session, table, ["pilot_id", "event_id"],
+                                      [row("b", {}), row("c", {"n": None})], ["event_id"])
+    noted = db.session.info.get(database.DRIVER_INSERTS)
+    assert [event_id for _, event_id in first] == ["a", "b"] and again == [("c",)]
+    assert [(name, len(rows), found) for name, rows, _, found in noted][1] == ("interaction", 2, [("c",)])
+    db.session.commit()
+    assert database.DRIVER_INSERTS not in db.session.info  # recorded by the change capture at commit
+    stored = {ix.event_id: ix for ix in db.session.scalars(sa.select(Interaction))}
+    assert stored["a"].meta == {"k": [1, "é"]} and stored["c"].meta == {"n": None}
+    assert stored["a"].occurred_at.replace(tzinfo=None) == when.replace(tzinfo=None) and stored["a"].tokens_estimated
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(table).where(table.c.occurred_at == when)) == 3
+    assert db.session.scalars(sa.select(RollupChange.first_id).where(RollupChange.first_id.is_not(None))).all()
+
+
 def test_the_flagging_engine_uses_the_shared_compiled_insert(db):
     from pilot.flagging.engine import INSERT_COLUMNS
     from pilot.models import Flag

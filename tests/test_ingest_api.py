@@ -129,8 +129,14 @@ def test_flagging_hook_receives_only_the_new_interactions(client, db, world, api
     from pilot import flagging
 
     calls = []
-    monkeypatch.setattr(flagging, "evaluate_new_interactions",
-                        lambda session, pilot, interactions: calls.append((pilot.id, [i.event_id for i in interactions])))
+    real = flagging.store_batch
+
+    def spy(session, pending, ids):
+        calls.append((pending.ctx.facts.pilot_id,
+                      [ix.event_id for ix, row_id in zip(pending.batch, ids) if row_id is not None]))
+        return real(session, pending, ids)
+
+    monkeypatch.setattr(flagging, "store_batch", spy)
     post(client, good("a"), api_key)
     post(client, {"interactions": [good("a"), good("b"), good("c")]}, api_key)
     post(client, good("a"), api_key)

@@ -13,7 +13,9 @@ record with it, and a commit cannot land without it):
   parameter rows) matches, taken before the statement runs and again after it when it moves
   rows to another day or interaction;
 - the flagging engine's precompiled driver-level INSERT (`exec_driver_sql`, no Session event
-  sees it): its interaction ids are noted on the connection and resolved at `before_commit`.
+  sees it): its interaction ids are noted on the connection and resolved at `before_commit`;
+- ingestion's driver-level INSERT … RETURNING (`pilot.database.insert_returning`): it notes its
+  rows and returned ids in `session.info`, recorded at the next flush or at `before_commit`.
 
 Interactions a transaction only adds — an INSERT whose RETURNING gives their ids, or new ORM
 objects — are recorded as id ranges (runs of consecutive ids) instead of days, and the flags and
@@ -35,6 +37,7 @@ from sqlalchemy import event
 from sqlalchemy import orm as so
 from sqlalchemy.engine import Engine
 
+from pilot.database import DRIVER_INSERTS
 from pilot.metrics import as_day, day_of
 from pilot.models import Feedback, Flag, Interaction, RollupChange
 
@@ -145,7 +148,31 @@ def _before_flush(session: so.Session, flush_context: Any, instances: Any) -> No
                     keys.add(day_key(related.pilot_id, related.occurred_at))
 
 
+def _record_driver_inserts(session: so.Session) -> None:
+    """Record the rows of `pilot.database.insert_returning` (ingestion's INSERT of a batch), which
+    no Session event sees: interactions by their returned ids, like an INSERT … RETURNING through
+    the Session; rows of the other tracked tables by their interactions' days."""
+    inserts = session.info.pop(DRIVER_INSERTS, None)
+    if not inserts:
+        return
+    connection = session.connection()
+    for table_name, rows, returning, found in inserts:
+        if table_name == _INTERACTION.name:
+            keys = {day_key(row["pilot_id"], row["occurred_at"]) for row in rows}
+            if "id" in returning and len({pilot_id for pilot_id, _ in keys}) == 1:
+                (pilot_id, first_day) = min(keys)
+                position = returning.index("id")
+                record_added(connection, session, pilot_id, first_day, [row[position] for row in found])
+                continue
+        elif table_name in _TRACKED:
+            keys = _interaction_days(connection, _not_new(session, (row.get("interaction_id") for row in rows)))
+        else:
+            continue
+        record(connection, session, keys)
+
+
 def _after_flush(session: so.Session, flush_context: Any) -> None:
+    _record_driver_inserts(session)
     keys, interaction_ids, added = session.info.pop(_PENDING, (set(), set(), []))
     connection = session.connection() if keys or interaction_ids or added else None
     by_pilot: dict[int, list] = {}
@@ -249,6 +276,7 @@ def _note_driver_insert(connection, cursor, statement: str, parameters, context,
 def _before_commit(session: so.Session) -> None:
     if not session.in_transaction():
         return
+    _record_driver_inserts(session)
     connection = session.connection()
     ids = _not_new(session, connection.info.pop(_DRIVER_IDS, None) or ())
     if ids:
@@ -259,6 +287,7 @@ def _forget_recorded(session: so.Session, transaction: so.SessionTransaction) ->
     session.info.pop(_RECORDED, None)
     if transaction.parent is None:  # a savepoint's end keeps them: its ids stay this transaction's
         session.info.pop(_NEW_IDS, None)
+        session.info.pop(DRIVER_INSERTS, None)  # rolled back (a commit has recorded them already)
 
 
 def _forget_driver_ids(connection) -> None:

@@ -1,6 +1,7 @@
 """Automatic flags: the rule engine run on every interaction at ingest and on every rating.
 
-Ingestion calls `evaluate_new_interactions` after storing a batch; the feedback service calls
+Ingestion calls `prepare_batch` before it stores a batch and `store_batch` after (the rules run
+before the INSERT takes SQLite's write lock); the feedback service calls
 `evaluate_feedback` after storing a rating and `flag_participant_report` after storing a problem
 report. Neither commits: the caller's transaction holds
 the interactions and their flags together. The rules are in `rules.py`, their kind and
@@ -21,6 +22,12 @@ from pilot.flagging.engine import (
     insert_flags,
     is_untouched,
     reflag_interactions,
+)
+from pilot.flagging.engine import (
+    prepare_batch as prepare_batch,  # ingestion: the rules, before the INSERT
+)
+from pilot.flagging.engine import (
+    store_batch as store_batch,  # ingestion: the daily limit, the sample and the flags, after it
 )
 from pilot.flagging.reasons import REASONS
 from pilot.models import Feedback, Flag, Interaction, Pilot, Report

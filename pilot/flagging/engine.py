@@ -21,9 +21,9 @@ import sqlalchemy as sa
 from sqlalchemy import orm as so
 
 from pilot.database import compiled_insert_ignoring_conflicts
-from pilot.flagging.context import IN_CHUNK, BatchContext, PilotFacts
+from pilot.flagging.context import IN_CHUNK, BatchContext, PilotFacts, over_daily_limit, unanticipated_details
 from pilot.flagging.reasons import REASONS
-from pilot.flagging.rules import RULES, Rule, views
+from pilot.flagging.rules import RULES, Rule, views, views_of_rows
 from pilot.models import Flag, Interaction, Pilot
 from pilot.models.base import utcnow
 
@@ -69,18 +69,29 @@ def in_sample(pilot_id: int, event_id: str, rate: float) -> bool:
 def evaluate(ctx: BatchContext, interactions: Iterable) -> list[FlagHit]:
     """Every flag the rules raise on these interactions, plus the quality sample of the unflagged."""
     hits: list[FlagHit] = []
-    rate = ctx.settings.sampling_rate
     rules = active_rules(ctx)
     for ix in interactions:
-        fired = False
-        for reason, rule in rules:
-            detail = rule(ix, ctx)
-            if detail:
-                hits.append(FlagHit(ix.id, reason, detail))
-                # Feedback arrives later than ingest, so it doesn't decide the sample.
-                fired = fired or reason != FEEDBACK_REASON
-        if not fired and in_sample(ctx.facts.pilot_id, ix.event_id, rate):
-            hits.append(FlagHit(ix.id, SAMPLE_REASON, f"random quality sample ({rate:.0%} of unflagged interactions)"))
+        hits += _with_sample(ctx, ix, _fire(rules, ix, ctx))
+    return hits
+
+
+def _fire(rules: list[tuple[str, Rule]], ix, ctx: BatchContext) -> list[tuple[str, str]]:
+    """(reason, detail) of each rule that fires on one interaction, in the rules' order."""
+    fired = []
+    for reason, rule in rules:
+        detail = rule(ix, ctx)
+        if detail:
+            fired.append((reason, detail))
+    return fired
+
+
+def _with_sample(ctx: BatchContext, ix, fired: list[tuple[str, str]]) -> list[FlagHit]:
+    """The interaction's hits, plus the quality sample when no rule flagged it (feedback arrives
+    later than ingest, so a negative_feedback flag does not decide the sample)."""
+    hits = [FlagHit(ix.id, reason, detail) for reason, detail in fired]
+    rate = ctx.settings.sampling_rate
+    if all(reason == FEEDBACK_REASON for reason, _ in fired) and in_sample(ctx.facts.pilot_id, ix.event_id, rate):
+        hits.append(FlagHit(ix.id, SAMPLE_REASON, f"random quality sample ({rate:.0%} of unflagged interactions)"))
     return hits
 
 
@@ -149,6 +160,57 @@ def flag_batch(session: so.Session, pilot: Pilot, interactions: list, facts: Pil
     ctx = BatchContext.for_batch(session, facts, batch, with_feedback=False)
     hits = evaluate(ctx, batch)
     insert_flags(session, pilot.id, hits)
+    return hits
+
+
+@dataclass
+class PendingBatch:
+    """A batch evaluated before its rows are stored: every rule but the daily limit has run.
+
+    On SQLite the first INSERT of a transaction takes the database's one write lock and holds it
+    to the COMMIT, so whatever runs in between runs one batch at a time across every worker.
+    Ingestion therefore runs the rules (the bulk of flagging's CPU) before its INSERT, and keeps
+    for the locked part only what must see the rows stored beside the batch: the daily-limit
+    count, the quality sample that depends on it, and the flag insert.
+    """
+
+    ctx: BatchContext
+    batch: list
+    fired: list[list[tuple[str, str]]]
+
+
+USAGE_REASON = "usage_limit_exceeded"
+_RULE_ORDER = {reason: position for position, reason in enumerate(RULES)}
+
+
+def prepare_batch(session: so.Session, pilot: Pilot, rows: list) -> PendingBatch:
+    """Run the rules that need nothing stored beside the batch, on rows not yet inserted (their
+    `id` is a placeholder until `store_batch`). Reads only; takes no write lock."""
+    batch = views_of_rows(rows)
+    ctx = BatchContext(facts=PilotFacts.load(session, pilot))
+    ctx.unanticipated = unanticipated_details(ctx.facts, batch)
+    rules = [(reason, rule) for reason, rule in active_rules(ctx) if reason != USAGE_REASON]
+    return PendingBatch(ctx, batch, [_fire(rules, ix, ctx) for ix in batch])
+
+
+def store_batch(session: so.Session, pending: PendingBatch, ids: list[int | None]) -> list[FlagHit]:
+    """Finish a prepared batch once its rows are inserted: `ids[i]` is the stored id of the i-th
+    row, None for a row that was not inserted (a duplicate). Adds the daily-limit flags (counted
+    with the rows now stored beside the batch), the quality sample, and stores the flags."""
+    kept = []
+    for ix, fired, row_id in zip(pending.batch, pending.fired, ids):
+        if row_id is not None:
+            ix.id = row_id
+            kept.append((ix, fired))
+    ctx = pending.ctx
+    ctx.over_limit = over_daily_limit(session, ctx.facts, [ix for ix, _ in kept])
+    hits: list[FlagHit] = []
+    for ix, fired in kept:
+        detail = ctx.over_limit.get(ix.id)
+        if detail:
+            fired = sorted([*fired, (USAGE_REASON, detail)], key=lambda hit: _RULE_ORDER.get(hit[0], len(_RULE_ORDER)))
+        hits += _with_sample(ctx, ix, fired)
+    insert_flags(session, ctx.facts.pilot_id, hits)
     return hits
 
 

@@ -69,6 +69,20 @@ FIELDS = tuple(field.name for field in dataclasses.fields(InteractionView))
 _pick = operator.itemgetter(*FIELDS)
 
 
+_pick_unstored = operator.itemgetter(*FIELDS[1:])
+
+
+def views_of_rows(rows: Iterable[dict]) -> list[InteractionView]:
+    """Views of column dicts not yet inserted: the id of the i-th is -(i+1) until it is stored."""
+    result = []
+    for position, row in enumerate(rows):
+        view = InteractionView(-(position + 1), *_pick_unstored(row))
+        view.input_text = view.input_text or ""
+        view.output_text = view.output_text or ""
+        result.append(view)
+    return result
+
+
 def views(interactions: Iterable[InteractionLike]) -> list[InteractionView]:
     """Plain copies of the fields the rules read. ORM objects are read from their instance dict
     (the loaded values, without the attribute machinery); rows through their mapping."""

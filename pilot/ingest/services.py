@@ -11,14 +11,13 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from types import SimpleNamespace
 from typing import Any, Iterable
 
 import sqlalchemy as sa
 from sqlalchemy import orm as so
 
 from pilot import flagging
-from pilot.database import insert_ignoring_conflicts
+from pilot.database import insert_ignoring_conflicts, insert_returning
 from pilot.feedback.services import FeedbackError, record_feedback
 from pilot.ingest import merge
 from pilot.ingest.validation import (
@@ -38,20 +37,14 @@ from pilot.pricing.table import PriceTable
 MAX_BATCH_ITEMS = 1_000
 
 
-class StoredInteraction(SimpleNamespace):
-    """A row just inserted: its id and column values by column name (not an ORM object, whose
-    loading would cost as much as the insert; the flagging rules read plain attributes)."""
-
-
 @dataclass
 class IngestResult:
-    """What happened to a batch, in the shape of the API's answer (plus the new rows)."""
+    """What happened to a batch, in the shape of the API's answer."""
 
     accepted: int = 0
     duplicates: int = 0
     rejected: list[dict[str, Any]] = field(default_factory=list)
     ids: list[str] = field(default_factory=list)
-    new_interactions: list[StoredInteraction] = field(default_factory=list)
     # Where each rejected item came from, for OTLP's partial-success message.
     rejected_indexes: set[int] = field(default_factory=set)
 
@@ -70,7 +63,8 @@ def ingest_items(
     """Validate, price and store a batch; bad items are reported and the good ones kept.
 
     Duplicates (an event id already stored, or repeated within the batch) are counted, not
-    stored. Calls the flagging hook with the interactions that were really inserted. No commit.
+    stored. Flags the interactions that were really inserted (pilot.flagging.prepare_batch before
+    the INSERT, store_batch after it). No commit.
     """
     now = now or utcnow()
     result = IngestResult()
@@ -97,30 +91,26 @@ def ingest_items(
         return result
 
     rows = _rows(session, pilot, valid, source, now)
-    _register_prompt_versions(session, pilot, {item.prompt_version for item in valid if item.prompt_version}, now)
     # Insert in event-id order, so concurrent batches that overlap take their locks in the same
     # order on PostgreSQL (no deadlock between two retries of the same batch).
     rows.sort(key=lambda row: row["event_id"])
-    # A Core INSERT of plain rows, returning only the keys: the ORM's bulk insert drops the None
-    # values of each row and so splits a batch into one statement per run of rows with the same
-    # missing columns (hundreds per batch of real traffic, its results spliced quadratically:
-    # two thirds of a batch's time, docs/perf.md). The rows already hold what flagging reads.
-    table = Interaction.__table__
-    statement = insert_ignoring_conflicts(session, table, ["pilot_id", "event_id"]).returning(table.c.id, table.c.event_id)
-    inserted = {event_id: row_id for row_id, event_id in session.execute(statement, rows)}
-    stored = {row["event_id"]: StoredInteraction(id=inserted[row["event_id"]], **row)
-              for row in rows if row["event_id"] in inserted}
-
+    # The rules run before the first write: on SQLite that write takes the database's one write
+    # lock until the COMMIT, and what runs under it runs one batch at a time (docs/perf.md).
+    pending = flagging.prepare_batch(session, pilot, rows)
+    # Plain rows handed to the driver, returning only the keys (docs/perf.md: the ORM's bulk
+    # insert split a batch into hundreds of statements; Core's parameter handling cost more than
+    # SQLite's own work, all of it under the write lock).
+    inserted = {event_id: row_id for row_id, event_id in insert_returning(
+        session, Interaction.__table__, ["pilot_id", "event_id"], rows, ["id", "event_id"])}
     for item in valid:
-        interaction = stored.pop(item.event_id, None)
-        if interaction is None:
-            result.duplicates += 1
-        else:
+        if item.event_id in inserted:
             result.ids.append(item.event_id)
-            result.new_interactions.append(interaction)
-    result.accepted += len(result.new_interactions)
-    if result.new_interactions:
-        flagging.evaluate_new_interactions(session, pilot, result.new_interactions)
+        else:
+            result.duplicates += 1
+    result.accepted += len(inserted)
+    _register_prompt_versions(session, pilot, {item.prompt_version for item in valid if item.prompt_version}, now)
+    if inserted:
+        flagging.store_batch(session, pending, [inserted.get(row["event_id"]) for row in rows])
     return result
 
 
