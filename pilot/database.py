@@ -77,6 +77,13 @@ DRIVER_INSERTS = "pilot.database.driver_inserts"
 _multirow_inserts = ProcessCache("insert_returning", max_entries=64)
 
 
+def bind_processors(dialect: sa.engine.Dialect, table: sa.Table, keys: Iterable[str]) -> list:
+    """Per column, the function SQLAlchemy would pass its values through before the driver, or
+    None: the dialect's own implementation of the type (SQLite's DATETIME writes its own text
+    format; the generic DateTime has no processor, and sqlite3's default adapter would write another)."""
+    return [table.c[key].type.dialect_impl(dialect).bind_processor(dialect) for key in keys]
+
+
 def insert_returning(session: so.Session, table: sa.Table, index_elements: Iterable[str], rows: list[dict],
                      returning: Iterable[str]) -> list[tuple]:
     """INSERT … ON CONFLICT (index_elements) DO NOTHING RETURNING `returning`, for plain column
@@ -97,9 +104,8 @@ def insert_returning(session: so.Session, table: sa.Table, index_elements: Itera
     name = dialect_of(dialect)
     keys = tuple(rows[0])
     returning, index_elements = tuple(returning), tuple(index_elements)
-    processors = [(position, table.c[key].type.dialect_impl(dialect).bind_processor(dialect))
-                  for position, key in enumerate(keys)]
-    processors = [(position, process) for position, process in processors if process is not None]
+    processors = [(position, process) for position, process in enumerate(bind_processors(dialect, table, keys))
+                  if process is not None]
     limit = 32_766 if name == SQLITE else 65_535  # bound parameters per statement (SQLite ≥ 3.32)
     chunk = max(1, min(1_000, limit // len(keys)))
     found: list[tuple] = []

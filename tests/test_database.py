@@ -110,8 +110,8 @@ def test_the_compiled_insert_is_cached_per_dialect_and_runs_through_the_driver(d
 
 def test_insert_returning_stores_typed_values_returns_only_new_rows_and_notes_them(db, world):
     """Ingestion's driver-level multi-row INSERT: datetimes and JSON go through the column types'
-    own processors (read back equal through the ORM), a conflict returns nothing, a chunk bigger
-    than one statement is split, and the rows are noted for the rollup's change capture."""
+    own processors (read back equal through the ORM), a conflict returns nothing, and the rows are
+    noted for the rollup's change capture."""
     table = Interaction.__table__
     when = utcnow().replace(microsecond=0)  # a whole second: SQLite's format must still keep ".000000"
 
@@ -134,6 +134,20 @@ def test_insert_returning_stores_typed_values_returns_only_new_rows_and_notes_th
     assert stored["a"].occurred_at.replace(tzinfo=None) == when.replace(tzinfo=None) and stored["a"].tokens_estimated
     assert db.session.scalar(sa.select(sa.func.count()).select_from(table).where(table.c.occurred_at == when)) == 3
     assert db.session.scalars(sa.select(RollupChange.first_id).where(RollupChange.first_id.is_not(None))).all()
+
+
+def test_insert_returning_splits_a_batch_wider_than_one_statement(db, world, statements):
+    """1,001 rows: two statements (at most 1,000 rows each), every row inserted and returned."""
+    when = utcnow()
+    rows = [{"pilot_id": world.pilot.id, "event_id": f"e{number:04d}", "occurred_at": when, "received_at": when,
+             "input_text": "", "output_text": "", "input_chars": 0, "output_chars": 0, "cached_input_tokens": 0,
+             "status": "ok", "metadata": {}, "tokens_estimated": False, "cost_source": "unknown", "source": "api"}
+            for number in range(1_001)]
+    found = database.insert_returning(db.session, Interaction.__table__, ["pilot_id", "event_id"], rows, ["event_id"])
+    db.session.commit()
+    inserts = [statement for statement in statements if statement.startswith("INSERT INTO interaction")]
+    assert len(inserts) == 2 and sorted(event_id for (event_id,) in found) == [row["event_id"] for row in rows]
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Interaction)) == 1_001
 
 
 def test_the_flagging_engine_uses_the_shared_compiled_insert(db):

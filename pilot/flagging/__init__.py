@@ -23,12 +23,8 @@ from pilot.flagging.engine import (
     is_untouched,
     reflag_interactions,
 )
-from pilot.flagging.engine import (
-    prepare_batch as prepare_batch,  # ingestion: the rules, before the INSERT
-)
-from pilot.flagging.engine import (
-    store_batch as store_batch,  # ingestion: the daily limit, the sample and the flags, after it
-)
+from pilot.flagging.engine import prepare_batch as prepare_batch  # ingestion, before its INSERT
+from pilot.flagging.engine import store_batch as store_batch  # ingestion, after it
 from pilot.flagging.reasons import REASONS
 from pilot.models import Feedback, Flag, Interaction, Pilot, Report
 from pilot.models.base import utcnow

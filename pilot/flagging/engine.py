@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterable, NamedTuple
 import sqlalchemy as sa
 from sqlalchemy import orm as so
 
-from pilot.database import compiled_insert_ignoring_conflicts
+from pilot.database import bind_processors, compiled_insert_ignoring_conflicts
 from pilot.flagging.context import IN_CHUNK, BatchContext, PilotFacts, over_daily_limit, unanticipated_details
 from pilot.flagging.reasons import REASONS
 from pilot.flagging.rules import RULES, Rule, views, views_of_rows
@@ -134,8 +134,8 @@ def insert_flags(session: so.Session, pilot_id: int, hits: list[FlagHit]) -> Non
     now = utcnow()
     constants = {"pilot_id": pilot_id, "status": "open", "note": "", "escalated": False, "decided_in_bulk": False,
                  "created_at": now, "updated_at": now}
-    for name in ("escalated", "decided_in_bulk", "created_at", "updated_at"):
-        process = table.c[name].type.bind_processor(dialect)
+    converted = ("escalated", "decided_in_bulk", "created_at", "updated_at")
+    for name, process in zip(converted, bind_processors(dialect, table, converted)):
         if process is not None:
             constants[name] = process(constants[name])
     c = constants
@@ -208,7 +208,7 @@ def store_batch(session: so.Session, pending: PendingBatch, ids: list[int | None
     for ix, fired in kept:
         detail = ctx.over_limit.get(ix.id)
         if detail:
-            fired = sorted([*fired, (USAGE_REASON, detail)], key=lambda hit: _RULE_ORDER.get(hit[0], len(_RULE_ORDER)))
+            fired = sorted([*fired, (USAGE_REASON, detail)], key=lambda hit: _RULE_ORDER[hit[0]])
         hits += _with_sample(ctx, ix, fired)
     insert_flags(session, ctx.facts.pilot_id, hits)
     return hits
