@@ -112,7 +112,8 @@ def test_invite_to_rating_to_report_and_back(live_server, browser, page, world, 
     lead.wait_for_url(re.compile(r"/feedback.*#r-"))
     assert "is now acknowledged" in lead.content()
     screenshot(lead, "team-feedback")
-    lead.locator("#ratings a.negative-link").first.click()
+    with lead.expect_navigation():  # content() right after a click can read the page being replaced
+        lead.locator("#ratings a.negative-link").first.click()
     assert "What is my daily transfer limit?" in lead.content()
     lead_context.close()
 
