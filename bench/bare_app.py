@@ -2,8 +2,8 @@
 sqlite3's executemany, one commit per request, and nothing else (no auth, no validation, no
 pricing, no flagging). Served like Pilot: `gunicorn -w 2 -b 127.0.0.1:PORT bare_app:app`.
 
-The SQLite file is BARE_DB; its journal mode is BARE_JOURNAL (default: SQLite's own default,
-DELETE with synchronous=FULL, the same settings Pilot's SQLite runs with).
+The SQLite file is BARE_DB; its journal mode is BARE_JOURNAL (bench/ingest.py passes WAL, which
+Pilot sets on every connection; synchronous stays FULL, as in Pilot).
 """
 from __future__ import annotations
 

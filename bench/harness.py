@@ -69,14 +69,6 @@ class SqliteDatabase(Database):
     def drop(self) -> None:
         self.create()
 
-    def set_journal_mode(self, mode: str) -> None:
-        """WAL is a property of the file: every later connection, the server's too, uses it."""
-        connection = sqlite3.connect(self.path)
-        try:
-            connection.execute(f"PRAGMA journal_mode={mode}")
-        finally:
-            connection.close()
-
     def count(self, table: str = "interaction") -> int:
         return self.scalar(f"SELECT count(*) FROM {table}")
 

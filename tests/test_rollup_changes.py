@@ -179,3 +179,27 @@ def test_an_ingested_batch_is_recorded_as_id_ranges_and_added_without_recomputin
     assert sum(last - first + 1 for first, last in records) == 12
     served = served_equals_rebuilt(pilot)
     assert served["interactions"]["total"] == 6 + 12
+
+
+def test_a_driver_level_insert_of_ratings_records_their_interactions_days(db, world):
+    """`pilot.database.insert_returning` into a table the rollup reads besides `interaction` (no
+    Session event sees it): the change capture records the days of the rated interactions, and
+    the dashboard serves the new ratings."""
+    from pilot.database import DRIVER_INSERTS, insert_returning
+    from pilot.models.base import utcnow
+
+    pilot, items = make_small_pilot(world)
+    before = served_equals_rebuilt(pilot)
+    target = items[2]
+    now = utcnow()
+    insert_returning(db.session, Feedback.__table__, ["id"],
+                     [{"pilot_id": pilot.id, "interaction_id": target.id, "membership_id": None,
+                       "external_user_id": "driver", "thumbs": "down", "rating": 1, "comment": "",
+                       "source": "api", "created_at": now, "updated_at": now}], ["id"])
+    db.session.commit()
+    assert DRIVER_INSERTS not in db.session.info
+    days = db.session.scalars(sa.select(RollupChange.day).where(RollupChange.pilot_id == pilot.id,
+                                                                RollupChange.first_id.is_(None))).all()
+    assert target.occurred_at.date() in days
+    after = served_equals_rebuilt(pilot)
+    assert after["feedback"] != before["feedback"]
