@@ -87,11 +87,17 @@ def is_team(user, pilot: Pilot) -> bool:
     return user_has_role(user, pilot, "reviewer")
 
 
+def belongs_to(obj, pilot: Pilot) -> bool:
+    """The object is a row of this pilot (None belongs nowhere): services refuse another
+    pilot's interaction or report as if it did not exist."""
+    return obj is not None and pilot is not None and obj.pilot_id == pilot.id
+
+
 def scoped(session, model, object_id: int | None, pilot: Pilot):
     """The `model` row with this id *in this pilot*, or None: another pilot's row is treated
     exactly like a missing one, so ids never leak across pilots. For services (no abort)."""
     found = session.get(model, object_id) if object_id is not None else None
-    return found if found is not None and found.pilot_id == pilot.id else None
+    return found if belongs_to(found, pilot) else None
 
 
 def scoped_or_404(model, object_id: int | None, pilot: Pilot, description: str | None = None):

@@ -154,3 +154,69 @@ def test_can_fails_closed(app, world, db):
     assert not _can_as(app, world.admin, "lead", None), "wrong object type"
     assert not _can_as(app, world.admin, "decide_flag", world.pilot), "wrong object type"
     assert not _can_as(app, None, "review", world.pilot), "anonymous"
+
+
+def test_belongs_to_fails_closed():
+    pilot = SimpleNamespace(id=1)
+    assert access.belongs_to(SimpleNamespace(pilot_id=1), pilot)
+    assert not access.belongs_to(SimpleNamespace(pilot_id=2), pilot)
+    assert not access.belongs_to(SimpleNamespace(pilot_id=None), pilot)  # a global row belongs to no pilot
+    assert not access.belongs_to(None, pilot)
+    assert not access.belongs_to(SimpleNamespace(pilot_id=1), None)
+
+
+def _access_decisions_outside_the_module() -> list[str]:
+    """Decisions (the test of an if, a conditional expression, an assert or a comprehension's
+    filter) that read `.is_admin` or compare an object's `pilot_id` with an `.id`, anywhere in
+    pilot/ but access.py and the models. SQL expressions (`Model.pilot_id == pilot.id`, a column
+    of a class) are not decisions and are not looked at."""
+    import ast
+    from pathlib import Path
+
+    root = Path(access.__file__).parent
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        relative = path.relative_to(root)
+        if relative.as_posix() == "access.py" or relative.parts[0] == "models":
+            continue
+        tests = []
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, (ast.If, ast.IfExp, ast.While, ast.Assert)):
+                tests.append(node.test)
+            elif isinstance(node, ast.comprehension):
+                tests += node.ifs
+        for test in tests:
+            for sub in ast.walk(test):
+                if isinstance(sub, ast.Attribute) and sub.attr == "is_admin":
+                    found.append(f"pilot/{relative}:{sub.lineno}: reads .is_admin")
+                elif isinstance(sub, ast.Compare):
+                    sides = [sub.left, *sub.comparators]
+                    owner = any(isinstance(side, ast.Attribute) and side.attr == "pilot_id"  # of an object,
+                                and not (isinstance(side.value, ast.Name) and side.value.id[:1].isupper())  # not Model.
+                                for side in sides)
+                    other = any(isinstance(side, ast.Attribute) and side.attr == "id" for side in sides)
+                    if owner and other:
+                        found.append(f"pilot/{relative}:{sub.lineno}: compares pilot_id with an id")
+    return found
+
+
+def test_access_decisions_live_in_the_access_module():
+    """Role and pilot-scoping decisions call pilot/access.py (is_admin, is_lead, belongs_to,
+    scoped, may_*), so each is written once and fails closed."""
+    found = _access_decisions_outside_the_module()
+    assert not found, "access decided outside pilot/access.py:\n" + "\n".join(found)
+
+
+def test_the_access_scan_sees_a_decision(tmp_path, monkeypatch):
+    """The scan above finds what it forbids: run it over a module that decides by itself."""
+    import pilot
+
+    fake = tmp_path / "pilot"
+    (fake / "models").mkdir(parents=True)
+    (fake / "access.py").write_text("def is_admin(user):\n    return user.is_admin\n")
+    (fake / "views.py").write_text("def f(user, report, pilot):\n    if user.is_admin:\n        return 1\n"
+                                   "    return 2 if report.pilot_id != pilot.id else 3\n")
+    monkeypatch.setattr(access, "__file__", str(fake / "access.py"))
+    found = _access_decisions_outside_the_module()
+    assert found == ["pilot/views.py:2: reads .is_admin", "pilot/views.py:4: compares pilot_id with an id"]
+    assert pilot  # the real package is untouched

@@ -22,6 +22,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import orm as so
 
 from pilot import audit
+from pilot.access import belongs_to
 from pilot.alerts.services import METRICS, describe
 from pilot.mail import send_email, smtp_configured
 from pilot.models import AlertChannel, AlertDelivery, AlertEvent, AlertRule, Pilot, User
@@ -93,7 +94,7 @@ def add_channel(session: so.Session, pilot: Pilot, actor: User | None, *, kind: 
 
 def get_channel(session: so.Session, pilot: Pilot, channel_id: int) -> AlertChannel:
     channel = session.get(AlertChannel, channel_id)
-    if channel is None or channel.pilot_id != pilot.id:
+    if not belongs_to(channel, pilot):
         raise ChannelError("No such alert channel in this pilot.")
     return channel
 

@@ -21,6 +21,7 @@ from sqlalchemy import orm as so
 
 from pilot import audit
 from pilot import formatting as fmt
+from pilot.access import belongs_to
 from pilot.analytics.percentiles import percentile
 from pilot.metrics import FAILED, known_cost
 from pilot.models import AlertEvent, AlertRule, Interaction, Pilot, User
@@ -85,7 +86,7 @@ def add_rule(session: so.Session, pilot: Pilot, actor: User | None, *, metric: s
 
 def set_rule_enabled(session: so.Session, pilot: Pilot, rule_id: int, enabled: bool, actor: User | None) -> AlertRule:
     rule = session.get(AlertRule, rule_id)
-    if rule is None or rule.pilot_id != pilot.id:
+    if not belongs_to(rule, pilot):
         raise AlertError("No such alert rule in this pilot.")
     if rule.enabled != enabled:
         audit.record(session, "alert.rule_enable" if enabled else "alert.rule_disable", actor=actor, pilot=pilot,

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import orm as so
 
+from pilot.access import belongs_to
 from pilot.metrics import MEMBER
 from pilot.models import ApiKey, Feedback, Interaction, Membership, Pilot
 from pilot.text import has_any_control_characters
@@ -98,7 +99,7 @@ def resolve(session: so.Session, claim: EmbedClaim) -> EmbedTarget:
         raise EmbedTokenError("This feedback link is not valid.")
     if claim.api_key_id is not None:
         key = session.get(ApiKey, claim.api_key_id)
-        if key is None or key.revoked_at is not None or key.pilot_id != pilot.id:
+        if key is None or key.revoked_at is not None or not belongs_to(key, pilot):
             raise EmbedTokenError("This feedback link is no longer valid.")
     interaction = session.scalar(sa.select(Interaction).where(
         Interaction.pilot_id == pilot.id, Interaction.event_id == claim.event_id))

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy import orm as so
 
 from pilot import audit, flagging, metrics
-from pilot.access import scoped
+from pilot.access import belongs_to, scoped
 from pilot.models import Feedback, Interaction, Membership, Pilot, Report, User
 from pilot.models.base import utcnow
 from pilot.models.feedback import PROBLEM_TYPES, REPORT_STATUSES
@@ -71,7 +71,7 @@ def record_feedback(
     source: str = "api",
 ) -> Feedback:
     """One rating per person per interaction: rating again changes it (no commit)."""
-    if interaction.pilot_id != pilot.id:
+    if not belongs_to(interaction, pilot):
         raise FeedbackError("interaction not found in this pilot")
     thumbs, rating, comment = validate_rating(thumbs, rating, comment)
     if membership is not None:
@@ -227,7 +227,7 @@ def create_report(
     problems = report_problems(kind, problem_type, description)
     if problems:
         raise ReportError(*problems)
-    if interaction is not None and interaction.pilot_id != pilot.id:
+    if interaction is not None and not belongs_to(interaction, pilot):
         raise ReportError("interaction: not found in this pilot")
     if kind != "problem":
         problem_type, interaction = None, None

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy import orm as so
 
 from pilot import audit
+from pilot.access import is_admin
 from pilot.metrics import MEMBER
 from pilot.models import Feedback, Flag, Interaction, Membership, Report, User
 from pilot.models.base import utcnow
@@ -247,7 +248,7 @@ def leave_pilot(session: so.Session, membership: Membership) -> LeaveResult:
 
 def account_closes_on_leaving(session: so.Session, user: User, membership: Membership) -> bool:
     """Leaving also closes the account unless the person is an admin or in another pilot."""
-    if user.is_admin:
+    if is_admin(user):
         return False
     others = session.scalar(sa.select(sa.func.count(Membership.id)).where(
         Membership.user_id == user.id, Membership.id != membership.id, MEMBER)) or 0

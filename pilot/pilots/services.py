@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy import orm as so
 
 from pilot import audit
-from pilot.access import hash_api_key, scoped
+from pilot.access import hash_api_key, is_admin, scoped
 from pilot.models import ApiKey, AuditEvent, Membership, Pilot, User
 from pilot.models.base import utcnow
 from pilot.models.pilots import PILOT_STATUSES
@@ -109,7 +109,7 @@ def revoke_api_key(session: so.Session, pilot: Pilot, key_id: int, actor: User |
 
 def pilots_for(session: so.Session, user: User) -> list[tuple[Pilot, str]]:
     """Pilots the user can open, with their role there (admins see all as 'admin')."""
-    if user.is_admin:
+    if is_admin(user):
         pilots = session.scalars(sa.select(Pilot).order_by(Pilot.created_at.desc())).all()
         return [(p, "admin") for p in pilots]
     rows = session.execute(

@@ -134,8 +134,8 @@ def add_price(
 
 def remove_price(session: so.Session, pilot: Pilot, price_id: int, actor: User | None) -> int:
     """Remove one of this pilot's rows (global defaults cannot be removed here). No commit."""
-    row = session.get(ModelPrice, price_id)
-    if row is None or row.pilot_id != pilot.id:
+    row = session.scalar(sa.select(ModelPrice).where(ModelPrice.id == price_id, ModelPrice.pilot_id == pilot.id))
+    if row is None:  # missing, a global default (no pilot) or another pilot's: the same answer
         raise PriceError("No such price row in this pilot.")
     before = describe(row)
     session.delete(row)

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy import orm as so
 
 from pilot import audit
-from pilot.access import may_sign_report, pilot_leads
+from pilot.access import belongs_to, may_sign_report, pilot_leads
 from pilot.models import Interaction, Pilot, ReadinessReport, ReadinessSignature, User
 from pilot.models.base import utcnow
 from pilot.readiness import live
@@ -138,7 +138,7 @@ def sign_snapshot(session: so.Session, pilot: Pilot, report: ReadinessReport, ac
                   now: datetime | None = None) -> ReadinessReport:
     """A lead adds their signature (once per snapshot), audited; the last one the quorum needs
     completes the sign-off and sets the verdict."""
-    if report.pilot_id != pilot.id:
+    if not belongs_to(report, pilot):
         raise SnapshotError("This report belongs to another pilot.")
     if not may_sign_report(session, actor, pilot):
         raise NotAllowedToSign("Only a lead of this pilot can sign its reports (an admin signs only where they "
