@@ -182,7 +182,8 @@ def test_every_figure_matches_a_hand_computation(world):
     # cost per request: mean over the requests of known cost
     cost = figures["cost_per_request"]
     assert (cost.a, cost.b, cost.a_count, cost.b_count) == (pytest.approx(0.0015), pytest.approx(0.002), 36, 40)
-    rates = {"error_rate": (3, 11),  # the project's failure: any status but ok, fallbacks included "fallback_rate": (1, 3), "negative_feedback_rate": (2, 13),
+    rates = {"error_rate": (3, 11),  # the project's failure: any status but ok, fallbacks included
+             "fallback_rate": (1, 3), "negative_feedback_rate": (2, 13),
              "confirmed_failure_rate": (1, 5), "flag_rate:refusal": (2, 6), "flag_rate:pii": (0, 3),
              f"flag_rate:{HOSTILE_REASON}": (0, 1)}
     for key, (x_a, x_b) in rates.items():
