@@ -46,8 +46,18 @@ def two_leads(db, world):
 def test_required_signers_defaults_to_two_with_two_leads(db, world, two_leads):
     assert required_signers(db.session, world.other_pilot) == 1
     assert required_signers(db.session, world.pilot) == 2
-    world.pilot.required_signers = 1
-    assert required_signers(db.session, world.pilot) == 1
+    world.pilot.required_signers = 1  # set while the pilot had one lead: two leads still need two signatures
+    assert required_signers(db.session, world.pilot) == 2
+    world.pilot.required_signers = 3
+    assert required_signers(db.session, world.pilot) == 3
+
+
+def test_one_of_two_leads_cannot_lower_the_quorum_to_sign_alone(db, world, two_leads):
+    with pytest.raises(SettingError, match="at least 2 while the pilot has two or more leads"):
+        update_settings(db.session, world.pilot, {"required_signers": "1"}, actor=world.lead)
+    assert world.pilot.required_signers is None
+    update_settings(db.session, world.other_pilot, {"required_signers": "1"}, actor=world.lead)  # one lead: allowed
+    assert world.other_pilot.required_signers == 1
 
 
 def test_go_needs_two_distinct_leads_and_each_signature_is_audited(db, world, two_leads):

@@ -9,11 +9,11 @@ import sqlalchemy as sa
 from sqlalchemy import orm as so
 
 from pilot import audit
-from pilot.access import hash_api_key, is_admin, scoped
+from pilot.access import hash_api_key, is_admin, pilot_leads, scoped
 from pilot.models import ApiKey, AuditEvent, Membership, Pilot, User
 from pilot.models.base import utcnow
 from pilot.models.pilots import PILOT_STATUSES
-from pilot.pilots.settings import check_consistency, current_settings, parse_setting
+from pilot.pilots.settings import SettingError, check_consistency, current_settings, parse_setting
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$")
 # Allowed lifecycle moves: forward through the stages, and reopening a closed pilot.
@@ -64,6 +64,9 @@ def update_settings(session: so.Session, pilot: Pilot, changes: dict[str, str], 
         values[name] = parse_setting(name, text)
     check_consistency(values)
     changed = {k: v for k, v in values.items() if before[k] != v}
+    if changed.get("required_signers") == 1 and len(pilot_leads(session, pilot)) >= 2:
+        raise SettingError("required_signers must be at least 2 while the pilot has two or more leads: one lead "
+                           "cannot set the quorum so as to sign a launch alone (leave it empty for the default)")
     if changed:
         for name, value in changed.items():
             setattr(pilot, name, value)

@@ -2,7 +2,7 @@
 
 The payload is the report JSON exactly as it was built and is never written again. A snapshot
 needs `required_signers` distinct lead signatures (frozen when it is taken: the pilot's setting,
-else 2 when it has two or more leads, else 1); each is a `ReadinessSignature`, audited. When the
+else 2 when it has two or more leads, else 1, and never fewer than 2 with two or more leads); each is a `ReadinessSignature`, audited. When the
 last one signs, the sign-off columns (who completed it, when) and the `verdict` column are set.
 A snapshot's JSON is its frozen payload with `sign_off` listing every signature and — once the
 quorum is reached — the "unsigned" reason removed and the verdict recomputed from the remaining
@@ -36,10 +36,11 @@ class NotAllowedToSign(SnapshotError):
 
 
 def required_signers(session: so.Session, pilot: Pilot) -> int:
-    """The pilot's setting, else 2 when it has two or more leads, else 1."""
-    if pilot.required_signers:
-        return pilot.required_signers
-    return 2 if len(pilot_leads(session, pilot)) >= 2 else 1
+    """The pilot's setting, else 2 when it has two or more leads, else 1; never fewer than 2 with
+    two or more leads (a setting of 1 from when the pilot had one lead does not let one of two
+    leads sign a launch alone; the settings refuse a new 1 then)."""
+    floor = 2 if len(pilot_leads(session, pilot)) >= 2 else 1
+    return max(pilot.required_signers or floor, floor)
 
 
 def _display(user: User | None) -> str | None:
