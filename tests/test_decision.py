@@ -116,6 +116,19 @@ def test_page_after_signing_shows_the_signed_verdict_and_why_live_is_unsigned(db
     assert "live report below stays unsigned by design" in page
 
 
+def test_live_reasons_point_at_the_signed_snapshot_instead_of_saying_nobody_signed(db, world, client_as):
+    """A pilot with blockers, its report signed anyway (signatures record acceptance, the verdict
+    stays): the live reasons keep their blockers but no longer say that no lead has signed."""
+    lead = client_as("lead")
+    assert "No lead has signed" in lead.get("/pilots/alpha/readiness").get_data(as_text=True)
+    lead.post("/pilots/alpha/readiness/reports")
+    page = lead.post("/pilots/alpha/readiness/reports/1/sign", data={"note": "ok"},
+                     follow_redirects=True).get_data(as_text=True)
+    live = page.split('id="signed-verdict"', 1)[1].split("</section>", 1)[1]  # the live report's part
+    assert "No lead has signed" not in live
+    assert 'the decision on record is <a href="#signed-verdict">report #1</a> above' in live
+
+
 def test_required_signers_setting_is_validated(db, world):
     update_settings(db.session, world.pilot, {"required_signers": "3"}, actor=world.lead)
     assert world.pilot.required_signers == 3
