@@ -32,13 +32,16 @@ def _values(spans: list[dict[str, Any]]) -> list[Any]:
 
 
 def sent_on_spans(spans: list[dict[str, Any]], value: Any) -> bool:
-    """Whether `value` (text or a whole number) appears anywhere on the spans."""
+    """Whether `value` (text or a whole number) appears anywhere on the spans: a number as an
+    attribute's value or as a value inside an attribute's text."""
     values = _values(spans)
     if isinstance(value, str):
         escaped = json.dumps(value)[1:-1]
         return any(isinstance(v, str) and (value in v or escaped in v) for v in values)
     if isinstance(value, int):
-        pattern = re.compile(rf"(?<![\d.]){value}(?![\d.])")
+        # Inside text, only as a value: `"output_tokens": 17` (JSON), `'k': 17` (a repr), `k=17`. A bare
+        # match would find a token count in a clock time ("22:17:05") or an id and fail by the hour.
+        pattern = re.compile(rf"(?:[\"']\s*:\s*|=\s*){value}(?![\d.])")
         return any((isinstance(v, (int, float)) and not isinstance(v, bool) and v == value)
                    or (isinstance(v, str) and pattern.search(v)) for v in values)
     return False

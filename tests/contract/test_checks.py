@@ -3,7 +3,7 @@ import copy
 
 import pytest
 
-from tests.contract.checks import compare_call, expected_cost
+from tests.contract.checks import compare_call, expected_cost, sent_on_spans
 from tests.contract.conftest import Run, Stack
 
 TRACE = "0af7651916cd43dd8448eb211c80319c"
@@ -97,3 +97,17 @@ def test_a_value_the_stack_never_sent_is_a_gap_not_a_mismatch():
     result = compare_call(_run([{**ROW, "external_user_id": None}], span=span), "messages_stream")
     assert result.mismatches == []
     assert any("external_user_id" in gap for gap in result.gaps)
+
+
+def test_a_number_counts_as_sent_only_as_a_value_not_inside_an_id_or_a_time():
+    """A token count of 17 is not 'sent' by a run id "d17ee0", a clock "22:17:05" or a question
+    "a 17-character question" (the contract failed by the run id's luck before); it is sent as an
+    attribute's value, or as a value inside JSON or a repr."""
+    def spans(**attributes):
+        return [{"attributes": attributes, "events": [], "status": {}}]
+
+    for text in ("user-d17ee0-stream", "2026-12-05T22:17:05Z", "a 17-character question", '{"n": 170}'):
+        assert not sent_on_spans(spans(note=text), 17), text
+    for text in ('{"usage": {"output_tokens": 17}}', "{'output_tokens': 17}", "Usage(output_tokens=17)"):
+        assert sent_on_spans(spans(raw=text), 17), text
+    assert sent_on_spans(spans(**{"gen_ai.usage.output_tokens": 17}), 17)
