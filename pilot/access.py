@@ -161,6 +161,12 @@ def may_sign_report(session, user, pilot: Pilot) -> bool:
     return any(lead.id == getattr(user, "id", None) for lead in pilot_leads(session, pilot))
 
 
+def minimum_signers(session, pilot: Pilot) -> int:
+    """The fewest lead signatures a report of this pilot may need: 2 once it has two or more
+    leads (no one lead signs a launch alone, whatever the setting says), else 1."""
+    return 2 if len(pilot_leads(session, pilot)) >= 2 else 1
+
+
 def may_leave(membership: Membership) -> bool:
     """Only participants leave (and erase their data) themselves; a reviewer or lead asks a lead."""
     return membership.role == "participant"

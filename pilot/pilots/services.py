@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy import orm as so
 
 from pilot import audit
-from pilot.access import hash_api_key, is_admin, pilot_leads, scoped
+from pilot.access import hash_api_key, is_admin, minimum_signers, scoped
 from pilot.models import ApiKey, AuditEvent, Membership, Pilot, User
 from pilot.models.base import utcnow
 from pilot.models.pilots import PILOT_STATUSES
@@ -64,7 +64,7 @@ def update_settings(session: so.Session, pilot: Pilot, changes: dict[str, str], 
         values[name] = parse_setting(name, text)
     check_consistency(values)
     changed = {k: v for k, v in values.items() if before[k] != v}
-    if changed.get("required_signers") == 1 and len(pilot_leads(session, pilot)) >= 2:
+    if changed.get("required_signers") is not None and changed["required_signers"] < minimum_signers(session, pilot):
         raise SettingError("required_signers must be at least 2 while the pilot has two or more leads: one lead "
                            "cannot set the quorum so as to sign a launch alone (leave it empty for the default)")
     if changed:

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy import orm as so
 
 from pilot import audit
-from pilot.access import belongs_to, may_sign_report, pilot_leads
+from pilot.access import belongs_to, may_sign_report, minimum_signers, pilot_leads
 from pilot.models import Interaction, Pilot, ReadinessReport, ReadinessSignature, User
 from pilot.models.base import utcnow
 from pilot.readiness import live
@@ -39,7 +39,7 @@ def required_signers(session: so.Session, pilot: Pilot) -> int:
     """The pilot's setting, else 2 when it has two or more leads, else 1; never fewer than 2 with
     two or more leads (a setting of 1 from when the pilot had one lead does not let one of two
     leads sign a launch alone; the settings refuse a new 1 then)."""
-    floor = 2 if len(pilot_leads(session, pilot)) >= 2 else 1
+    floor = minimum_signers(session, pilot)
     return max(pilot.required_signers or floor, floor)
 
 
